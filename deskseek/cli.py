@@ -1,0 +1,258 @@
+"""The `deskseek` command: a thin face over the core.
+
+Each subcommand parses its arguments, calls one core function and prints. Every failure a user can cause
+ends as one line on stderr and a non-zero exit; a bug ends the same way, with its traceback in the log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__, paths
+from .errors import DeskseekError
+
+log = logging.getLogger("deskseek")
+
+
+def _setup_logging() -> None:
+    """Log to a file under the data root, never to the terminal (a TUI owns the terminal)."""
+    try:
+        paths.ensure(paths.logs_dir())
+        handler = logging.FileHandler(paths.log_file(), encoding="utf-8")
+    except OSError:
+        return
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("deskseek")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+# --- commands -------------------------------------------------------------------------------------------
+
+
+def cmd_pull(args) -> int:
+    from . import pull
+    from .pull_view import PullView
+
+    with PullView() as view:
+        item, fetched = pull.pull(args.model, on_event=view)
+    verb = "pulled" if fetched else "already installed:"
+    print(f"{verb} {item.name} ({pull.human_bytes(item.size)}) at {item.path}")
+    return 0
+
+
+def _installed_json(item) -> dict:
+    return {
+        "name": item.name,
+        "path": str(item.path),
+        "files": [str(p) for p in item.file_paths()],
+        "size": item.size,
+        "quant": item.quant,
+        "architecture": item.architecture,
+        "params": item.params,
+        "params_active": item.params_active,
+        "reasoning": item.reasoning,
+        "source": item.source,
+        "repo": item.repo,
+        "revision": item.revision,
+        "installed_at": item.installed_at,
+        "ok": not item.problems(),
+    }
+
+
+def _params(count: int | None, active: int | None) -> str:
+    if not count:
+        return "?"
+    text = f"{count / 1e9:.1f}B" if count >= 1e9 else f"{count / 1e6:.0f}M"
+    if active:
+        text += f" ({active / 1e9:.1f}B active)"
+    return text
+
+
+def cmd_list(args) -> int:
+    from . import registry, store
+    from .pull import human_bytes
+
+    if args.available:
+        return _list_available(args, registry.load(), {m.name for m in store.installed()})
+    models = store.installed()
+    if args.json:
+        print(json.dumps([_installed_json(m) for m in models], indent=2))
+        return 0
+    if not models:
+        print("no models installed; `deskseek pull starter` fetches a tiny one, `deskseek list --available` shows more")
+        return 0
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("NAME", "SIZE", "QUANT", "ARCH", "PARAMS", "THINKS", "PATH"):
+        table.add_column(column, no_wrap=column != "PATH")
+    for m in models:
+        problems = m.problems()
+        name = m.name + (" [red](damaged)[/]" if problems else "")
+        table.add_row(
+            name, human_bytes(m.size), m.quant or "?", m.architecture or "?",
+            _params(m.params, m.params_active), "yes" if m.reasoning else "no", str(m.path),
+        )
+    _console().print(table)
+    return 0
+
+
+def _console():
+    """A console as wide as the terminal, or unbounded when piped, so scripts never get wrapped cells."""
+    from rich.console import Console
+
+    probe = Console()
+    return probe if probe.is_terminal else Console(width=400)
+
+
+def _list_available(args, specs, installed_names) -> int:
+    from .pull import human_bytes
+
+    rows = []
+    for spec in specs.values():
+        quant = spec.quants[spec.default_quant]
+        rows.append({
+            "name": spec.alias,
+            "description": spec.description,
+            "default_quant": spec.default_quant,
+            "quants": list(spec.quants),
+            "size": quant.size,
+            "params_b": spec.params,
+            "params_active_b": spec.params_active,
+            "architecture": spec.architecture,
+            "reasoning": spec.reasoning,
+            "license": spec.license,
+            "installed": [q for q in spec.quants if f"{spec.alias}:{q}" in installed_names],
+        })
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("NAME", "SIZE", "PARAMS", "THINKS", "INSTALLED", "DESCRIPTION"):
+        table.add_column(column, no_wrap=column != "DESCRIPTION")
+    for row in rows:
+        params = f"{row['params_b']:g}B" + (f"/{row['params_active_b']:g}B" if row["params_active_b"] else "")
+        table.add_row(
+            row["name"], human_bytes(row["size"]) if row["size"] else "?", params,
+            "yes" if row["reasoning"] else "no", ", ".join(row["installed"]) or "-", row["description"],
+        )
+    _console().print(table)
+    return 0
+
+
+def cmd_rm(args) -> int:
+    import shutil
+
+    from . import store
+    from .pull import human_bytes
+
+    try:
+        item = store.find(args.model)
+    except DeskseekError:
+        staging = store.staging_folder(args.model)
+        if staging.is_dir():  # an interrupted pull the user wants gone
+            shutil.rmtree(staging, ignore_errors=True)
+            print(f"removed the partial download of {args.model}")
+            return 0
+        raise
+    freed = store.remove(item)
+    shutil.rmtree(store.staging_folder(item.name), ignore_errors=True)
+    kept = "" if item.source != "import" else " (your imported file was left in place)"
+    print(f"removed {item.name}, freed {human_bytes(freed)}{kept}")
+    return 0
+
+
+def cmd_import(args) -> int:
+    from . import gguf_names, store
+    from .errors import DeskseekError as Error
+    from .pull import human_bytes
+
+    path = Path(args.path)
+    info = gguf_names.split_info(path.name)
+    name = args.name or (info[0] if info else path.name.removesuffix(".gguf"))
+    if store.get(name) is not None:
+        raise Error(f"a model named {name!r} is already installed; choose another with --name")
+    item = store.register_import(path, name)
+    print(f"imported {item.name} ({human_bytes(item.size)}, {item.architecture or 'unknown architecture'}) from {item.path}")
+    return 0
+
+
+def cmd_info(args) -> int:
+    all_paths = {key: str(value) for key, value in paths.all_paths().items()}
+    if args.json:
+        print(json.dumps({"version": __version__, "paths": all_paths}, indent=2))
+        return 0
+    if not args.paths:
+        print(f"deskseek {__version__}")
+    width = max(len(key) for key in all_paths)
+    for key, value in all_paths.items():
+        print(f"{key:<{width}}  {value}")
+    return 0
+
+
+# --- parser ---------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deskseek", description="Run DeepSeek-R1 and friends locally: nothing leaves this machine."
+    )
+    parser.add_argument("--version", action="version", version=f"deskseek {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = commands.add_parser("pull", help="download a model (resumable, verified)")
+    p.add_argument("model", help="ALIAS[:QUANT], hf.co/OWNER/REPO[:QUANT] or OWNER/REPO/FILE.gguf")
+    p.set_defaults(func=cmd_pull)
+
+    p = commands.add_parser("list", aliases=["ls"], help="installed models (or --available ones)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--available", action="store_true", help="models deskseek knows how to pull")
+    p.set_defaults(func=cmd_list)
+
+    p = commands.add_parser("rm", help="delete an installed model (or an interrupted download)")
+    p.add_argument("model")
+    p.set_defaults(func=cmd_rm)
+
+    p = commands.add_parser("import", help="register a GGUF you already have (no copy)")
+    p.add_argument("path")
+    p.add_argument("--name", help="name to install it under (default: the file's name)")
+    p.set_defaults(func=cmd_import)
+
+    p = commands.add_parser("info", help="where deskseek keeps its data")
+    p.add_argument("--paths", action="store_true", help="only the data paths")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    _setup_logging()
+    try:
+        return args.func(args)
+    except DeskseekError as err:
+        log.info("error: %s", err)
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("\ninterrupted; run the same command again to pick up where it stopped", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug: one line for the user, the traceback for us
+        log.exception("unexpected error")
+        print(f"error: {type(err).__name__}: {err} (details in {paths.log_file()})", file=sys.stderr)
+        return 70
+
+
+if __name__ == "__main__":
+    sys.exit(main())
