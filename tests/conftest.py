@@ -1,0 +1,72 @@
+"""Shared fixtures: every test gets its own data root, and nothing reaches the real Hub or the user's files."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.hub_server import HubServer
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_cache() -> Path:
+    """Where the suite keeps what it downloads once per machine (the starter wheel): outside tmp_path."""
+    return Path(os.environ.get("DESKSEEK_TEST_CACHE", Path.home() / ".cache" / "deskseek-tests"))
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch) -> Path:
+    """An empty DESKSEEK_HOME per test, and a Hub client that knows no token and sends no telemetry."""
+    root = tmp_path / "deskseek-home"
+    monkeypatch.setenv("DESKSEEK_HOME", str(root))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setenv("HF_HUB_DOWNLOAD_TIMEOUT", "5")
+    for name in ("HF_TOKEN", "HF_ENDPOINT", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_IMPLICIT_TOKEN", True)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
+    return root
+
+
+@pytest.fixture
+def hub(monkeypatch):
+    """A real HTTP server on 127.0.0.1 speaking the Hub protocol; HF_ENDPOINT points at it."""
+    with HubServer() as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        yield server
+
+
+def gguf_bytes(size: int, seed: int = 0, *, arch: str = "llama") -> bytes:
+    """A real GGUF header (readable by deskseek.gguf_info) padded with random bytes to `size`."""
+
+    header = _gguf_header(arch)
+    assert size > len(header)
+    return header + random.Random(seed).randbytes(size - len(header))
+
+
+_HEADERS: dict[str, bytes] = {}
+
+
+def _gguf_header(arch: str) -> bytes:
+    if arch not in _HEADERS:
+        import struct
+
+        def string(text: str) -> bytes:
+            data = text.encode()
+            return struct.pack("<Q", len(data)) + data
+
+        kv = string("general.architecture") + struct.pack("<I", 8) + string(arch)
+        _HEADERS[arch] = b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + kv
+    return _HEADERS[arch]
+
+
+def write_registry(home: Path, text: str) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "models.toml").write_text(text, encoding="utf-8")
