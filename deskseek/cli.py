@@ -219,27 +219,35 @@ def _settings(args, sampling):
 def cmd_run(args) -> int:
     _go_offline()
     from . import model_choice
-    from .run_view import RunView
     from .engine import Engine
 
-    prompt = _read_prompt(args)
+    interactive = args.prompt is None and sys.stdin is not None and sys.stdin.isatty() and not args.json
+    prompt = None if interactive else _read_prompt(args)
     chosen = model_choice.choose(args.model)
     engine = Engine(
         chosen.path, n_ctx=args.ctx, n_threads=args.threads, n_gpu_layers=args.gpu_layers,
         reasoning=chosen.reasoning, allow_system=chosen.sampling.system_prompt,
     )
     model_choice.remember(chosen.name)
-    messages = []
-    if args.system:
-        messages.append({"role": "system", "content": args.system})
-    messages.append({"role": "user", "content": prompt})
-    generation = engine.generate(messages, _settings(args, chosen.sampling))
+    messages = [{"role": "system", "content": args.system}] if args.system else []
+    settings = _settings(args, chosen.sampling)
+    try:
+        if interactive:
+            return _converse(engine, chosen.name, messages, settings, args)
+        messages.append({"role": "user", "content": prompt})
+        return _answer_once(engine, chosen.name, messages, settings, args)
+    finally:
+        engine.close()
+
+
+def _answer_once(engine, name, messages, settings, args) -> int:
+    from .run_view import RunView
+
     view = RunView(json_output=args.json, hide_thinking=args.hide_thinking)
-    reply = view.follow(generation)
-    engine.close()
+    reply = view.follow(engine.generate(messages, settings))
     if args.json:
         print(json.dumps({
-            "model": chosen.name,
+            "model": name,
             "reasoning": reply.reasoning,
             "content": reply.content,
             "finish_reason": reply.finish_reason,
@@ -250,6 +258,37 @@ def cmd_run(args) -> int:
     if reply.error:
         raise DeskseekError(reply.error)
     return 130 if reply.finish_reason == "cancelled" else 0
+
+
+def _converse(engine, name, messages, settings, args) -> int:
+    """`deskseek run` on a terminal with no prompt: a plain multi-turn chat, as `ollama run` offers."""
+    from .run_view import RunView
+
+    try:
+        import readline  # noqa: F401  (line editing and history for input())
+    except ImportError:
+        pass
+    print(f"deskseek · {name} · offline. Ctrl+C stops a reply, Ctrl+D or /bye quits.")
+    while True:
+        try:
+            line = input(">>> ")
+        except EOFError:
+            print()
+            return 0
+        except KeyboardInterrupt:
+            print("\n(Ctrl+D or /bye quits)")
+            continue
+        if line.strip() in ("/bye", "/exit", "/quit"):
+            return 0
+        if not line.strip():
+            continue
+        messages.append({"role": "user", "content": line})
+        reply = RunView(json_output=False, hide_thinking=args.hide_thinking).follow(engine.generate(messages, settings))
+        if reply.error:
+            print(f"error: {reply.error}", file=sys.stderr)
+            messages.pop()
+            continue
+        messages.append({"role": "assistant", "content": reply.content})
 
 
 def cmd_info(args) -> int:
@@ -304,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_import)
 
     p = commands.add_parser("run", help="answer one prompt and exit (offline)")
-    p.add_argument("prompt", nargs="?", help="the prompt; '-' or absent reads standard input")
+    p.add_argument("prompt", nargs="?", help="the prompt; '-' reads standard input; none on a terminal: chat")
     p.add_argument("-m", "--model", help="installed name, alias or path to a .gguf (default: last used)")
     p.add_argument("--system", help="system prompt (folded into the prompt for models that take none)")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")

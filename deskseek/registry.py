@@ -133,9 +133,18 @@ class _Checker:
         self.text, self.origin, self.alias, self.table = text, origin, alias, table
 
     def fail(self, key: str | None, problem: str) -> RegistryError:
-        line = _line_of(self.text, self.alias, key.split(".")[-1] if key else None)
+        line = self._line(key)
         where = f"models.{self.alias}" + (f".{key}" if key else "")
         return RegistryError(f"{self.origin}:{line}: {where}: {problem}")
+
+    def _line(self, key: str | None) -> int:
+        """The line of the most specific part of a dotted key that can be found (a missing key has none)."""
+        header = _line_of(self.text, self.alias, None)
+        for part in reversed(key.split(".") if key else []):
+            line = _line_of(self.text, self.alias, part)
+            if line != header:
+                return line
+        return header
 
     def get(self, table: dict, key: str, kind, *, path: str = "", default=..., required: bool = True):
         full = f"{path}{key}"

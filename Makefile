@@ -1,0 +1,29 @@
+# The two commands of the README. Everything else is plain pip and pytest.
+#   make chat   set up a virtual environment, fetch the starter model, start talking to it
+#   make test   set up the same environment (with test extras) and run the whole suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# llama-cpp-python compiles llama.cpp on install. Add -DGGML_CUDA=on for NVIDIA GPUs; Metal is the
+# default on Apple Silicon. LLAVA_BUILD=OFF skips the vision library deskseek does not use (~10% faster).
+export CMAKE_ARGS := -DLLAVA_BUILD=OFF $(CMAKE_ARGS)
+
+.PHONY: chat test setup clean
+
+$(BIN)/.deskseek-installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --progress-bar off -e '.[test]'
+	touch $@
+
+setup: $(BIN)/.deskseek-installed
+
+chat: setup
+	$(BIN)/deskseek pull starter
+	$(BIN)/deskseek run --model starter
+
+test: setup
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,116 @@
+"""The `deskseek` command as a user meets it: exit codes, one-line errors, stable --json."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from deskseek import store
+from deskseek.cli import main
+from tests.conftest import REPO_ROOT, gguf_bytes, write_registry
+from tests.core.test_pull import MB, Q4, REPO, registry_entry, wait_for_part
+
+INSTALLED_KEYS = {
+    "name", "path", "files", "size", "quant", "architecture", "params", "params_active", "reasoning",
+    "source", "repo", "revision", "installed_at", "ok",
+}
+
+
+@pytest.fixture
+def tiny(hub, home):
+    blob = gguf_bytes(3 * MB, seed=1)
+    hub.add_file(REPO, Q4, blob)
+    write_registry(home, registry_entry())
+    return blob
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_pull_then_list_json(tiny, capsys):
+    code, out, err = run(capsys, "pull", "tiny")
+    assert code == 0 and out.startswith("pulled tiny:Q4_K_M (3.15 MB) at ")
+    assert "tiny:Q4_K_M" in err  # progress goes to stderr, plain lines off a terminal
+    code, out, _ = run(capsys, "list", "--json")
+    [entry] = json.loads(out)
+    assert set(entry) == INSTALLED_KEYS
+    assert entry["name"] == "tiny:Q4_K_M" and entry["size"] == 3 * MB and entry["ok"] is True
+    assert entry["quant"] == "Q4_K_M" and entry["architecture"] == "llama" and entry["reasoning"] is True
+    code, out, _ = run(capsys, "pull", "tiny")
+    assert out.startswith("already installed: tiny:Q4_K_M")
+
+
+def test_list_available_json_marks_installed(tiny, capsys):
+    run(capsys, "pull", "tiny")
+    code, out, _ = run(capsys, "list", "--available", "--json")
+    rows = {row["name"]: row for row in json.loads(out)}
+    assert {"starter", "r1-distill-qwen-7b", "deepseek-r1", "tiny"} <= set(rows)
+    assert rows["tiny"]["installed"] == ["Q4_K_M"] and rows["starter"]["installed"] == []
+    assert set(rows["deepseek-r1"]) == {
+        "name", "description", "default_quant", "quants", "size", "params_b", "params_active_b",
+        "architecture", "reasoning", "license", "installed"}
+
+
+def test_errors_are_one_line_without_traceback(tiny, capsys):
+    for argv in (["pull", "tinyy"], ["pull", "hf.co/acme/none"], ["rm", "nothing"], ["import", "/no/such.gguf"]):
+        code, out, err = run(capsys, *argv)
+        assert code == 1 and out == ""
+        assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
+
+
+def test_rm_frees_space(tiny, capsys):
+    run(capsys, "pull", "tiny")
+    path = store.get("tiny:Q4_K_M").path
+    code, out, _ = run(capsys, "rm", "tiny")
+    assert code == 0 and out.strip() == "removed tiny:Q4_K_M, freed 3.15 MB"
+    assert not path.exists() and store.installed() == []
+
+
+def test_import_registers_in_place(tmp_path, capsys):
+    mine = tmp_path / "my-model-Q5_K_M.gguf"
+    mine.write_bytes(gguf_bytes(MB, arch="qwen2"))
+    code, out, _ = run(capsys, "import", str(mine))
+    assert code == 0 and "imported my-model-Q5_K_M" in out
+    item = store.find("my-model-Q5_K_M")
+    assert item.path == mine and item.architecture == "qwen2" and item.quant == "Q5_K_M"
+    code, out, _ = run(capsys, "rm", "my-model-Q5_K_M")
+    assert "your imported file was left in place" in out and mine.exists()
+
+
+def test_import_refuses_what_is_not_gguf(tmp_path, capsys):
+    bogus = tmp_path / "notes.gguf"
+    bogus.write_text("hello")
+    code, _, err = run(capsys, "import", str(bogus))
+    assert code == 1 and err.strip() == f"error: {bogus}: not a GGUF file"
+
+
+def test_info_paths_follow_deskseek_home(home, capsys):
+    code, out, _ = run(capsys, "info", "--paths")
+    assert code == 0
+    lines = dict(line.split(None, 1) for line in out.strip().splitlines())
+    assert lines["models"] == str(home / "models") and lines["history"] == str(home / "history.sqlite3")
+    code, out, _ = run(capsys, "info", "--json")
+    assert json.loads(out)["paths"]["home"] == str(home)
+
+
+def test_ctrl_c_during_pull_keeps_partial_and_says_how_to_resume(tiny, hub):
+    hub.fault(REPO, Q4, "slow", delay=0.05)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deskseek.cli", "pull", "tiny"], cwd=REPO_ROOT, env=os.environ.copy(),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    part = wait_for_part("tiny:Q4_K_M", MB // 2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert err.strip().splitlines()[-1] == "interrupted; run the same command again to pick up where it stopped"
+    assert part.exists() and part.stat().st_size > 0
