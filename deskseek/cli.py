@@ -213,7 +213,17 @@ def _settings(args, sampling):
         seed=args.seed,
         max_tokens=args.max_tokens,
         think_budget=args.think_budget,
+        grammar=_read_grammar(args.grammar_file),
     )
+
+
+def _read_grammar(path: str | None) -> str | None:
+    if not path:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise DeskseekError(f"cannot read grammar file {path}: {getattr(err, 'strerror', None) or err}") from None
 
 
 def cmd_run(args) -> int:
@@ -353,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--max-tokens", type=_positive_int)
     p.add_argument("--think-budget", type=_positive_int, metavar="N", help="close the thought after N tokens")
+    p.add_argument("--grammar-file", metavar="FILE", help="constrain the output with a GBNF grammar")
     p.add_argument("--ctx", type=_positive_int, default=4096, help="context size in tokens (default 4096)")
     p.add_argument("--threads", type=_positive_int)
     p.add_argument("--gpu-layers", type=int, default=-1, help="layers to offload (-1: all that fit, 0: CPU)")

@@ -187,6 +187,7 @@ class Engine:
         self._cancel = threading.Event()
         self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: self._cancel.is_set())
         llama_cpp.llama_set_abort_callback(self._ctx, self._abort_cb, None)
+        self.aborted_decodes = 0  # prompt batches cut short by cancel(); logged, and read by tests
         self._cached: list[int] = []  # tokens whose keys and values sit in the KV cache, in order
         self._busy = threading.Lock()
         self._piece_buf = ctypes.create_string_buffer(256)
@@ -225,6 +226,18 @@ class Engine:
         return self._llama.llama_vocab_get_text(self._vocab, token).decode("utf-8", errors="replace")
 
     def close(self) -> None:
+        """Free the model; a reply still in flight is cancelled and waited for first (it uses the context)."""
+        busy = getattr(self, "_busy", None)
+        if busy is not None:
+            self._cancel.set()
+            busy.acquire()
+        try:
+            self._free()
+        finally:
+            if busy is not None:
+                busy.release()
+
+    def _free(self) -> None:
         if getattr(self, "_ctx", None):
             self._llama.llama_free(self._ctx)
             self._ctx = None
@@ -272,8 +285,13 @@ class Engine:
 
     def generate(self, messages: list[dict], settings: Settings | None = None) -> Generation:
         """Start a reply on a background thread; iterate the result for events, cancel() to stop."""
+        if not self._busy.acquire(blocking=False):
+            raise DeskseekError("a reply is already being generated; cancel it first")
+        if not self._ctx:
+            self._busy.release()
+            raise DeskseekError("the model has been closed")
         generation = Generation(self, messages, settings or Settings())
-        generation.start()
+        generation.start()  # the generation thread releases _busy when it ends
         return generation
 
     def _fit(self, messages: list[dict], reserve: int) -> tuple[chat_template.Rendered, list[int], int]:
@@ -338,6 +356,8 @@ class Engine:
             chunk = tokens[start : start + self.n_batch]
             array = (llama.llama_token * len(chunk))(*chunk)
             status = llama.llama_decode(self._ctx, llama.llama_batch_get_one(array, len(chunk)))
+            if status == 2:
+                self.aborted_decodes += 1  # llama.cpp stopped mid-batch through the abort callback
             if status == 2 or self._cancel.is_set():
                 self._forget_from(len(self._cached))
                 return False
@@ -414,10 +434,6 @@ class Generation:
 
     def _run(self) -> None:
         engine = self.engine
-        if not engine._busy.acquire(blocking=False):
-            self._emit(Error("a reply is already being generated"))
-            self._emit(Done("error", True))
-            return
         try:
             self._generate()
         except DeskseekError as err:
@@ -485,7 +501,9 @@ class Generation:
                         break
         finally:
             llama.llama_sampler_free(sampler)
-        self._text(decoder.decode(b"", final=True), splitter)
+        # A reply cut off mid-character (length, cancel) leaves bytes of half a character: drop them
+        # rather than show a replacement glyph.
+        decoder.reset()
         self._finish(reason, splitter, started, len(tokens), cached, generated, reasoning_tokens,
                      prompt_done, first_token_at)
 

@@ -26,13 +26,12 @@ class RunView:
         while True:
             try:
                 event = generation.get()
-            except KeyboardInterrupt:
+                self._show(event)
+                if isinstance(event, ev.Done):
+                    self._end(generation.reply)
+                    return generation.reply
+            except KeyboardInterrupt:  # wherever it lands, it means "stop the reply", never "crash"
                 generation.cancel()
-                continue
-            self._show(event)
-            if isinstance(event, ev.Done):
-                self._end(generation.reply)
-                return generation.reply
 
     def _style(self, code: str) -> str:
         return code if self.color else ""

@@ -1,0 +1,119 @@
+"""`deskseek run` as real processes: R1 output split in --json, stdin, Ctrl+C, and no network, ever."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+from tests.core.test_engine import R1_GRAMMAR, r1_paths, starter_path  # noqa: F401  (session fixtures)
+
+# Runs deskseek with an audit hook that fails loudly on any attempt to open a network connection or resolve
+# a name, and records it in a file in case some layer swallows the exception.
+GUARDED = """
+import os, sys
+marker = os.environ["NETWORK_MARKER"]
+def refuse(event, args):
+    if event in ("socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr"):
+        with open(marker, "a") as log:
+            log.write(f"{event} {args!r}\\n")
+        raise PermissionError(f"network used by an offline command: {event}")
+sys.addaudithook(refuse)
+from deskseek.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.fixture
+def guarded(tmp_path):
+    marker = tmp_path / "network-attempts.txt"
+
+    def launch(*argv: str, stdin: str | None = None, **kwargs) -> subprocess.CompletedProcess:
+        env = {**os.environ, "NETWORK_MARKER": str(marker)}
+        return subprocess.run(
+            [sys.executable, "-c", GUARDED, *argv], cwd=REPO_ROOT, env=env, input=stdin,
+            capture_output=True, text=True, timeout=120, **kwargs,
+        )
+
+    launch.marker = marker
+    return launch
+
+
+def test_run_json_splits_r1_reasoning_from_the_answer_offline(guarded, r1_paths, tmp_path):  # noqa: F811
+    grammar = tmp_path / "r1.gbnf"
+    grammar.write_text(R1_GRAMMAR)
+    done = guarded("run", "--model", str(r1_paths["old"]), "--json", "--temperature", "0", "--threads", "2",
+                   "--grammar-file", str(grammar), "--max-tokens", "80", "What is 6 times 7?")
+    assert done.returncode == 0, done.stderr
+    assert not guarded.marker.exists()
+    assert done.stderr == ""  # llama.cpp's log went to the log file, not the terminal
+    result = json.loads(done.stdout)
+    assert set(result) == {"model", "reasoning", "content", "finish_reason", "thought_closed", "notices", "stats"}
+    assert result["reasoning"].startswith("Let me think") and result["content"].startswith("The answer is ")
+    assert result["finish_reason"] == "stop" and result["thought_closed"] is True
+    assert set(result["stats"]) == {"prompt_tokens", "completion_tokens", "reasoning_tokens", "ttft_s",
+                                    "prompt_tok_s", "gen_tok_s"}
+    assert 0 < result["stats"]["reasoning_tokens"] < result["stats"]["completion_tokens"]
+
+
+def test_the_guard_does_catch_network_use(guarded, home):
+    done = guarded("pull", "hf.co/acme/anything")
+    assert done.returncode != 0 and guarded.marker.exists()
+
+
+def test_text_output_shows_thinking_then_answer(guarded, r1_paths, tmp_path):  # noqa: F811
+    grammar = tmp_path / "r1.gbnf"
+    grammar.write_text(R1_GRAMMAR)
+    args = ["run", "--model", str(r1_paths["new"]), "--temperature", "0", "--grammar-file", str(grammar), "6*7?"]
+    shown = guarded(*args)
+    assert shown.returncode == 0, shown.stderr
+    heading, rest = shown.stdout.split("\n", 1)
+    assert heading == "Thinking…" and "\x1b[" not in shown.stdout  # no colour codes into a pipe
+    reasoning, answer = rest.split("\n\nThe answer is ")
+    assert reasoning.startswith("Let me think")
+    hidden = guarded(*args[:1], "--hide-thinking", *args[1:])
+    assert hidden.stdout.startswith("The answer is ") and "Let me think" not in hidden.stdout
+
+
+def test_prompt_from_stdin_and_last_model_remembered(guarded, starter_path):  # noqa: F811
+    first = guarded("import", str(starter_path), "--name", "smol")
+    assert first.returncode == 0, first.stderr
+    done = guarded("run", "--model", "smol", "--temperature", "0", "--max-tokens", "8", "-", stdin="Say hello.")
+    assert done.returncode == 0 and done.stdout.strip()
+    again = guarded("run", "--json", "--max-tokens", "4", stdin="Hi")  # no --model: the last one used
+    assert json.loads(again.stdout)["model"] == "smol"
+    assert not guarded.marker.exists()
+
+
+def test_run_without_any_model_says_how_to_get_one(guarded):
+    done = guarded("run", "hello")
+    assert done.returncode == 1
+    assert done.stderr == "error: no model installed; `deskseek pull starter` fetches a small one to begin with\n"
+
+
+def test_run_with_a_bad_model_file_is_one_line(guarded, tmp_path):
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"definitely not a model")
+    done = guarded("run", "--model", str(bad), "hello")
+    assert done.returncode == 1 and done.stderr == f"error: {bad}: not a GGUF file\n"
+
+
+def test_ctrl_c_stops_generation_and_keeps_the_text(starter_path, tmp_path):  # noqa: F811
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deskseek.cli", "run", "--model", str(starter_path), "--temperature", "0",
+         "--max-tokens", "3000", "--ctx", "4096", "Count from 1 to 2000, separated by commas."],
+        cwd=REPO_ROOT, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    first = process.stdout.read(20)  # generation has begun
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert err.decode().strip().endswith("(stopped)") and "Traceback" not in err.decode()
+    assert len(first + out) > 20
