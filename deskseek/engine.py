@@ -101,6 +101,7 @@ class Settings:
     max_tokens: int | None = None  # None: until the model stops or the context is full
     think_budget: int | None = None  # reasoning tokens before the thought is closed for it
     grammar: str | None = None  # GBNF, applied by llama.cpp's own grammar sampler
+    ignore_eos: bool = False  # never sample an end-of-generation token (benchmarks of long replies)
 
 
 @dataclass
@@ -323,6 +324,8 @@ class Engine:
                 llama.llama_sampler_free(chain)
                 raise DeskseekError("the grammar could not be parsed")
             llama.llama_sampler_chain_add(chain, grammar)
+        if settings.ignore_eos:
+            llama.llama_sampler_chain_add(chain, self._eog_ban())
         if settings.temperature <= 0:
             llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_greedy())
             return chain
@@ -335,6 +338,14 @@ class Engine:
         seed = settings.seed if settings.seed is not None else 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: random
         llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_dist(seed))
         return chain
+
+    def _eog_ban(self):
+        """A logit-bias sampler that makes every end-of-generation token impossible, as llama.cpp's ignore_eos."""
+        llama = self._llama
+        n_vocab = llama.llama_vocab_n_tokens(self._vocab)
+        eog = [t for t in range(n_vocab) if llama.llama_vocab_is_eog(self._vocab, t)]
+        biases = (llama.llama_logit_bias * len(eog))(*[llama.llama_logit_bias(t, float("-inf")) for t in eog])
+        return llama.llama_sampler_init_logit_bias(n_vocab, len(eog), biases)
 
     def _reuse_prefix(self, tokens: list[int]) -> int:
         """Keep the KV cache's common prefix with this prompt; at least one token must still be decoded."""
