@@ -117,3 +117,37 @@ def test_ctrl_c_stops_generation_and_keeps_the_text(starter_path, tmp_path):  # 
     assert process.returncode == 130
     assert err.decode().strip().endswith("(stopped)") and "Traceback" not in err.decode()
     assert len(first + out) > 20
+
+
+def test_run_on_a_terminal_without_prompt_is_a_conversation(starter_path, home):  # noqa: F811
+    """A real pseudo-terminal: the banner, two turns answered, then Ctrl+D ends it cleanly."""
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: deskseek on the terminal
+        os.chdir(REPO_ROOT)
+        os.execv(sys.executable, [sys.executable, "-m", "deskseek.cli", "run", "--model", str(starter_path),
+                                  "--temperature", "0", "--max-tokens", "12", "--threads", "2"])
+
+    def read_until(marker: bytes, timeout: float = 60) -> bytes:
+        seen, deadline = b"", time.monotonic() + timeout
+        while marker not in seen and time.monotonic() < deadline:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:
+                break
+        return seen
+
+    try:
+        assert b"Ctrl+D or /bye quits" in read_until(b">>> ")
+        os.write(fd, b"My name is Ada.\n")
+        first = read_until(b">>> ")
+        os.write(fd, b"What is my name?\n")
+        second = read_until(b">>> ")
+        os.write(fd, b"\x04")  # Ctrl+D
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert len(first.split(b"My name is Ada.")[-1].strip()) > 3
+    assert len(second.split(b"What is my name?")[-1].strip()) > 3
