@@ -254,7 +254,7 @@ class Engine:
 
     # -- text <-> tokens --
 
-    def tokenize(self, text: str) -> list[int]:
+    def tokenize(self, text: str, *, add_bos: bool = True) -> list[int]:
         """Tokenize a rendered prompt: special tokens parsed, BOS added only if the template left it out."""
         data = text.encode("utf-8")
         capacity = len(data) + 8
@@ -264,7 +264,8 @@ class Engine:
             raise DeskseekError("prompt could not be tokenized")
         tokens = list(buf[:count])
         bos = self._llama.llama_vocab_bos(self._vocab)
-        if self._llama.llama_vocab_get_add_bos(self._vocab) and bos >= 0 and (not tokens or tokens[0] != bos):
+        wants_bos = add_bos and self._llama.llama_vocab_get_add_bos(self._vocab)
+        if wants_bos and bos >= 0 and (not tokens or tokens[0] != bos):
             tokens.insert(0, bos)
         return tokens
 
@@ -524,11 +525,7 @@ class Generation:
         self._text(decoder.decode(b""), splitter)
         for delta in splitter.feed(closing):
             self._emit(ReasoningDelta(delta.text) if delta.kind == "reasoning" else AnswerDelta(delta.text))
-        return self.engine._decode(self.engine.tokenize(closing)[1 if self._adds_bos() else 0 :])
-
-    def _adds_bos(self) -> bool:
-        llama = self.engine._llama
-        return bool(llama.llama_vocab_get_add_bos(self.engine._vocab))
+        return self.engine._decode(self.engine.tokenize(closing, add_bos=False))
 
     def _text(self, text: str, splitter: ReasoningSplitter | None) -> None:
         if not text:
