@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import logging.handlers
 import sys
 from pathlib import Path
 
@@ -22,7 +23,9 @@ def _setup_logging() -> None:
     """Log to a file under the data root, never to the terminal (a TUI owns the terminal)."""
     try:
         paths.ensure(paths.logs_dir())
-        handler = logging.FileHandler(paths.log_file(), encoding="utf-8")
+        handler = logging.handlers.RotatingFileHandler(
+            paths.log_file(), maxBytes=5_000_000, backupCount=2, encoding="utf-8"
+        )
     except OSError:
         return
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

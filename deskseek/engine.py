@@ -180,7 +180,7 @@ class Engine:
         self._ctx = llama_cpp.llama_init_from_model(self._model, cparams)
         if not self._ctx:
             llama_cpp.llama_model_free(self._model)
-            reason = native_log.last_error(mark) or "llama.cpp could not allocate it"
+            reason = native_log.first_error(mark) or "llama.cpp could not allocate it"
             raise LoadError(f"not enough memory for a {n_ctx}-token context ({reason}); try a smaller --ctx")
         self.n_ctx = llama_cpp.llama_n_ctx(self._ctx)
         self.n_batch = llama_cpp.llama_n_batch(self._ctx)
@@ -210,7 +210,7 @@ class Engine:
             if "unknown model architecture" in line:
                 arch = line.split("unknown model architecture")[-1].strip(" :'\"")
                 return f"{self.path.name}: architecture {arch!r} is not supported by this llama.cpp build"
-        reason = native_log.last_error(mark) or "llama.cpp refused it"
+        reason = native_log.first_error(mark) or "llama.cpp refused it"
         return f"cannot load {self.path.name}: {reason}"
 
     def _meta(self, key: str) -> str | None:

@@ -12,11 +12,14 @@ from __future__ import annotations
 import collections
 import ctypes
 import logging
+import os
 import threading
 
 log = logging.getLogger("deskseek.llama")
 
-_LEVELS = {0: logging.CRITICAL, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR, 4: logging.DEBUG}
+# ggml_log_level: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5 (continues the previous record).
+# (llama-cpp-python's own mapping predates this order and files errors as debug.)
+_LEVELS = {0: logging.INFO, 1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
 _lock = threading.Lock()
 _tail: collections.deque[tuple[int, str]] = collections.deque(maxlen=4000)
 _partial = ""
@@ -38,6 +41,9 @@ def install() -> None:
 
     _callback = _on_log
     llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))
+    # Every load logs a few thousand info lines (the whole metadata table); the file keeps warnings and
+    # errors unless DESKSEEK_LOG_LEVEL asks for more. The in-memory tail always keeps everything.
+    log.setLevel(os.environ.get("DESKSEEK_LOG_LEVEL", "WARNING").upper())
 
 
 def _receive(level: int, text: str) -> None:
@@ -72,12 +78,12 @@ def lines_since(position: int = 0) -> list[str]:
         return [line for _, line in _since(position)]
 
 
-def last_error(position: int = 0) -> str | None:
-    """The most telling line since `position`: the last error, else the last warning."""
+def first_error(position: int = 0) -> str | None:
+    """The root cause since `position`: the first error (later ones are usually its echoes), else the first warning."""
     with _lock:
         recent = _since(position)
     for wanted in (logging.ERROR, logging.WARNING):
-        for level, line in reversed(recent):
+        for level, line in recent:
             if level >= wanted:
                 return line.strip()
     return None

@@ -186,7 +186,8 @@ def test_llama_cpp_log_goes_to_our_log_not_the_terminal(starter_path, capfd):
     "make, error, message",
     [
         (lambda src, dst: gguf_writers.not_gguf(dst), gguf_info.NotGguf, "not a GGUF file"),
-        (lambda src, dst: gguf_writers.truncated(src, dst, 2_000_000), LoadError, "cannot load"),
+        (lambda src, dst: gguf_writers.truncated(src, dst, 2_000_000), LoadError,
+         r"cannot load bad.gguf: .*data is not within the file bounds"),
         (lambda src, dst: gguf_writers.truncated(src, dst, 1000), gguf_info.NotGguf, "truncated GGUF header"),
         (gguf_writers.with_unknown_architecture, LoadError, "architecture 'nosucharch' is not supported"),
     ],
@@ -198,6 +199,11 @@ def test_bad_files_fail_with_one_clear_line(starter_path, tmp_path, make, error,
         Engine(bad, n_ctx=256, n_threads=2)
     assert "\n" not in str(caught.value)
     assert time.monotonic() - started < 60  # no hang
+
+
+def test_a_context_too_big_for_memory_is_one_line(starter_path):
+    with pytest.raises(LoadError, match=r"not enough memory for a 4000000-token context \(.*insufficient memory.*\); try a smaller --ctx"):
+        Engine(starter_path, n_ctx=4_000_000, n_threads=2)
 
 
 def test_notice_and_done_are_always_last(starter):
