@@ -115,45 +115,51 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def run_llama_server(server: Path, model: Path, raw_prompt: str, lengths: list[int], threads: int, ctx: int) -> dict:
-    port = free_port()
-    process = subprocess.Popen(
-        [str(server), "-m", str(model), "-t", str(threads), "-tb", str(threads), "-c", str(ctx), "-np", "1",
-         "--host", "127.0.0.1", "--port", str(port), "--no-webui"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    results = {}
-    try:
+class LlamaServer:
+    """llama-server on a free loopback port for the whole benchmark; one streaming request per run."""
+
+    def __init__(self, binary: Path, model: Path, threads: int, ctx: int):
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [str(binary), "-m", str(model), "-t", str(threads), "-tb", str(threads), "-c", str(ctx), "-np", "1",
+             "--host", "127.0.0.1", "--port", str(self.port), "--no-webui"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as reply:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as reply:
                     if reply.status == 200:
-                        break
+                        return
             except OSError:
                 time.sleep(0.2)
-        for tokens in lengths:
-            body = json.dumps({"prompt": raw_prompt, "n_predict": tokens, "ignore_eos": True, "stream": True,
-                               "cache_prompt": False, "repeat_penalty": 1.0, **SAMPLING}).encode()
-            request = urllib.request.Request(f"http://127.0.0.1:{port}/completion", data=body,
-                                             headers={"Content-Type": "application/json"})
-            stamps, server_rate = [], 0.0
-            with urllib.request.urlopen(request, timeout=3600) as reply:
-                for line in reply:
-                    if not line.startswith(b"data: "):
-                        continue
-                    chunk = json.loads(line[6:])
-                    if chunk.get("content"):
-                        stamps.append(time.perf_counter())
-                    if chunk.get("stop"):
-                        server_rate = chunk.get("timings", {}).get("predicted_per_second", 0.0)
-            overall, first, last = rates(stamps)
-            results[tokens] = {"tokens": len(stamps), "tok_s": overall, "first": first, "last": last,
-                               "server_tok_s": server_rate}
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-    return results
+        raise RuntimeError("llama-server did not come up")
+
+    def run(self, raw_prompt: str, tokens: int) -> dict:
+        body = json.dumps({"prompt": raw_prompt, "n_predict": tokens, "ignore_eos": True, "stream": True,
+                           "cache_prompt": False, "repeat_penalty": 1.0, **SAMPLING}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/completion", data=body,
+                                         headers={"Content-Type": "application/json"})
+        stamps, server_rate = [], 0.0
+        with urllib.request.urlopen(request, timeout=3600) as reply:
+            for line in reply:
+                if not line.startswith(b"data: "):
+                    continue
+                chunk = json.loads(line[6:])
+                if chunk.get("content"):
+                    stamps.append(time.perf_counter())
+                if chunk.get("stop"):
+                    server_rate = chunk.get("timings", {}).get("predicted_per_second", 0.0)
+        overall, first, last = rates(stamps)
+        return {"tokens": len(stamps), "tok_s": overall, "first": first, "last": last, "server_tok_s": server_rate}
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def median_run(results: list[dict]) -> dict:
+    return sorted(results, key=lambda result: result["tok_s"])[len(results) // 2]
 
 
 def run_llama_bench(bench: Path, model: Path, tokens: int, threads: int) -> dict:
@@ -171,6 +177,7 @@ def main() -> int:
     parser.add_argument("--model", type=Path)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tokens", type=int, nargs="+", default=[256, 4000])
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--build", action="store_true", help="build llama-bench/llama-server if not found")
     args = parser.parse_args()
 
@@ -184,27 +191,42 @@ def main() -> int:
     with Engine(model, n_ctx=512, n_threads=args.threads, reasoning=False) as engine:
         raw_prompt = engine.render([{"role": "user", "content": PROMPT}]).prompt
 
-    rows: list[tuple[str, int, dict]] = []
-    server = find_tool("llama-server", args.build)
+    server_binary = find_tool("llama-server", args.build)
     bench = find_tool("llama-bench", args.build)
+    server = LlamaServer(server_binary, model, args.threads, ctx) if server_binary else None
+    contenders = {
+        "deskseek": lambda tokens: run_deskseek(model, PROMPT, tokens, args.threads, ctx),
+        "llama-cpp-python": lambda tokens: run_llama_cpp_python(model, raw_prompt, tokens, args.threads, ctx),
+    }
     if server:
-        for tokens, result in run_llama_server(server, model, raw_prompt, args.tokens, args.threads, ctx).items():
-            rows.append(("llama-server", tokens, result))
-    for tokens in args.tokens:
-        rows.append(("deskseek", tokens, run_deskseek(model, PROMPT, tokens, args.threads, ctx)))
-        rows.append(("llama-cpp-python", tokens, run_llama_cpp_python(model, raw_prompt, tokens, args.threads, ctx)))
+        contenders["llama-server"] = lambda tokens: server.run(raw_prompt, tokens)
+    # Rounds alternate the contenders so that noise from a shared machine spreads over all of them;
+    # each figure is the median over rounds.
+    runs: dict[tuple[str, int], list[dict]] = {}
+    try:
+        for round_index in range(args.rounds):
+            names = list(contenders)
+            names = names[round_index % len(names):] + names[: round_index % len(names)]
+            for tokens in args.tokens:
+                for name in names:
+                    runs.setdefault((name, tokens), []).append(contenders[name](tokens))
+    finally:
+        if server:
+            server.close()
+    rows = [(name, tokens, median_run(results)) for (name, tokens), results in runs.items()]
     if bench:
         rows.append(("llama-bench tg", min(args.tokens), run_llama_bench(bench, model, min(args.tokens), args.threads)))
 
     reference = {tokens: result["tok_s"] for name, tokens, result in rows if name == "llama-server"}
-    print(f"\nmodel {model.name}, {args.threads} threads, {os.cpu_count()} cores, ctx {ctx}")
+    print(f"\nmodel {model.name}, {args.threads} threads, {os.cpu_count()} cores, ctx {ctx}, "
+          f"median of {args.rounds} alternating rounds")
     print(f"{'engine':<18}{'tokens':>7}{'tok/s':>9}{'first 10%':>11}{'last 10%':>10}{'vs server':>11}")
     for name, tokens, result in sorted(rows, key=lambda row: (row[1], row[0])):
         ratio = result["tok_s"] / reference[tokens] if reference.get(tokens) else float("nan")
         extra = f"   (server-reported {result['server_tok_s']:.1f})" if "server_tok_s" in result else ""
         print(f"{name:<18}{result['tokens']:>7}{result['tok_s']:>9.1f}{result['first']:>11.1f}{result['last']:>10.1f}"
               f"{ratio:>10.2f}x{extra}")
-    if not server:
+    if not server_binary:
         print("llama-server not found: run with --build, or put it on PATH / $LLAMA_CPP_BIN")
     return 0
 

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import chat_template, gguf_info, native_log
+from . import chat_template, gguf_info, llama_ext, native_log
 from .errors import DeskseekError
 from .reasoning import ReasoningSplitter
 
@@ -182,6 +182,7 @@ class Engine:
             llama_cpp.llama_model_free(self._model)
             reason = native_log.first_error(mark) or "llama.cpp could not allocate it"
             raise LoadError(f"not enough memory for a {n_ctx}-token context ({reason}); try a smaller --ctx")
+        self._pool = llama_ext.attach_threadpool(self._ctx, threads)
         self.n_ctx = llama_cpp.llama_n_ctx(self._ctx)
         self.n_batch = llama_cpp.llama_n_batch(self._ctx)
         self.threads = threads
@@ -240,8 +241,13 @@ class Engine:
 
     def _free(self) -> None:
         if getattr(self, "_ctx", None):
+            if self._pool is not None:
+                llama_ext.detach_threadpool(self._ctx)
             self._llama.llama_free(self._ctx)
             self._ctx = None
+        if getattr(self, "_pool", None) is not None:
+            self._pool.free()
+            self._pool = None
         if getattr(self, "_model", None):
             self._llama.llama_model_free(self._model)
             self._model = None
