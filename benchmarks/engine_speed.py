@@ -172,6 +172,32 @@ def run_llama_bench(bench: Path, model: Path, tokens: int, threads: int) -> dict
 # --- main -----------------------------------------------------------------------------------------------
 
 
+def in_fresh_process(name: str, model: Path, tokens: int, threads: int, ctx: int) -> dict:
+    """Each in-process contender runs in a new interpreter: llama.cpp's CPU threads (an OpenMP team
+    per computing thread) outlive a run and would slow whichever contender runs next in the same process."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--one", name, "--model", str(model), "--tokens", str(tokens),
+         "--threads", str(threads), "--ctx", str(ctx)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def one(args) -> int:
+    from deskseek import native_log
+    from deskseek.engine import Engine
+
+    native_log.install()
+    if args.one == "deskseek":
+        result = run_deskseek(args.model, PROMPT, args.tokens[0], args.threads, args.ctx)
+    else:
+        with Engine(args.model, n_ctx=512, n_threads=args.threads, reasoning=False) as engine:
+            raw_prompt = engine.render([{"role": "user", "content": PROMPT}]).prompt
+        result = run_llama_cpp_python(args.model, raw_prompt, args.tokens[0], args.threads, args.ctx)
+    print(json.dumps(result))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path)
@@ -179,7 +205,11 @@ def main() -> int:
     parser.add_argument("--tokens", type=int, nargs="+", default=[256, 4000])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--build", action="store_true", help="build llama-bench/llama-server if not found")
+    parser.add_argument("--one", choices=["deskseek", "llama-cpp-python"], help=argparse.SUPPRESS)
+    parser.add_argument("--ctx", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:
+        return one(args)
 
     from deskseek import native_log
     from deskseek.engine import Engine
@@ -195,8 +225,8 @@ def main() -> int:
     bench = find_tool("llama-bench", args.build)
     server = LlamaServer(server_binary, model, args.threads, ctx) if server_binary else None
     contenders = {
-        "deskseek": lambda tokens: run_deskseek(model, PROMPT, tokens, args.threads, ctx),
-        "llama-cpp-python": lambda tokens: run_llama_cpp_python(model, raw_prompt, tokens, args.threads, ctx),
+        "deskseek": lambda tokens: in_fresh_process("deskseek", model, tokens, args.threads, ctx),
+        "llama-cpp-python": lambda tokens: in_fresh_process("llama-cpp-python", model, tokens, args.threads, ctx),
     }
     if server:
         contenders["llama-server"] = lambda tokens: server.run(raw_prompt, tokens)

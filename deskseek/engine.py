@@ -187,11 +187,23 @@ class Engine:
         self.n_batch = llama_cpp.llama_n_batch(self._ctx)
         self.threads = threads
         self._cancel = threading.Event()
+        # llama.cpp calls the abort callback between the nodes of every graph it computes: a thousand
+        # Python calls, each taking the GIL, per token. It is installed only while a prompt is processed
+        # (where a batch can take seconds and must stay cancellable); between generated tokens the
+        # cancel flag is checked directly, which costs nothing.
         self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: self._cancel.is_set())
-        llama_cpp.llama_set_abort_callback(self._ctx, self._abort_cb, None)
+        self._no_abort_cb = ctypes.cast(None, llama_cpp.ggml_abort_callback)
         self.aborted_decodes = 0  # prompt batches cut short by cancel(); logged, and read by tests
         self._cached: list[int] = []  # tokens whose keys and values sit in the KV cache, in order
         self._busy = threading.Lock()
+        # One long-lived thread runs every generation of this engine. llama.cpp's CPU backend keeps its
+        # worker threads (OpenMP's team, where built with it) tied to the thread that computes; a new
+        # thread per reply would build a new team each time, and teams left behind by other threads
+        # make the spinning ones yield (libgomp throttles when threads outnumber cores): measured at
+        # 0.6x speed on 2 cores.
+        self._jobs: queue.Queue = queue.Queue()
+        self._worker = threading.Thread(target=self._serve, name="deskseek-engine", daemon=True)
+        self._worker.start()
         self._piece_buf = ctypes.create_string_buffer(256)
         self._one = (llama_cpp.llama_token * 1)()
         self.template = self._meta("tokenizer.chat_template")
@@ -227,12 +239,18 @@ class Engine:
             return ""
         return self._llama.llama_vocab_get_text(self._vocab, token).decode("utf-8", errors="replace")
 
+    def _serve(self) -> None:
+        while (generation := self._jobs.get()) is not None:
+            generation._run()
+
     def close(self) -> None:
         """Free the model; a reply still in flight is cancelled and waited for first (it uses the context)."""
         busy = getattr(self, "_busy", None)
         if busy is not None:
             self._cancel.set()
             busy.acquire()
+            self._jobs.put(None)
+            self._worker.join()
         try:
             self._free()
         finally:
@@ -299,7 +317,7 @@ class Engine:
             self._busy.release()
             raise DeskseekError("the model has been closed")
         generation = Generation(self, messages, settings or Settings())
-        generation.start()  # the generation thread releases _busy when it ends
+        generation.start()  # the engine's thread releases _busy when the generation ends
         return generation
 
     def _fit(self, messages: list[dict], reserve: int) -> tuple[chat_template.Rendered, list[int], int]:
@@ -370,6 +388,14 @@ class Engine:
     def _decode(self, tokens: list[int]) -> bool:
         """Feed tokens to the model in n_batch chunks; False when cancelled through the abort callback."""
         llama = self._llama
+        llama.llama_set_abort_callback(self._ctx, self._abort_cb, None)
+        try:
+            return self._decode_batches(tokens)
+        finally:
+            llama.llama_set_abort_callback(self._ctx, self._no_abort_cb, None)
+
+    def _decode_batches(self, tokens: list[int]) -> bool:
+        llama = self._llama
         for start in range(0, len(tokens), self.n_batch):
             chunk = tokens[start : start + self.n_batch]
             array = (llama.llama_token * len(chunk))(*chunk)
@@ -418,12 +444,11 @@ class Generation:
     def __init__(self, engine: Engine, messages: list[dict], settings: Settings):
         self.engine, self.messages, self.settings = engine, messages, settings
         self._events: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="deskseek-generate", daemon=True)
         self.reply = Reply()
 
     def start(self) -> None:
         self.engine._cancel.clear()
-        self._thread.start()
+        self.engine._jobs.put(self)
 
     def cancel(self) -> None:
         self.engine._cancel.set()
