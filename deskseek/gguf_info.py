@@ -21,6 +21,22 @@ _SCALARS = {
 _STRING, _ARRAY = 8, 9
 
 
+# ggml tensor types: (elements per block, bytes per block), from ggml's type traits. Enough to size a tensor
+# from its shape without touching its data (planner tests build tables of models nobody has downloaded).
+GGML_TYPES: dict[int, tuple[int, int]] = {
+    0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34), 9: (32, 36),
+    10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210), 15: (256, 292),
+    16: (256, 66), 17: (256, 74), 18: (256, 98), 19: (256, 50), 20: (32, 18), 21: (256, 110), 22: (256, 82),
+    23: (256, 136), 24: (1, 1), 25: (1, 2), 26: (1, 4), 27: (1, 8), 28: (1, 8), 29: (256, 56), 30: (1, 2),
+    34: (256, 54), 35: (256, 66), 39: (32, 17),
+}
+GGML_TYPE_IDS = {
+    "F32": 0, "F16": 1, "Q4_0": 2, "Q4_1": 3, "Q5_0": 6, "Q5_1": 7, "Q8_0": 8, "Q2_K": 10, "Q3_K": 11, "Q4_K": 12,
+    "Q5_K": 13, "Q6_K": 14, "IQ2_XXS": 16, "IQ2_XS": 17, "IQ3_XXS": 18, "IQ1_S": 19, "IQ4_NL": 20, "IQ3_S": 21,
+    "IQ2_S": 22, "IQ4_XS": 23, "IQ1_M": 29, "BF16": 30, "TQ1_0": 34, "TQ2_0": 35, "MXFP4": 39,
+}
+
+
 class NotGguf(DeskseekError):
     """A file that is not a GGUF, or whose header is cut short or malformed."""
 
@@ -38,6 +54,11 @@ class Tensor:
         for dim in self.shape:
             count *= dim
         return count
+
+    @property
+    def nbytes(self) -> int:
+        block, size = GGML_TYPES.get(self.ggml_type, (1, 4))  # an unknown type: assume the worst, f32
+        return self.elements // block * size
 
 
 @dataclass
