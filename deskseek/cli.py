@@ -237,9 +237,15 @@ def cmd_run(args) -> int:
     interactive = args.prompt is None and sys.stdin is not None and sys.stdin.isatty() and not args.json
     prompt = None if interactive else _read_prompt(args)
     chosen = model_choice.choose(args.model)
+    machine, explicit = _machine(args)
+    _, plan = _plan_for(chosen.path, args, machine, explicit)
+    if not plan.fits:
+        raise DeskseekError(f"{chosen.name} does not fit this machine: {plan.reason} (--plan off tries anyway)")
+    log.info("placement for %s: %s (%s)", chosen.name, plan.summary(), plan.reason)
     engine = Engine(
-        chosen.path, n_ctx=args.ctx, n_threads=args.threads, n_gpu_layers=args.gpu_layers,
+        chosen.path, n_ctx=args.ctx, n_threads=args.threads, n_gpu_layers=plan.gpu_layers,
         reasoning=chosen.reasoning, allow_system=chosen.sampling.system_prompt,
+        cpu_patterns=plan.cpu_tensor_patterns,
     )
     model_choice.remember(chosen.name)
     messages = [{"role": "system", "content": args.system}] if args.system else []
@@ -304,17 +310,120 @@ def _converse(engine, name, messages, settings, args) -> int:
         messages.append({"role": "assistant", "content": reply.content})
 
 
+def _machine(args):
+    from . import hardware
+
+    try:
+        gpu = hardware.parse_size(args.gpu_mem) if getattr(args, "gpu_mem", None) else None
+        ram = hardware.parse_size(args.ram) if getattr(args, "ram", None) else None
+    except ValueError as err:
+        raise DeskseekError(str(err)) from None
+    return hardware.assumed(gpu_bytes=gpu, ram_bytes=ram), gpu is not None
+
+
+def _plan_for(path, args, machine, explicit):
+    from . import gguf_info, placement
+
+    facts = placement.ModelFacts.of(gguf_info.read_set(_split_set(path)))
+    chosen = placement.choose(
+        facts, machine, ctx=args.ctx, mode=getattr(args, "plan", "auto"), cpu_moe=getattr(args, "cpu_moe", False),
+        n_cpu_moe=getattr(args, "n_cpu_moe", None), gpu_layers=getattr(args, "gpu_layers", None),
+        explicit_gpu_budget=explicit,
+    )
+    return facts, chosen
+
+
+def _split_set(path: Path) -> list[Path]:
+    from . import gguf_names
+
+    return [path.with_name(part) for part in gguf_names.split_parts(path.name)]
+
+
 def cmd_info(args) -> int:
     all_paths = {key: str(value) for key, value in paths.all_paths().items()}
-    if args.json:
-        print(json.dumps({"version": __version__, "paths": all_paths}, indent=2))
+    if args.paths:
+        width = max(len(key) for key in all_paths)
+        for key, value in all_paths.items():
+            print(f"{key:<{width}}  {value}")
         return 0
-    if not args.paths:
+    _go_offline()
+    machine, explicit = _machine(args)
+    if not args.model:
+        if args.json:
+            print(json.dumps({"version": __version__, "paths": all_paths, "machine": machine.as_dict()}, indent=2))
+            return 0
         print(f"deskseek {__version__}")
-    width = max(len(key) for key in all_paths)
-    for key, value in all_paths.items():
-        print(f"{key:<{width}}  {value}")
-    return 0
+        _print_machine(machine)
+        width = max(len(key) for key in all_paths)
+        for key, value in all_paths.items():
+            print(f"{key:<{width}}  {value}")
+        return 0
+    from . import model_choice
+
+    chosen = model_choice.choose(args.model)
+    facts, plan = _plan_for(chosen.path, args, machine, explicit)
+    report = {
+        "model": chosen.name,
+        "path": str(chosen.path),
+        "architecture": facts.architecture,
+        "layers": facts.n_layer,
+        "weights_bytes": facts.total_bytes,
+        "moe": {
+            "expert_count": facts.n_expert,
+            "expert_used_count": facts.n_expert_used,
+            "expert_bytes": facts.routed_expert_bytes,
+            "dense_bytes": facts.dense_bytes,
+        } if facts.moe else None,
+        "ctx": args.ctx,
+        "kv_bytes": plan.kv_bytes,
+        "plan": {
+            "strategy": plan.strategy,
+            "gpu_layers": plan.gpu_layers,
+            "cpu_tensor_patterns": plan.cpu_tensor_patterns,
+            "gpu_bytes": plan.gpu_bytes,
+            "cpu_bytes": plan.cpu_bytes,
+            "est_decode_tok_s": plan.est_decode_tok_s,
+            "fits": plan.fits,
+            "reason": plan.reason,
+        },
+        "machine": machine.as_dict(),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    from .pull import human_bytes
+
+    _print_machine(machine)
+    print(f"model      {chosen.name} ({facts.architecture}, {facts.n_layer} layers, {human_bytes(facts.total_bytes)})")
+    if facts.moe:
+        print(f"experts    {facts.n_expert} routed, {facts.n_expert_used} used per token; "
+              f"{human_bytes(facts.routed_expert_bytes)} of expert weights, {human_bytes(facts.dense_bytes)} the rest")
+    print(f"KV cache   {human_bytes(plan.kv_bytes)} for {args.ctx} tokens")
+    print(f"plan       {plan.summary()}: {plan.reason}")
+    if plan.fits:
+        print(f"memory     GPU {human_bytes(plan.gpu_bytes)}, RAM {human_bytes(plan.cpu_bytes)}; "
+              f"about {plan.est_decode_tok_s:.1f} tok/s at best (from memory bandwidth)")
+    for pattern in plan.cpu_tensor_patterns:
+        print(f"in RAM     {pattern}")
+    for note in plan.notes:
+        print(f"note       {note}")
+    if machine.unified_memory:
+        print("note       unified memory: GPU and CPU share RAM, so experts in RAM only help past Metal's working-set limit")
+    return 0 if plan.fits else 1
+
+
+def _print_machine(machine) -> None:
+    from .pull import human_bytes
+
+    gpus = ", ".join(f"{g.description or g.name} ({human_bytes(g.free_bytes)} free)" for g in machine.gpus) or "none"
+    print(f"backend    {machine.backend}; GPU: {gpus}")
+    print(f"CPU        {machine.cpu_name}; RAM {human_bytes(machine.ram_bytes)} available "
+          f"of {human_bytes(machine.ram_total_bytes)}")
+
+
+def _memory_flags(parser) -> None:
+    parser.add_argument("--gpu-mem", metavar="SIZE", help="GPU memory to plan for (e.g. 24G); the budget itself")
+    parser.add_argument("--ram", metavar="SIZE", help="system RAM to plan for (e.g. 64G)")
 
 
 def _positive_int(text: str) -> int:
@@ -369,12 +478,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grammar-file", metavar="FILE", help="constrain the output with a GBNF grammar")
     p.add_argument("--ctx", type=_positive_int, default=4096, help="context size in tokens (default 4096)")
     p.add_argument("--threads", type=_positive_int)
-    p.add_argument("--gpu-layers", type=int, default=-1, help="layers to offload (-1: all that fit, 0: CPU)")
+    p.add_argument("--gpu-layers", type=int, help="layers to offload (-1: all, 0: none); default: the planner's")
+    p.add_argument("--plan", choices=["auto", "off"], default="auto",
+                   help="auto: place weights by deskseek's planner (default); off: llama.cpp's defaults")
+    p.add_argument("--cpu-moe", action="store_true", help="keep every MoE layer's routed experts in RAM")
+    p.add_argument("--n-cpu-moe", type=int, metavar="N", help="keep the routed experts of the first N layers in RAM")
+    _memory_flags(p)
     p.set_defaults(func=cmd_run)
 
-    p = commands.add_parser("info", help="where deskseek keeps its data")
+    p = commands.add_parser("info", help="this machine, where data lives, and a model's memory plan")
+    p.add_argument("model", nargs="?", help="installed name, alias or path to a .gguf")
     p.add_argument("--paths", action="store_true", help="only the data paths")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--ctx", type=_positive_int, default=4096, help="context to plan for (default 4096)")
+    _memory_flags(p)
     p.set_defaults(func=cmd_info)
     return parser
 

@@ -153,6 +153,7 @@ class Engine:
         n_batch: int = 512,
         reasoning: bool | None = None,
         allow_system: bool = True,
+        cpu_patterns: list[str] | None = None,
     ):
         import llama_cpp
 
@@ -165,7 +166,12 @@ class Engine:
         mark = native_log.mark()
         params = llama_cpp.llama_model_default_params()
         params.n_gpu_layers = n_gpu_layers
+        overrides = llama_ext.CpuOverrides(cpu_patterns) if cpu_patterns else None
+        if overrides is not None:
+            overrides.apply(params)  # must outlive the load call: llama.cpp reads the array during it
+        self.cpu_patterns = list(cpu_patterns or [])
         self._model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), params)
+        del overrides
         if not self._model:
             raise LoadError(self._explain_load_failure(mark))
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)
