@@ -116,6 +116,9 @@ def _console():
 def _list_available(args, specs, installed_names) -> int:
     from .pull import human_bytes
 
+    from . import hardware, placement
+
+    machine = hardware.detect()
     rows = []
     for spec in specs.values():
         quant = spec.quants[spec.default_quant]
@@ -131,6 +134,7 @@ def _list_available(args, specs, installed_names) -> int:
             "reasoning": spec.reasoning,
             "license": spec.license,
             "installed": [q for q in spec.quants if f"{spec.alias}:{q}" in installed_names],
+            "fit": placement.fit_from_size(quant.size, machine) if quant.size else None,
         })
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -138,13 +142,14 @@ def _list_available(args, specs, installed_names) -> int:
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False)
-    for column in ("NAME", "SIZE", "PARAMS", "THINKS", "INSTALLED", "DESCRIPTION"):
+    for column in ("NAME", "SIZE", "PARAMS", "THINKS", "FIT", "INSTALLED", "DESCRIPTION"):
         table.add_column(column, no_wrap=column != "DESCRIPTION")
     for row in rows:
         params = f"{row['params_b']:g}B" + (f"/{row['params_active_b']:g}B" if row["params_active_b"] else "")
         table.add_row(
             row["name"], human_bytes(row["size"]) if row["size"] else "?", params,
-            "yes" if row["reasoning"] else "no", ", ".join(row["installed"]) or "-", row["description"],
+            "yes" if row["reasoning"] else "no", row["fit"] or "?", ", ".join(row["installed"]) or "-",
+            row["description"],
         )
     _console().print(table)
     return 0

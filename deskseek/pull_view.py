@@ -68,6 +68,8 @@ class PullView:
         self.started_at, self.start_bytes = time.monotonic(), event.already
         resumed = f", resuming at {human_bytes(event.already)}" if event.already else ""
         self._say(f"pulling {event.name} ({human_bytes(event.total)}) from {event.source}{resumed}")
+        if event.fit:
+            self._say(f"on this machine: {event.fit}")
         if self.fancy and self.progress is None:
             self.progress = Progress(
                 TextColumn("[bold]{task.description}"),

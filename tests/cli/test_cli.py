@@ -57,7 +57,8 @@ def test_list_available_json_marks_installed(tiny, capsys):
     assert rows["tiny"]["installed"] == ["Q4_K_M"] and rows["starter"]["installed"] == []
     assert set(rows["deepseek-r1"]) == {
         "name", "description", "default_quant", "quants", "size", "params_b", "params_active_b",
-        "architecture", "reasoning", "license", "installed"}
+        "architecture", "reasoning", "license", "installed", "fit"}
+    assert rows["starter"]["fit"] in ("fits (RAM)", "fits (GPU)", "fits (GPU+RAM)")
 
 
 def test_errors_are_one_line_without_traceback(tiny, capsys):
