@@ -18,59 +18,61 @@ log = logging.getLogger("deskseek.llama_ext")
 _PARAMS_BYTES = 4096  # ggml_threadpool_params is ~528 bytes today; only ggml reads it, so room to spare
 
 
-def _library(name: str):
+def _function(name: str, library: str, argtypes: list, restype):
+    """A C function from the ggml/llama libraries *already loaded* by llama-cpp-python.
+
+    Looked up through libllama's own handle first: the dynamic linker then searches the libraries it
+    depends on. Opening `libggml-base.so` by path instead can load a second copy of ggml (wheels ship
+    `libggml-base.so` and the `libggml-base.so.0` libllama links against as separate files), whose
+    pointers and globals differ: llama.cpp would not recognise its own CPU buffer type, and a thread
+    pool or device list would come from a different ggml than the one computing. Where the handle does
+    not reach dependencies (Windows), the named library is loaded, which there reuses the loaded module.
+    """
     import llama_cpp.llama_cpp as bindings
     from llama_cpp._ctypes_extensions import load_shared_library
 
-    return load_shared_library(name, bindings._base_path)
+    try:
+        function = getattr(bindings._lib, name)
+    except AttributeError:
+        function = getattr(load_shared_library(library, bindings._base_path), name)
+    function.argtypes, function.restype = argtypes, restype
+    return function
 
 
 class ThreadPool:
     """A ggml CPU thread pool attached to one llama context for its whole life."""
 
-    def __init__(self, handle, ggml_cpu):
-        self._handle, self._ggml_cpu = handle, ggml_cpu
+    def __init__(self, handle, free):
+        self._handle, self._free = handle, free
 
     def free(self) -> None:
         if self._handle:
-            self._ggml_cpu.ggml_threadpool_free(self._handle)
+            self._free(self._handle)
             self._handle = None
 
 
 def attach_threadpool(ctx, n_threads: int) -> ThreadPool | None:
     """Give the context a persistent pool of `n_threads` workers; None (and a log line) if this build can't."""
     try:
-        import llama_cpp.llama_cpp as bindings
-
-        ggml_base, ggml_cpu = _library("ggml-base"), _library("ggml-cpu")
-        ggml_base.ggml_threadpool_params_init.argtypes = [ctypes.c_void_p, ctypes.c_int]
-        ggml_base.ggml_threadpool_params_init.restype = None
-        ggml_cpu.ggml_threadpool_new.argtypes = [ctypes.c_void_p]
-        ggml_cpu.ggml_threadpool_new.restype = ctypes.c_void_p
-        ggml_cpu.ggml_threadpool_free.argtypes = [ctypes.c_void_p]
-        ggml_cpu.ggml_threadpool_free.restype = None
-        attach = bindings._lib.llama_attach_threadpool
-        attach.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-        attach.restype = None
+        params_init = _function("ggml_threadpool_params_init", "ggml-base", [ctypes.c_void_p, ctypes.c_int], None)
+        new = _function("ggml_threadpool_new", "ggml-cpu", [ctypes.c_void_p], ctypes.c_void_p)
+        free = _function("ggml_threadpool_free", "ggml-cpu", [ctypes.c_void_p], None)
+        attach = _function("llama_attach_threadpool", "llama", [ctypes.c_void_p] * 3, None)
     except (OSError, AttributeError, ImportError) as err:
         log.warning("no persistent thread pool (%s); generation will be slower", err)
         return None
     params = ctypes.create_string_buffer(_PARAMS_BYTES)
-    ggml_base.ggml_threadpool_params_init(params, n_threads)
-    handle = ggml_cpu.ggml_threadpool_new(params)
+    params_init(params, n_threads)
+    handle = new(params)
     if not handle:
         log.warning("ggml could not create a thread pool of %d threads", n_threads)
         return None
     attach(ctx, handle, handle)
-    return ThreadPool(handle, ggml_cpu)
+    return ThreadPool(handle, free)
 
 
 def detach_threadpool(ctx) -> None:
-    import llama_cpp.llama_cpp as bindings
-
-    detach = bindings._lib.llama_detach_threadpool
-    detach.argtypes, detach.restype = [ctypes.c_void_p], None
-    detach(ctx)
+    _function("llama_detach_threadpool", "llama", [ctypes.c_void_p], None)(ctx)
 
 
 # --- devices --------------------------------------------------------------------------------------------
@@ -88,29 +90,26 @@ class DeviceInfo:
 
 def devices() -> list[DeviceInfo]:
     """Every device in ggml's registry with its free and total memory; [] if this build can't say."""
+    pointer, size_p = ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t)
     try:
-        base = _library("ggml-base")
-        ggml = _library("ggml")
-        ggml.ggml_backend_dev_count.restype = ctypes.c_size_t
-        ggml.ggml_backend_dev_get.argtypes, ggml.ggml_backend_dev_get.restype = [ctypes.c_size_t], ctypes.c_void_p
-        for fn in ("ggml_backend_dev_name", "ggml_backend_dev_description"):
-            getattr(base, fn).argtypes, getattr(base, fn).restype = [ctypes.c_void_p], ctypes.c_char_p
-        base.ggml_backend_dev_type.argtypes, base.ggml_backend_dev_type.restype = [ctypes.c_void_p], ctypes.c_int
-        base.ggml_backend_dev_memory.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t),
-                                                 ctypes.POINTER(ctypes.c_size_t)]
-        base.ggml_backend_dev_memory.restype = None
+        count = _function("ggml_backend_dev_count", "ggml", [], ctypes.c_size_t)
+        get = _function("ggml_backend_dev_get", "ggml", [ctypes.c_size_t], pointer)
+        name = _function("ggml_backend_dev_name", "ggml-base", [pointer], ctypes.c_char_p)
+        description = _function("ggml_backend_dev_description", "ggml-base", [pointer], ctypes.c_char_p)
+        kind = _function("ggml_backend_dev_type", "ggml-base", [pointer], ctypes.c_int)
+        memory = _function("ggml_backend_dev_memory", "ggml-base", [pointer, size_p, size_p], None)
     except (OSError, AttributeError, ImportError) as err:
         log.warning("cannot list llama.cpp's devices: %s", err)
         return []
     found = []
-    for index in range(ggml.ggml_backend_dev_count()):
-        dev = ggml.ggml_backend_dev_get(index)
+    for index in range(count()):
+        dev = get(index)
         free, total = ctypes.c_size_t(0), ctypes.c_size_t(0)
-        base.ggml_backend_dev_memory(dev, ctypes.byref(free), ctypes.byref(total))
+        memory(dev, ctypes.byref(free), ctypes.byref(total))
         found.append(DeviceInfo(
-            name=(base.ggml_backend_dev_name(dev) or b"").decode(errors="replace"),
-            description=(base.ggml_backend_dev_description(dev) or b"").decode(errors="replace"),
-            kind=DeviceInfo.KINDS.get(base.ggml_backend_dev_type(dev), "accel"),
+            name=(name(dev) or b"").decode(errors="replace"),
+            description=(description(dev) or b"").decode(errors="replace"),
+            kind=DeviceInfo.KINDS.get(kind(dev), "accel"),
             free_bytes=free.value, total_bytes=total.value,
         ))
     return found
@@ -144,9 +143,7 @@ class CpuOverrides:
     """
 
     def __init__(self, patterns: list[str]):
-        base = _library("ggml-base")
-        base.ggml_backend_cpu_buffer_type.restype = ctypes.c_void_p
-        cpu = base.ggml_backend_cpu_buffer_type()
+        cpu = _function("ggml_backend_cpu_buffer_type", "ggml-base", [], ctypes.c_void_p)()
         if not cpu:
             raise OSError("ggml has no CPU buffer type")
         self.patterns = [pattern.encode() for pattern in patterns]
