@@ -534,9 +534,6 @@ class Generation:
                     reasoning_tokens += 1
                 self._text(decoder.decode(engine._piece(token)), splitter)
                 status = engine._decode_one(token)
-                if status == 2:
-                    reason = "cancelled"
-                    break
                 if status != 0:
                     self._emit(Notice("the context is full; the reply was cut short"))
                     break
