@@ -234,6 +234,49 @@ def _read_grammar(path: str | None) -> str | None:
         raise DeskseekError(f"cannot read grammar file {path}: {getattr(err, 'strerror', None) or err}") from None
 
 
+def _loadable(args):
+    """The chosen model and its placement, or one line saying why it cannot run here."""
+    from . import model_choice
+
+    chosen = model_choice.choose(args.model)
+    machine, explicit = _machine(args)
+    _, plan = _plan_for(chosen.path, args, machine, explicit)
+    if not plan.fits:
+        raise DeskseekError(f"{chosen.name} does not fit this machine: {plan.reason} (--plan off tries anyway)")
+    log.info("placement for %s: %s (%s)", chosen.name, plan.summary(), plan.reason)
+    return chosen, machine, plan
+
+
+def cmd_chat(args) -> int:
+    _go_offline()
+    from . import model_choice
+    from .history import History
+    from .tui.app import DeskseekApp, ModelRequest
+
+    chosen, machine, plan = _loadable(args)
+    history = History(ephemeral=args.ephemeral)
+    try:
+        resume = None
+        if args.resume == "last":
+            resume = history.last_conversation_id()
+        elif args.resume is not None:
+            try:
+                resume = history.conversation(int(args.resume)).id
+            except ValueError:
+                raise DeskseekError(f"--resume takes a conversation number, not {args.resume!r}") from None
+        request = ModelRequest(
+            name=chosen.name, path=chosen.path, reasoning=chosen.reasoning,
+            allow_system=chosen.sampling.system_prompt, settings=_settings(args, chosen.sampling),
+            n_ctx=args.ctx, n_threads=args.threads, gpu_layers=plan.gpu_layers,
+            cpu_patterns=plan.cpu_tensor_patterns, placement=plan.summary(), backend=machine.backend,
+        )
+        model_choice.remember(chosen.name)
+        DeskseekApp(request, history=history, resume=resume).run()
+    finally:
+        history.close()
+    return 0
+
+
 def cmd_run(args) -> int:
     _go_offline()
     from . import model_choice
@@ -241,12 +284,7 @@ def cmd_run(args) -> int:
 
     interactive = args.prompt is None and sys.stdin is not None and sys.stdin.isatty() and not args.json
     prompt = None if interactive else _read_prompt(args)
-    chosen = model_choice.choose(args.model)
-    machine, explicit = _machine(args)
-    _, plan = _plan_for(chosen.path, args, machine, explicit)
-    if not plan.fits:
-        raise DeskseekError(f"{chosen.name} does not fit this machine: {plan.reason} (--plan off tries anyway)")
-    log.info("placement for %s: %s (%s)", chosen.name, plan.summary(), plan.reason)
+    chosen, _, plan = _loadable(args)
     engine = Engine(
         chosen.path, n_ctx=args.ctx, n_threads=args.threads, n_gpu_layers=plan.gpu_layers,
         reasoning=chosen.reasoning, allow_system=chosen.sampling.system_prompt,
@@ -426,6 +464,26 @@ def _print_machine(machine) -> None:
           f"of {human_bytes(machine.ram_total_bytes)}")
 
 
+def _model_flags(p) -> None:
+    """What `run` and `chat` share: which model, how it samples, where its weights go."""
+    p.add_argument("-m", "--model", help="installed name, alias or path to a .gguf (default: last used)")
+    p.add_argument("--system", help="system prompt (folded into the prompt for models that take none)")
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--top-p", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--max-tokens", type=_positive_int)
+    p.add_argument("--think-budget", type=_positive_int, metavar="N", help="close the thought after N tokens")
+    p.add_argument("--grammar-file", metavar="FILE", help="constrain the output with a GBNF grammar")
+    p.add_argument("--ctx", type=_positive_int, default=4096, help="context size in tokens (default 4096)")
+    p.add_argument("--threads", type=_positive_int)
+    p.add_argument("--gpu-layers", type=int, help="layers to offload (-1: all, 0: none); default: the planner's")
+    p.add_argument("--plan", choices=["auto", "off"], default="auto",
+                   help="auto: place weights by deskseek's planner (default); off: llama.cpp's defaults")
+    p.add_argument("--cpu-moe", action="store_true", help="keep every MoE layer's routed experts in RAM")
+    p.add_argument("--n-cpu-moe", type=int, metavar="N", help="keep the routed experts of the first N layers in RAM")
+    _memory_flags(p)
+
+
 def _memory_flags(parser) -> None:
     parser.add_argument("--gpu-mem", metavar="SIZE", help="GPU memory to plan for (e.g. 24G); the budget itself")
     parser.add_argument("--ram", metavar="SIZE", help="system RAM to plan for (e.g. 64G)")
@@ -471,25 +529,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("run", help="answer one prompt and exit (offline)")
     p.add_argument("prompt", nargs="?", help="the prompt; '-' reads standard input; none on a terminal: chat")
-    p.add_argument("-m", "--model", help="installed name, alias or path to a .gguf (default: last used)")
-    p.add_argument("--system", help="system prompt (folded into the prompt for models that take none)")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
     p.add_argument("--hide-thinking", action="store_true", help="print only the answer")
-    p.add_argument("--temperature", type=float)
-    p.add_argument("--top-p", type=float)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--max-tokens", type=_positive_int)
-    p.add_argument("--think-budget", type=_positive_int, metavar="N", help="close the thought after N tokens")
-    p.add_argument("--grammar-file", metavar="FILE", help="constrain the output with a GBNF grammar")
-    p.add_argument("--ctx", type=_positive_int, default=4096, help="context size in tokens (default 4096)")
-    p.add_argument("--threads", type=_positive_int)
-    p.add_argument("--gpu-layers", type=int, help="layers to offload (-1: all, 0: none); default: the planner's")
-    p.add_argument("--plan", choices=["auto", "off"], default="auto",
-                   help="auto: place weights by deskseek's planner (default); off: llama.cpp's defaults")
-    p.add_argument("--cpu-moe", action="store_true", help="keep every MoE layer's routed experts in RAM")
-    p.add_argument("--n-cpu-moe", type=int, metavar="N", help="keep the routed experts of the first N layers in RAM")
-    _memory_flags(p)
+    _model_flags(p)
     p.set_defaults(func=cmd_run)
+
+    p = commands.add_parser("chat", help="the chat app (offline)")
+    p.add_argument("--resume", nargs="?", const="last", metavar="ID", help="continue a conversation (default: the last)")
+    p.add_argument("--ephemeral", action="store_true", help="write nothing to the history")
+    _model_flags(p)
+    p.set_defaults(func=cmd_chat)
+
+    from .history_cli import add_commands as add_history_commands
+
+    add_history_commands(commands)
 
     p = commands.add_parser("info", help="this machine, where data lives, and a model's memory plan")
     p.add_argument("model", nargs="?", help="installed name, alias or path to a .gguf")

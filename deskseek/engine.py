@@ -21,7 +21,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -154,6 +154,7 @@ class Engine:
         reasoning: bool | None = None,
         allow_system: bool = True,
         cpu_patterns: list[str] | None = None,
+        on_progress: Callable[[float], None] | None = None,
     ):
         import llama_cpp
 
@@ -170,8 +171,12 @@ class Engine:
         if overrides is not None:
             overrides.apply(params)  # must outlive the load call: llama.cpp reads the array during it
         self.cpu_patterns = list(cpu_patterns or [])
+        progress = None
+        if on_progress is not None:  # called by llama.cpp on this thread while it loads; True = carry on
+            progress = llama_cpp.llama_progress_callback(lambda fraction, _data: on_progress(fraction) or True)
+            params.progress_callback = progress
         self._model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), params)
-        del overrides
+        del overrides, progress
         if not self._model:
             raise LoadError(self._explain_load_failure(mark))
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)

@@ -1,0 +1,346 @@
+"""`deskseek chat`: the Textual app. A thin face: the engine generates, history stores, this only shows.
+
+Threads never touch widgets. Loading the model and generating a reply run in thread workers that post
+messages (messages.py); the handlers here, on the UI thread, update widgets. A prompt typed while the
+model still loads waits and is sent when it is ready.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Footer, ListItem, ListView, Static
+
+from .. import engine as ev
+from ..history import History
+from .messages import LoadProgress, ModelFailed, ModelReady, ReplyChunk, ReplyFinished
+from .screens.help import HelpScreen
+from .widgets.prompt import PromptArea
+from .widgets.status import StatusBar
+from .widgets.turn import AssistantTurn, UserTurn
+
+CHUNK_S = 1 / 30  # how often the reply worker hands text to the UI
+
+
+@dataclass
+class ModelRequest:
+    """What to load, decided by the CLI (model choice and placement are core concerns, not the TUI's)."""
+
+    name: str
+    path: Path
+    reasoning: bool | None
+    allow_system: bool
+    settings: ev.Settings
+    n_ctx: int = 4096
+    n_threads: int | None = None
+    gpu_layers: int = -1
+    cpu_patterns: list[str] = field(default_factory=list)
+    placement: str = ""
+    backend: str = ""
+
+
+class DeskseekApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "deskseek"
+    BINDINGS = [
+        Binding("escape", "stop", "Stop"),
+        Binding("ctrl+r", "regenerate", "Regenerate"),
+        Binding("ctrl+y", "copy_answer", "Copy answer"),
+        Binding("ctrl+e", "edit_last", "Edit last"),
+        Binding("ctrl+n", "new_chat", "New chat"),
+        Binding("ctrl+b", "toggle_sidebar", "Panel"),
+        Binding("ctrl+t", "toggle_thoughts", "Thoughts"),
+        Binding("f1", "help", "Help"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(self, request: ModelRequest, *, history: History, resume: int | None = None,
+                 clock=time.monotonic) -> None:
+        super().__init__()
+        self.request = request
+        self.history = history
+        self.clock = clock
+        self.engine: ev.Engine | None = None
+        self.messages: list[dict] = []  # what the model sees: roles and answers, no thoughts
+        self.conversation_id = resume
+        self.pending: str | None = None  # a prompt typed before the model was ready
+        self.generation: ev.Generation | None = None
+        self.turn: AssistantTurn | None = None
+
+    # -- layout --
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield ListView(id="sidebar")
+            with Vertical(id="main"):
+                yield VerticalScroll(id="conversation")
+                yield PromptArea(id="prompt")
+                yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        status = self.query_one(StatusBar)
+        status.model, status.backend = f"loading {self.request.name}…", self.request.backend
+        status.placement = self.request.placement
+        self.query_one(PromptArea).focus()
+        self.refresh_sidebar()
+        if self.conversation_id is not None:
+            self.call_after_refresh(self.show_conversation, self.conversation_id)
+        self.load_model()
+
+    def refresh_sidebar(self) -> None:
+        sidebar = self.query_one("#sidebar", ListView)
+        sidebar.clear()
+        for summary in self.history.conversations():
+            item = ListItem(Static(summary.title or "(untitled)", markup=False))
+            item.conversation_id = summary.id
+            sidebar.append(item)
+
+    # -- the model --
+
+    @work(thread=True, exclusive=True, group="load")
+    def load_model(self) -> None:
+        request = self.request
+        try:
+            engine = ev.Engine(
+                request.path, n_ctx=request.n_ctx, n_threads=request.n_threads, n_gpu_layers=request.gpu_layers,
+                reasoning=request.reasoning, allow_system=request.allow_system, cpu_patterns=request.cpu_patterns,
+                on_progress=lambda fraction: self.post_message(LoadProgress(fraction)),
+            )
+        except Exception as err:  # shown in the app, never as a traceback
+            self.post_message(ModelFailed(str(err)))
+            return
+        self.post_message(ModelReady(engine, request.name, request.placement))
+
+    def on_load_progress(self, message: LoadProgress) -> None:
+        self.query_one(StatusBar).model = f"loading {self.request.name}… {message.fraction:.0%}"
+
+    def on_model_ready(self, message: ModelReady) -> None:
+        self.engine = message.engine
+        status = self.query_one(StatusBar)
+        status.model = message.name
+        status.context = f"ctx {self.engine.n_ctx}"
+        if self.pending:
+            text, self.pending = self.pending, None
+            self.start_reply(text)
+
+    def on_model_failed(self, message: ModelFailed) -> None:
+        self.query_one(StatusBar).model = "no model"
+        self.query_one("#conversation").mount(Static(f"Could not load the model: {message.error}",
+                                                     classes="error", markup=False))
+
+    # -- a turn --
+
+    @on(PromptArea.Submitted)
+    def on_prompt(self, message: PromptArea.Submitted) -> None:
+        if self.generation is not None:
+            self.notify("A reply is still being written: Esc stops it.", severity="warning")
+            return
+        self.query_one("#conversation").mount(UserTurn(message.text))
+        if self.engine is None:
+            self.pending = message.text
+            self.notify("The model is still loading; your prompt goes as soon as it is ready.")
+            return
+        self.start_reply(message.text)
+
+    def start_reply(self, text: str, *, record_user: bool = True) -> None:
+        if self.conversation_id is None:
+            self.conversation_id = self.history.new_conversation(self.request.name, settings=vars(self.request.settings))
+        if record_user:
+            self.messages.append({"role": "user", "content": text})
+            self.history.add_message(self.conversation_id, "user", text)
+            self.refresh_sidebar()
+        self.turn = AssistantTurn(self.clock, reasoning=self.engine.reasoning)
+        conversation = self.query_one("#conversation")
+        conversation.mount(self.turn)
+        conversation.scroll_end(animate=False)
+        self.generation = self.engine.generate(list(self.messages), self.request.settings)
+        self.follow_reply(self.generation, self.history.start_reply(self.conversation_id, self.request.name))
+
+    @work(thread=True, group="reply")
+    def follow_reply(self, generation: ev.Generation, writer) -> None:
+        """Reads the engine's events on a thread, stores them as they come, and hands text to the UI in batches."""
+        reasoning, answer, notices, tokens = [], [], [], 0
+        last = time.monotonic()
+        thought_started, thought_seconds = time.monotonic(), None
+        for event in generation:
+            if isinstance(event, ev.ReasoningDelta):
+                reasoning.append(event.text)
+                writer.add_reasoning(event.text)
+                tokens += 1
+            elif isinstance(event, ev.AnswerDelta):
+                if thought_seconds is None and tokens:
+                    thought_seconds = time.monotonic() - thought_started
+                    writer.set_reasoning_seconds(thought_seconds)
+                answer.append(event.text)
+                writer.add_answer(event.text)
+            elif isinstance(event, ev.Notice):
+                notices.append(event.message)
+            now = time.monotonic()
+            if isinstance(event, ev.Done) or now - last >= CHUNK_S:
+                if reasoning or answer or notices:
+                    self.post_message(ReplyChunk("".join(reasoning), "".join(answer), tokens, notices))
+                    reasoning, answer, notices = [], [], []
+                last = now
+        reply = generation.reply
+        if thought_seconds is None and tokens:
+            writer.set_reasoning_seconds(time.monotonic() - thought_started)
+        writer.finish(_state_of(reply), finish_reason=reply.finish_reason,
+                      stats=reply.stats.as_dict() if reply.stats else None)
+        self.post_message(ReplyFinished(reply))
+
+    async def on_reply_chunk(self, message: ReplyChunk) -> None:
+        if self.turn is None:
+            return
+        await self.turn.add(message.reasoning, message.answer, message.reasoning_tokens)
+        for notice in message.notices:
+            self.notify(notice)
+        conversation = self.query_one("#conversation")
+        if conversation.scroll_y >= conversation.max_scroll_y - 3:  # follow the end unless the user scrolled up
+            conversation.scroll_end(animate=False)
+
+    async def on_reply_finished(self, message: ReplyFinished) -> None:
+        reply, turn = message.reply, self.turn
+        self.generation = None
+        if reply.content or not reply.reasoning:
+            self.messages.append({"role": "assistant", "content": reply.content})
+        if turn is not None:
+            await turn.finish(_note_of(reply), reasoning_tokens=reply.stats.reasoning_tokens if reply.stats else 0)
+        if reply.stats:
+            status = self.query_one(StatusBar)
+            used = reply.stats.prompt_tokens + reply.stats.completion_tokens
+            status.context = f"ctx {used}/{self.engine.n_ctx}"
+            status.speed = f"first token {reply.stats.ttft_s:.2f} s · {reply.stats.gen_tok_s:.1f} tok/s"
+
+    # -- showing a stored conversation --
+
+    def show_conversation(self, conversation_id: int) -> None:
+        stored = self.history.conversation(conversation_id)
+        conversation = self.query_one("#conversation")
+        conversation.remove_children()
+        self.messages = []
+        self.conversation_id = conversation_id
+        for message in stored.messages:
+            if message.role == "user":
+                conversation.mount(UserTurn(message.content))
+                self.messages.append({"role": "user", "content": message.content})
+            elif message.role == "assistant":
+                turn = AssistantTurn(self.clock, reasoning=bool(message.reasoning))
+                conversation.mount(turn)
+                self.call_after_refresh(self._fill_stored, turn, message)
+                if message.content:
+                    self.messages.append({"role": "assistant", "content": message.content})
+
+    async def _fill_stored(self, turn: AssistantTurn, message) -> None:
+        if message.reasoning:
+            turn.thinking.started = self.clock() - (message.reasoning_seconds or 0)
+        await turn.add(message.reasoning, message.content, 0)
+        note = {"interrupted": "interrupted: Ctrl+R writes the reply again", "stopped": "stopped"}.get(message.state, "")
+        tokens = (message.stats or {}).get("reasoning_tokens", 0)
+        await turn.finish(note, reasoning_tokens=tokens)
+
+    @on(ListView.Selected, "#sidebar")
+    def on_pick_conversation(self, event: ListView.Selected) -> None:
+        if self.generation is None:
+            self.show_conversation(event.item.conversation_id)
+
+    # -- actions --
+
+    def action_stop(self) -> None:
+        if self.generation is not None:
+            self.generation.cancel()
+
+    async def action_regenerate(self) -> None:
+        if self.generation is not None or self.engine is None or not self.messages:
+            return
+        if self.messages[-1]["role"] == "assistant":
+            self.messages.pop()
+        stored = self.history.conversation(self.conversation_id).messages if self.conversation_id else []
+        if stored and stored[-1].role == "assistant":
+            self.history.delete_message(stored[-1].id)
+        turns = self.query_one("#conversation").query(AssistantTurn)
+        if turns and self.turn is not None:
+            await turns.last().remove()
+        if self.messages and self.messages[-1]["role"] == "user":
+            self.start_reply(self.messages[-1]["content"], record_user=False)
+
+    def action_copy_answer(self) -> None:
+        turns = self.query_one("#conversation").query(AssistantTurn)
+        if turns and turns.last().answer:
+            self.copy_to_clipboard(turns.last().answer)
+            self.notify("Answer copied to the clipboard.")
+
+    async def action_edit_last(self) -> None:
+        if self.generation is not None or not self.messages:
+            return
+        users = [i for i, m in enumerate(self.messages) if m["role"] == "user"]
+        if not users:
+            return
+        last_user = users[-1]
+        prompt = self.query_one(PromptArea)
+        prompt.text = self.messages[last_user]["content"]
+        prompt.move_cursor(prompt.document.end)
+        del self.messages[last_user:]
+        if self.conversation_id is not None:
+            for stored in self.history.conversation(self.conversation_id).messages[last_user:]:
+                self.history.delete_message(stored.id)
+        conversation = self.query_one("#conversation")
+        turns = list(conversation.query("UserTurn, AssistantTurn"))
+        for widget in turns[last_user:]:
+            await widget.remove()
+        prompt.focus()
+
+    def action_new_chat(self) -> None:
+        if self.generation is not None:
+            return
+        self.query_one("#conversation").remove_children()
+        self.messages, self.conversation_id, self.turn = [], None, None
+        self.query_one(PromptArea).focus()
+
+    def action_toggle_sidebar(self) -> None:
+        self.query_one("#sidebar").toggle_class("-hidden")
+
+    def action_toggle_thoughts(self) -> None:
+        self.toggle_class("-hide-thoughts")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.BINDINGS))
+
+    def get_system_commands(self, screen):
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            if binding.action not in ("quit", "help"):
+                yield SystemCommand(binding.description, f"{binding.description} ({binding.key})",
+                                    getattr(self, f"action_{binding.action}"))
+
+    async def on_unmount(self) -> None:
+        if self.generation is not None:
+            self.generation.cancel()
+        if self.engine is not None:
+            self.engine.close()
+
+
+def _state_of(reply: ev.Reply) -> str:
+    if reply.finish_reason == "cancelled":
+        return "stopped"
+    if reply.finish_reason == "error":
+        return "error"
+    if not reply.thought_closed:
+        return "no-answer"
+    return "complete"
+
+
+def _note_of(reply: ev.Reply) -> str:
+    if reply.error:
+        return f"error: {reply.error}"
+    if reply.finish_reason == "cancelled":
+        return "stopped"
+    if not reply.thought_closed:
+        return "The model never finished thinking, so there is no answer: raise the token limit or set a think budget."
+    return ""

@@ -1,0 +1,57 @@
+"""The prompt: multi-line, Enter sends, Ctrl+J inserts a newline, Up/Down recall earlier prompts."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.message import Message
+from textual.widgets import TextArea
+
+
+class PromptArea(TextArea):
+    class Submitted(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(soft_wrap=True, show_line_numbers=False, **kwargs)
+        self.recalled: list[str] = []
+        self.recall_index = 0
+
+    def remember(self, text: str) -> None:
+        if text and (not self.recalled or self.recalled[-1] != text):
+            self.recalled.append(text)
+        self.recall_index = len(self.recalled)
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            text = self.text.strip()
+            if text:
+                self.remember(text)
+                self.text = ""
+                self.post_message(self.Submitted(text))
+            return
+        if event.key == "ctrl+j":
+            event.stop()
+            event.prevent_default()
+            self.insert("\n")
+            return
+        if event.key == "up" and self.cursor_location[0] == 0 and self.recalled:
+            event.stop()
+            event.prevent_default()
+            self.recall_index = max(self.recall_index - 1, 0)
+            self._show_recalled()
+            return
+        if event.key == "down" and self.cursor_location[0] == self.document.line_count - 1 and self.recalled:
+            event.stop()
+            event.prevent_default()
+            self.recall_index = min(self.recall_index + 1, len(self.recalled))
+            self._show_recalled()
+            return
+        await super()._on_key(event)
+
+    def _show_recalled(self) -> None:
+        self.text = self.recalled[self.recall_index] if self.recall_index < len(self.recalled) else ""
+        self.move_cursor(self.document.end)

@@ -1,0 +1,18 @@
+"""The status line: model, backend, placement, context use, and the last reply's speed."""
+
+from __future__ import annotations
+
+from textual.reactive import reactive
+from textual.widgets import Static
+
+
+class StatusBar(Static):
+    model: reactive[str] = reactive("no model")
+    backend: reactive[str] = reactive("")
+    placement: reactive[str] = reactive("")
+    context: reactive[str] = reactive("")
+    speed: reactive[str] = reactive("")
+
+    def render(self) -> str:
+        parts = [self.model, self.backend, self.placement, self.context, self.speed]
+        return " · ".join(part for part in parts if part)

@@ -1,0 +1,85 @@
+"""The thinking pane: the model's reasoning, live while it thinks, one line once it answers.
+
+While thinking it shows a spinner and the elapsed time over the streaming thought; when the answer
+begins it collapses to "Thought for 12.4 s · 438 tokens", which a click or Enter expands again.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.widgets import Static
+
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+class ThoughtHeader(Static, can_focus=True):
+    BINDINGS = [("enter", "toggle", "Expand/collapse thought")]
+
+    def action_toggle(self) -> None:
+        self.parent.toggle()
+
+    def on_click(self) -> None:
+        self.parent.toggle()
+
+
+class ThinkingPane(Vertical):
+    expanded: reactive[bool] = reactive(True)
+
+    def __init__(self, clock, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.clock = clock
+        self.started = clock()
+        self.finished_at: float | None = None
+        self.tokens = 0
+        self.text = ""
+        self.frame = 0
+
+    def compose(self) -> ComposeResult:
+        yield ThoughtHeader(self.label(), classes="thought-header")
+        yield Static("", classes="thought-body", markup=False)
+
+    def on_mount(self) -> None:
+        self.ticker = self.set_interval(0.1, self.tick)
+
+    def tick(self) -> None:
+        if self.finished_at is None:
+            self.frame += 1
+            self.query_one(ThoughtHeader).update(self.label())
+
+    def append(self, text: str) -> None:
+        self.text += text
+        self.query_one(".thought-body", Static).update(self.text)
+
+    def finish(self, tokens: int, *, collapse: bool = True) -> None:
+        """The thought is over (the answer began, or the reply ended)."""
+        if self.finished_at is None:
+            self.finished_at = self.clock()
+            self.ticker.stop()
+        self.tokens = tokens
+        self.expanded = not collapse
+        self.query_one(ThoughtHeader).update(self.label())
+
+    @property
+    def seconds(self) -> float:
+        end = self.finished_at if self.finished_at is not None else self.clock()
+        return max(end - self.started, 0.0)
+
+    def label(self) -> str:
+        if self.finished_at is None:
+            return f"{SPINNER[self.frame % len(SPINNER)]} Thinking… {self.seconds:.1f} s"
+        arrow = "▾" if self.expanded else "▸"
+        return f"{arrow} Thought for {self.seconds:.1f} s · {self.tokens} tokens"
+
+    def toggle(self) -> None:
+        if self.finished_at is not None:
+            self.expanded = not self.expanded
+            self.query_one(ThoughtHeader).update(self.label())
+
+    def visible_now(self) -> bool:
+        """Shown on screen: not hidden by the app's toggle (Ctrl+T)."""
+        return self.styles.display != "none" and self.region.height > 0
+
+    def watch_expanded(self, expanded: bool) -> None:
+        self.set_class(not expanded, "-collapsed")

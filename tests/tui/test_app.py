@@ -1,0 +1,191 @@
+"""The chat app driven by Textual's Pilot on the real engine: the starter, and SmolLM2 wearing R1's template."""
+
+from __future__ import annotations
+
+import pytest
+
+from deskseek.engine import Settings
+from deskseek.history import History
+from deskseek.tui.app import DeskseekApp, ModelRequest
+from deskseek.tui.widgets.prompt import PromptArea
+from deskseek.tui.widgets.status import StatusBar
+from deskseek.tui.widgets.thinking import ThinkingPane, ThoughtHeader
+from deskseek.tui.widgets.turn import AssistantTurn, UserTurn
+from tests.core.test_engine import R1_GRAMMAR, r1_paths, starter_path  # noqa: F401  (session fixtures)
+from tests.fixtures import gguf_writers
+
+SIZE = (100, 32)
+
+
+class Clock:
+    """A clock the test moves, so "Thought for N s" does not depend on the machine's speed."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def app_for(path, *, settings=None, reasoning=None, history=None, clock=None) -> DeskseekApp:
+    request = ModelRequest(
+        name=path.name, path=path, reasoning=reasoning, allow_system=False,
+        settings=settings or Settings(temperature=0, max_tokens=16), n_ctx=1024, n_threads=2,
+    )
+    return DeskseekApp(request, history=history or History(ephemeral=True), clock=clock or Clock())
+
+
+async def until(pilot, condition, timeout: float = 60.0) -> None:
+    waited = 0.0
+    while not condition():
+        await pilot.pause(0.05)
+        waited += 0.05
+        assert waited < timeout, "timed out waiting for the app"
+
+
+async def send(pilot, app, text: str) -> None:
+    app.query_one(PromptArea).text = text
+    await pilot.press("enter")
+
+
+async def reply(pilot, app, text: str) -> AssistantTurn:
+    await until(pilot, lambda: app.engine is not None)
+    await send(pilot, app, text)
+    await until(pilot, lambda: app.generation is None and app.turn is not None and app.turn.stream is not None
+                or app.generation is None and app.query(AssistantTurn))
+    await pilot.pause(0.2)
+    return app.query(AssistantTurn).last()
+
+
+async def test_starter_answer_streams_without_a_thinking_pane(starter_path):  # noqa: F811
+    app = app_for(starter_path)
+    async with app.run_test(size=SIZE) as pilot:
+        turn = await reply(pilot, app, "What is the capital of France?")
+        assert turn.answer.strip() and not app.query(ThinkingPane)
+        assert [u.text for u in app.query(UserTurn)] == ["What is the capital of France?"]
+        assert "tok/s" in app.query_one(StatusBar).speed
+
+
+async def test_r1_thought_streams_then_collapses_with_its_label(r1_paths):  # noqa: F811
+    clock = Clock()
+    settings = Settings(temperature=0, max_tokens=80, grammar=R1_GRAMMAR)
+    app = app_for(r1_paths["old"], settings=settings, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.engine is not None)
+        await send(pilot, app, "What is 6 times 7?")
+        await until(pilot, lambda: app.generation is None)
+        await pilot.pause(0.2)
+        pane = app.query_one(ThinkingPane)
+        turn = app.query_one(AssistantTurn)
+        assert pane.text.startswith("Let me think") and turn.answer.startswith("The answer is ")
+        assert pane.has_class("-collapsed")
+        tokens = app.history.conversation(app.conversation_id).messages[-1].stats["reasoning_tokens"]
+        assert pane.label() == f"▸ Thought for 0.0 s · {tokens} tokens"  # the test's clock did not move
+        pane.query_one(ThoughtHeader).focus()
+        await pilot.press("enter")
+        assert not pane.has_class("-collapsed") and pane.label().startswith("▾ Thought for")
+        await pilot.press("enter")
+        assert pane.has_class("-collapsed")
+        app.query_one(PromptArea).focus()
+        await pilot.press("ctrl+t")
+        assert app.has_class("-hide-thoughts") and not pane.visible_now()
+        await pilot.press("ctrl+t")
+        assert pane.visible_now()
+
+
+async def test_thinking_label_counts_time_and_tokens():
+    """The pane alone, on a clock the test moves: live spinner and seconds, then the one-line summary."""
+    from textual.app import App
+
+    clock = Clock()
+
+    class One(App):
+        def compose(self):
+            yield ThinkingPane(clock)
+
+    async with One().run_test() as pilot:
+        pane = pilot.app.query_one(ThinkingPane)
+        pane.append("weighing it up")
+        clock.now += 3.25
+        assert pane.label().endswith("Thinking… 3.2 s") or pane.label().endswith("Thinking… 3.3 s")
+        clock.now += 9.15
+        pane.finish(438)
+        assert pane.label() == "▸ Thought for 12.4 s · 438 tokens" and pane.has_class("-collapsed")
+        clock.now += 100  # time after the thought does not count
+        assert pane.label() == "▸ Thought for 12.4 s · 438 tokens"
+
+
+async def test_reasoning_and_answer_are_stored_apart(r1_paths, tmp_path):  # noqa: F811
+    history = History(tmp_path / "history.sqlite3")
+    app = app_for(r1_paths["old"], settings=Settings(temperature=0, max_tokens=80, grammar=R1_GRAMMAR),
+                  history=history)
+    async with app.run_test(size=SIZE) as pilot:
+        await reply(pilot, app, "6*7?")
+    [stored] = History(tmp_path / "history.sqlite3").conversations()
+    user, assistant = History(tmp_path / "history.sqlite3").conversation(stored.id).messages
+    assert (user.role, user.content) == ("user", "6*7?")
+    assert assistant.reasoning.startswith("Let me think") and assistant.content.startswith("The answer is ")
+    assert assistant.state == "complete" and assistant.stats["completion_tokens"] > 0
+
+
+async def test_escape_stops_mid_thought_and_keeps_it_marked(r1_paths):  # noqa: F811
+    settings = Settings(temperature=0, max_tokens=900, grammar="root ::= [a-z ]+")
+    app = app_for(r1_paths["old"], settings=settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.engine is not None)
+        await send(pilot, app, "Think.")
+        await until(pilot, lambda: app.query(ThinkingPane) and app.query_one(ThinkingPane).text)
+        await pilot.press("escape")
+        await until(pilot, lambda: app.generation is None)
+        await pilot.pause(0.1)
+        turn = app.query_one(AssistantTurn)
+        assert turn.has_class("-noted") and app.query_one(ThinkingPane).text
+        stored = app.history.conversation(app.conversation_id).messages[-1]
+        assert stored.state == "stopped" and stored.reasoning
+
+
+async def test_a_thought_that_never_closes_says_so(r1_paths):  # noqa: F811
+    app = app_for(r1_paths["old"], settings=Settings(temperature=0, max_tokens=10, grammar="root ::= [a-z ]+"))
+    async with app.run_test(size=SIZE) as pilot:
+        turn = await reply(pilot, app, "Think.")
+        assert turn.has_class("-noted") and turn.answer == ""
+        assert app.history.conversation(app.conversation_id).messages[-1].state == "no-answer"
+
+
+async def test_prompt_typed_while_loading_is_sent_when_ready(starter_path):  # noqa: F811
+    app = app_for(starter_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, app, "Hello there")  # the model is still loading
+        await until(pilot, lambda: app.engine is not None and app.generation is None and app.query(AssistantTurn))
+        await until(pilot, lambda: app.generation is None)
+        assert app.query(UserTurn).first().text == "Hello there" and app.messages[-1]["role"] == "assistant"
+
+
+async def test_a_model_that_fails_to_load_is_shown_not_raised(tmp_path):
+    bad = gguf_writers.not_gguf(tmp_path / "bad.gguf")
+    app = app_for(bad)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.query(".error"))
+        assert "not a GGUF file" in str(app.query_one(".error").render())
+        assert app.engine is None
+
+
+async def test_regenerate_replaces_the_last_reply(starter_path):  # noqa: F811
+    app = app_for(starter_path, settings=Settings(temperature=0.9, max_tokens=12))
+    async with app.run_test(size=SIZE) as pilot:
+        await reply(pilot, app, "Tell me a word.")
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: app.generation is None)
+        await pilot.pause(0.2)
+        assert len(app.query(AssistantTurn)) == 1
+        assert [m.role for m in app.history.conversation(app.conversation_id).messages] == ["user", "assistant"]
+
+
+async def test_help_lists_every_key(starter_path):  # noqa: F811
+    app = app_for(starter_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f1")
+        text = str(app.screen.query(".title").first().render())
+        assert text == "deskseek keys"
+        await pilot.press("escape")
+        assert not app.screen.query(".title")
