@@ -61,9 +61,10 @@ class DeskseekApp(App):
     ]
 
     def __init__(self, request: ModelRequest, *, history: History, resume: int | None = None,
-                 clock=time.monotonic) -> None:
+                 clock=time.monotonic, engine_factory=ev.Engine) -> None:
         super().__init__()
         self.request = request
+        self.engine_factory = engine_factory  # the real Engine; benchmarks and snapshots pass a scripted one
         self.history = history
         self.clock = clock
         self.engine: ev.Engine | None = None
@@ -108,7 +109,7 @@ class DeskseekApp(App):
     def load_model(self) -> None:
         request = self.request
         try:
-            engine = ev.Engine(
+            engine = self.engine_factory(
                 request.path, n_ctx=request.n_ctx, n_threads=request.n_threads, n_gpu_layers=request.gpu_layers,
                 reasoning=request.reasoning, allow_system=request.allow_system, cpu_patterns=request.cpu_patterns,
                 on_progress=lambda fraction: self.post_message(LoadProgress(fraction)),
