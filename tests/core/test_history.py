@@ -470,7 +470,7 @@ def test_one_thread_streams_while_another_reads(db_path):
         h.add_message(cid, "user", "count")
         errors: list[BaseException] = []
         done = threading.Event()
-        seen_lengths: list[int] = []
+        seen: dict[str, list[int]] = {"first": [], "second": []}  # reply lengths each reader saw, in order
 
         def write() -> None:
             try:
@@ -483,24 +483,24 @@ def test_one_thread_streams_while_another_reads(db_path):
             finally:
                 done.set()
 
-        def read() -> None:
+        def read(lengths: list[int]) -> None:
             try:
                 while not done.is_set():
                     assert h.conversations()[0].id == cid
                     messages = h.conversation(cid).messages
                     if len(messages) == 2:
-                        seen_lengths.append(len(messages[1].content))
+                        lengths.append(len(messages[1].content))
                     h.export(cid, "json")
             except BaseException as err:  # noqa: BLE001
                 errors.append(err)
 
-        threads = [threading.Thread(target=write), threading.Thread(target=read), threading.Thread(target=read)]
+        threads = [threading.Thread(target=write)] + [threading.Thread(target=read, args=(v,)) for v in seen.values()]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(timeout=60)
         assert errors == []
-        assert seen_lengths == sorted(seen_lengths)  # each reader saw the reply only ever grow
+        assert all(lengths == sorted(lengths) for lengths in seen.values())  # the reply only ever grew
         final = on_disk(h, cid)
         assert final.content == "".join(f"{i} " for i in range(100, 400)) and final.state == "complete"
 

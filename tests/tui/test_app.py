@@ -105,7 +105,7 @@ async def test_thinking_label_counts_time_and_tokens():
 
     async with One().run_test() as pilot:
         pane = pilot.app.query_one(ThinkingPane)
-        pane.append("weighing it up")
+        await pane.append("weighing it up")
         clock.now += 3.25
         assert pane.label().endswith("Thinking… 3.2 s") or pane.label().endswith("Thinking… 3.3 s")
         clock.now += 9.15

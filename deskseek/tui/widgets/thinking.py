@@ -9,7 +9,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import reactive
-from textual.widgets import Static
+from textual.widgets import Markdown, Static
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
@@ -35,10 +35,11 @@ class ThinkingPane(Vertical):
         self.tokens = 0
         self.text = ""
         self.frame = 0
+        self.stream = None
 
     def compose(self) -> ComposeResult:
         yield ThoughtHeader(self.label(), classes="thought-header")
-        yield Static("", classes="thought-body", markup=False)
+        yield Markdown("", classes="thought-body")
 
     def on_mount(self) -> None:
         self.ticker = self.set_interval(0.1, self.tick)
@@ -48,9 +49,18 @@ class ThinkingPane(Vertical):
             self.frame += 1
             self.query_one(ThoughtHeader).update(self.label())
 
-    def append(self, text: str) -> None:
+    async def append(self, text: str) -> None:
+        """Stream into the body: Textual's Markdown stream re-renders only the last block, so the cost of a
+        token stays flat however long R1 thinks (a Static re-rendering the whole thought would not)."""
         self.text += text
-        self.query_one(".thought-body", Static).update(self.text)
+        if self.stream is None:
+            self.stream = Markdown.get_stream(self.query_one(".thought-body", Markdown))
+        await self.stream.write(text)
+
+    async def close_stream(self) -> None:
+        if self.stream is not None:
+            await self.stream.stop()
+            self.stream = None
 
     def finish(self, tokens: int, *, collapse: bool = True) -> None:
         """The thought is over (the answer began, or the reply ended)."""

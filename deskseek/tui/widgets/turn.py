@@ -38,7 +38,7 @@ class AssistantTurn(Vertical):
 
     async def add(self, reasoning: str, answer: str, reasoning_tokens: int) -> None:
         if reasoning and self.thinking is not None:
-            self.thinking.append(reasoning)
+            await self.thinking.append(reasoning)
         if answer:
             if self.thinking is not None and self.thinking.finished_at is None:
                 self.thinking.finish(reasoning_tokens)  # the answer began: fold the thought away
@@ -51,6 +51,7 @@ class AssistantTurn(Vertical):
         if self.stream is not None:
             await self.stream.stop()
         if self.thinking is not None:
+            await self.thinking.close_stream()
             self.thinking.finish(reasoning_tokens, collapse=bool(self.answer))
         if note:
             self.query_one(".turn-note", Static).update(note)
