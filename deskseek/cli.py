@@ -13,7 +13,7 @@ import logging.handlers
 import sys
 from pathlib import Path
 
-from . import __version__, paths
+from . import __version__, launch, paths
 from .errors import DeskseekError
 
 log = logging.getLogger("deskseek")
@@ -210,50 +210,15 @@ def _read_prompt(args) -> str:
     return text
 
 
-def _settings(args, sampling):
-    from .engine import Settings
-
-    return Settings(
-        temperature=args.temperature if args.temperature is not None else sampling.temperature,
-        top_p=args.top_p if args.top_p is not None else sampling.top_p,
-        top_k=sampling.top_k,
-        min_p=sampling.min_p,
-        seed=args.seed,
-        max_tokens=args.max_tokens,
-        think_budget=args.think_budget,
-        grammar=_read_grammar(args.grammar_file),
-    )
-
-
-def _read_grammar(path: str | None) -> str | None:
-    if not path:
-        return None
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise DeskseekError(f"cannot read grammar file {path}: {getattr(err, 'strerror', None) or err}") from None
-
-
-def _loadable(args):
-    """The chosen model and its placement, or one line saying why it cannot run here."""
-    from . import model_choice
-
-    chosen = model_choice.choose(args.model)
-    machine, explicit = _machine(args)
-    _, plan = _plan_for(chosen.path, args, machine, explicit)
-    if not plan.fits:
-        raise DeskseekError(f"{chosen.name} does not fit this machine: {plan.reason} (--plan off tries anyway)")
-    log.info("placement for %s: %s (%s)", chosen.name, plan.summary(), plan.reason)
-    return chosen, machine, plan
-
-
 def cmd_chat(args) -> int:
     _go_offline()
-    from . import model_choice
+    from . import model_choice, store
     from .history import History
-    from .tui.app import DeskseekApp, ModelRequest
+    from .tui import catalog
+    from .tui.app import DeskseekApp
 
-    chosen, machine, plan = _loadable(args)
+    first_run = args.model is None and not store.installed()
+    request = None if first_run else catalog.request_for(args, args.model)
     history = History(ephemeral=args.ephemeral)
     try:
         resume = None
@@ -264,14 +229,9 @@ def cmd_chat(args) -> int:
                 resume = history.conversation(int(args.resume)).id
             except ValueError:
                 raise DeskseekError(f"--resume takes a conversation number, not {args.resume!r}") from None
-        request = ModelRequest(
-            name=chosen.name, path=chosen.path, reasoning=chosen.reasoning,
-            allow_system=chosen.sampling.system_prompt, settings=_settings(args, chosen.sampling),
-            n_ctx=args.ctx, n_threads=args.threads, gpu_layers=plan.gpu_layers,
-            cpu_patterns=plan.cpu_tensor_patterns, placement=plan.summary(), backend=machine.backend,
-        )
-        model_choice.remember(chosen.name)
-        DeskseekApp(request, history=history, resume=resume).run()
+        if request is not None:
+            model_choice.remember(request.name)
+        DeskseekApp(request, history=history, resume=resume, flags=args).run()
     finally:
         history.close()
     return 0
@@ -284,7 +244,8 @@ def cmd_run(args) -> int:
 
     interactive = args.prompt is None and sys.stdin is not None and sys.stdin.isatty() and not args.json
     prompt = None if interactive else _read_prompt(args)
-    chosen, _, plan = _loadable(args)
+    prepared = launch.prepare(args, args.model)
+    chosen, plan = prepared.chosen, prepared.plan
     engine = Engine(
         chosen.path, n_ctx=args.ctx, n_threads=args.threads, n_gpu_layers=plan.gpu_layers,
         reasoning=chosen.reasoning, allow_system=chosen.sampling.system_prompt,
@@ -292,7 +253,7 @@ def cmd_run(args) -> int:
     )
     model_choice.remember(chosen.name)
     messages = [{"role": "system", "content": args.system}] if args.system else []
-    settings = _settings(args, chosen.sampling)
+    settings = launch.settings(args, chosen.sampling)
     try:
         if interactive:
             return _converse(engine, chosen.name, messages, settings, args)
@@ -353,35 +314,6 @@ def _converse(engine, name, messages, settings, args) -> int:
         messages.append({"role": "assistant", "content": reply.content})
 
 
-def _machine(args):
-    from . import hardware
-
-    try:
-        gpu = hardware.parse_size(args.gpu_mem) if getattr(args, "gpu_mem", None) else None
-        ram = hardware.parse_size(args.ram) if getattr(args, "ram", None) else None
-    except ValueError as err:
-        raise DeskseekError(str(err)) from None
-    return hardware.assumed(gpu_bytes=gpu, ram_bytes=ram), gpu is not None
-
-
-def _plan_for(path, args, machine, explicit):
-    from . import gguf_info, placement
-
-    facts = placement.ModelFacts.of(gguf_info.read_set(_split_set(path)))
-    chosen = placement.choose(
-        facts, machine, ctx=args.ctx, mode=getattr(args, "plan", "auto"), cpu_moe=getattr(args, "cpu_moe", False),
-        n_cpu_moe=getattr(args, "n_cpu_moe", None), gpu_layers=getattr(args, "gpu_layers", None),
-        explicit_gpu_budget=explicit,
-    )
-    return facts, chosen
-
-
-def _split_set(path: Path) -> list[Path]:
-    from . import gguf_names
-
-    return [path.with_name(part) for part in gguf_names.split_parts(path.name)]
-
-
 def cmd_info(args) -> int:
     all_paths = {key: str(value) for key, value in paths.all_paths().items()}
     if args.paths:
@@ -390,7 +322,7 @@ def cmd_info(args) -> int:
             print(f"{key:<{width}}  {value}")
         return 0
     _go_offline()
-    machine, explicit = _machine(args)
+    machine, explicit = launch.machine(args)
     if not args.model:
         if args.json:
             print(json.dumps({"version": __version__, "paths": all_paths, "machine": machine.as_dict()}, indent=2))
@@ -404,7 +336,7 @@ def cmd_info(args) -> int:
     from . import model_choice
 
     chosen = model_choice.choose(args.model)
-    facts, plan = _plan_for(chosen.path, args, machine, explicit)
+    facts, plan = launch.plan_for(chosen.path, args, machine, explicit)
     report = {
         "model": chosen.name,
         "path": str(chosen.path),

@@ -228,10 +228,12 @@ class History:
 
     def close(self) -> None:
         """A reply still streaming at close keeps its buffered text, marked interrupted: it did not finish."""
-        for writer in list(self._live):
-            writer.finish("interrupted")
-        with self._lock:
-            self._db.close()
+        try:
+            for writer in list(self._live):
+                writer.finish("interrupted")
+        finally:
+            with self._lock:
+                self._db.close()
 
     def __enter__(self) -> History:
         return self

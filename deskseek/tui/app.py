@@ -7,6 +7,8 @@ model still loads waits and is sent when it is ready.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,16 +56,18 @@ class DeskseekApp(App):
         Binding("ctrl+y", "copy_answer", "Copy answer"),
         Binding("ctrl+e", "edit_last", "Edit last"),
         Binding("ctrl+n", "new_chat", "New chat"),
+        Binding("ctrl+o", "switch_model", "Model"),
         Binding("ctrl+b", "toggle_sidebar", "Panel"),
         Binding("ctrl+t", "toggle_thoughts", "Thoughts"),
         Binding("f1", "help", "Help"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
-    def __init__(self, request: ModelRequest, *, history: History, resume: int | None = None,
-                 clock=time.monotonic, engine_factory=ev.Engine) -> None:
+    def __init__(self, request: ModelRequest | None, *, history: History, resume: int | None = None,
+                 clock=time.monotonic, engine_factory=ev.Engine, flags=None) -> None:
         super().__init__()
-        self.request = request
+        self.request = request  # None: nothing installed yet, the first-run screen comes up
+        self.flags = flags  # the command line's flags, for loading another model the same way
         self.engine_factory = engine_factory  # the real Engine; benchmarks and snapshots pass a scripted one
         self.history = history
         self.clock = clock
@@ -86,14 +90,46 @@ class DeskseekApp(App):
         yield Footer()
 
     def on_mount(self) -> None:
-        status = self.query_one(StatusBar)
-        status.model, status.backend = f"loading {self.request.name}…", self.request.backend
-        status.placement = self.request.placement
         self.query_one(PromptArea).focus()
         self.refresh_sidebar()
         if self.conversation_id is not None:
             self.call_after_refresh(self.show_conversation, self.conversation_id)
+        if self.request is None:
+            from . import catalog
+            from .screens.first_run import FirstRunScreen
+
+            self.push_screen(FirstRunScreen(catalog.available_rows()), self.use_model)
+            return
+        self.begin_loading()
+
+    def begin_loading(self) -> None:
+        status = self.query_one(StatusBar)
+        status.model, status.backend = f"loading {self.request.name}…", self.request.backend
+        status.placement = self.request.placement
         self.load_model()
+
+    def use_model(self, name: str | None) -> None:
+        """Load another model (picked, or just pulled), with the same flags the chat was started with."""
+        if not name or (self.request is not None and name == self.request.name and self.engine is not None):
+            return
+        from . import catalog
+        from ..errors import DeskseekError
+
+        try:
+            request = catalog.request_for(self.flags, name)
+        except DeskseekError as err:
+            self.notify(str(err), severity="error", timeout=10)
+            return
+        if self.generation is not None:
+            self.generation.cancel()
+        old, self.engine, self.request = self.engine, None, request
+        if old is not None:
+            self.close_engine(old)
+        self.begin_loading()
+
+    @work(thread=True, group="close")
+    def close_engine(self, engine) -> None:
+        engine.close()  # waits for a reply in flight to stop: never on the UI thread
 
     def refresh_sidebar(self) -> None:
         sidebar = self.query_one("#sidebar", ListView)
@@ -297,6 +333,13 @@ class DeskseekApp(App):
             await widget.remove()
         prompt.focus()
 
+    def action_switch_model(self) -> None:
+        from . import catalog
+        from .screens.model_picker import ModelPicker
+
+        current = self.request.name if self.request else ""
+        self.push_screen(ModelPicker(catalog.installed_rows(), current), self.use_model)
+
     def action_new_chat(self) -> None:
         if self.generation is not None:
             return
@@ -321,8 +364,13 @@ class DeskseekApp(App):
                                     getattr(self, f"action_{binding.action}"))
 
     async def on_unmount(self) -> None:
+        """Stop a reply in flight and let its worker store the last words before the history closes."""
         if self.generation is not None:
             self.generation.cancel()
+        followers = [worker for worker in self.workers if worker.group == "reply"]
+        if followers:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.workers.wait_for_complete(followers), timeout=10)
         if self.engine is not None:
             self.engine.close()
 

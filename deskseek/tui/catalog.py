@@ -1,0 +1,41 @@
+"""What the chat app offers to pick from, and how a pick becomes a ModelRequest, via the core."""
+
+from __future__ import annotations
+
+from .. import hardware, launch, placement, registry, store
+from ..pull import human_bytes
+
+
+def _fit(size: int | None, machine: hardware.Machine) -> str:
+    return placement.fit_from_size(size, machine) if size else "?"
+
+
+def installed_rows() -> list[tuple[str, str]]:
+    machine = hardware.detect()
+    return [(m.name, f"{m.name:<36} {human_bytes(m.size):>10}  {m.quant or '?':<8} {_fit(m.size, machine)}")
+            for m in store.installed() if not m.problems()]
+
+
+def available_rows() -> list[tuple[str, str]]:
+    machine = hardware.detect()
+    rows = []
+    for spec in registry.load().values():
+        size = spec.quants[spec.default_quant].size
+        thinks = "thinks" if spec.reasoning else "      "
+        rows.append((spec.alias, f"{spec.alias:<24} {human_bytes(size) if size else '?':>10}  {thinks}  "
+                                 f"{_fit(size, machine):<14} {spec.description}"))
+    return rows
+
+
+def request_for(flags, model: str | None):
+    """A loadable request for `model` with the user's flags (placement, sampling); raises DeskseekError."""
+    from .app import ModelRequest
+
+    prepared = launch.prepare(flags, model)
+    chosen, plan = prepared.chosen, prepared.plan
+    return ModelRequest(
+        name=chosen.name, path=chosen.path, reasoning=chosen.reasoning,
+        allow_system=chosen.sampling.system_prompt, settings=prepared.settings,
+        n_ctx=flags.ctx, n_threads=flags.threads, gpu_layers=plan.gpu_layers,
+        cpu_patterns=plan.cpu_tensor_patterns, placement=plan.summary(), backend=prepared.machine.backend,
+    )

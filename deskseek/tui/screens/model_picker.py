@@ -1,0 +1,33 @@
+"""Switch model: the installed models with size, quantization and how they fit this machine."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+
+class ModelPicker(ModalScreen[str | None]):
+    """Dismisses with the chosen model's name, or None."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
+
+    def __init__(self, rows: list[tuple[str, str]], current: str) -> None:
+        super().__init__()
+        self.rows, self.current = rows, current  # (name, description line)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="picker"):
+            yield Static("Switch model", classes="title")
+            yield OptionList(*[Option(f"{'● ' if name == self.current else '  '}{line}", id=name)
+                               for name, line in self.rows])
+            yield Static("Enter loads it · Esc keeps the current one", classes="hint")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
