@@ -189,3 +189,71 @@ async def test_help_lists_every_key(starter_path):  # noqa: F811
         assert text == "deskseek keys"
         await pilot.press("escape")
         assert not app.screen.query(".title")
+
+
+def chat_flags(*extra: str):
+    from deskseek.cli import build_parser
+
+    return build_parser().parse_args(["chat", "--threads", "2", "--ctx", "512", *extra])
+
+
+async def test_first_run_pulls_the_chosen_model_in_the_app(hub, home, tmp_path):
+    """Nothing installed: the first-run screen lists the registry, pulls from the (test) Hub, then loads it."""
+    from textual.widgets import OptionList
+
+    from deskseek import store
+    from deskseek.tui.screens.first_run import FirstRunScreen
+    from tests.conftest import write_registry
+    from tests.core.test_pull import REPO
+
+    tiny = gguf_writers.tiny_llama(tmp_path / "tiny.gguf")
+    hub.add_file(REPO, "Tiny-Q8_0.gguf", tiny.read_bytes())
+    write_registry(home, f"""
+[models.tiny]
+description = "a tiny test model"
+repo = "{REPO}"
+architecture = "llama"
+params = 0.001
+reasoning = false
+license = "MIT"
+quants = {{ Q8_0 = {{ file = "Tiny-Q8_0.gguf", size = {tiny.stat().st_size} }} }}
+""")
+    app = DeskseekApp(None, history=History(ephemeral=True), flags=chat_flags(), clock=Clock())
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, FirstRunScreen))
+        options = app.screen.query_one(OptionList)
+        ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        assert "starter" in ids and "r1-distill-qwen-7b" in ids
+        options.highlighted = ids.index("tiny")
+        options.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: app.engine is not None)
+        assert app.request.name == "tiny:Q8_0" and not isinstance(app.screen, FirstRunScreen)
+    assert [m.name for m in store.installed()] == ["tiny:Q8_0"]
+
+
+async def test_switching_model_loads_the_picked_one(starter_path, home, tmp_path):  # noqa: F811
+    from textual.widgets import OptionList
+
+    from deskseek import store
+    from deskseek.tui import catalog
+    from deskseek.tui.screens.model_picker import ModelPicker
+
+    store.register_import(starter_path, "smol")
+    store.register_import(gguf_writers.tiny_llama(tmp_path / "tiny.gguf"), "tiny")
+    flags = chat_flags()
+    app = DeskseekApp(catalog.request_for(flags, "smol"), history=History(ephemeral=True), flags=flags)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.engine is not None)
+        first = app.engine
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: isinstance(app.screen, ModelPicker))
+        options = app.screen.query_one(OptionList)
+        ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        assert ids == ["smol", "tiny"]
+        options.highlighted = 1
+        options.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: app.engine is not None and app.engine is not first)
+        assert app.request.name == "tiny" and app.query_one(StatusBar).model == "tiny"
+        await until(pilot, lambda: first._ctx is None)  # the old model was freed
