@@ -231,10 +231,11 @@ def cmd_chat(args) -> int:
                 raise DeskseekError(f"--resume takes a conversation number, not {args.resume!r}") from None
         if request is not None:
             model_choice.remember(request.name)
-        DeskseekApp(request, history=history, resume=resume, flags=args).run()
+        app = DeskseekApp(request, history=history, resume=resume, flags=args)
+        app.run()
     finally:
         history.close()
-    return 0
+    return app.return_code or 0
 
 
 def cmd_run(args) -> int:

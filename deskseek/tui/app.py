@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,6 @@ from .widgets.prompt import PromptArea
 from .widgets.status import StatusBar
 from .widgets.turn import AssistantTurn, UserTurn
 
-CHUNK_S = 1 / 30  # how often the reply worker hands text to the UI
 
 
 @dataclass
@@ -77,6 +77,7 @@ class DeskseekApp(App):
         self.pending: str | None = None  # a prompt typed before the model was ready
         self.generation: ev.Generation | None = None
         self.turn: AssistantTurn | None = None
+        self.outbox = _Outbox()
 
     # -- layout --
 
@@ -202,47 +203,58 @@ class DeskseekApp(App):
 
     @work(thread=True, group="reply")
     def follow_reply(self, generation: ev.Generation, writer) -> None:
-        """Reads the engine's events on a thread, stores them as they come, and hands text to the UI in batches."""
-        reasoning, answer, notices, tokens = [], [], [], 0
-        last = time.monotonic()
-        thought_started, thought_seconds = time.monotonic(), None
+        """Reads the engine's events on a thread, stores them as they come, and hands text to the UI.
+
+        Text goes into an outbox; a ReplyChunk message is posted only when none is already waiting, and the
+        UI takes everything gathered when it handles it. So the app's queue never holds more than one
+        chunk (key presses are never stuck behind a backlog of text), a fast model's tokens are batched
+        at whatever rate the screen keeps up with, and no text waits for the next token to be shown.
+        """
+        outbox = self.outbox = _Outbox()
+        thought_started, thought_seconds, saved_at = time.monotonic(), None, 0.0
         for event in generation:
+            now = time.monotonic()
             if isinstance(event, ev.ReasoningDelta):
-                reasoning.append(event.text)
+                outbox.put(reasoning=event.text, token=True)
                 writer.add_reasoning(event.text)
-                tokens += 1
+                if now - saved_at >= 1.0:  # so an interrupted reply still knows how long it thought
+                    writer.set_reasoning_seconds(now - thought_started)
+                    saved_at = now
             elif isinstance(event, ev.AnswerDelta):
-                if thought_seconds is None and tokens:
-                    thought_seconds = time.monotonic() - thought_started
+                if thought_seconds is None and outbox.tokens:
+                    thought_seconds = now - thought_started
                     writer.set_reasoning_seconds(thought_seconds)
-                answer.append(event.text)
+                outbox.put(answer=event.text)
                 writer.add_answer(event.text)
             elif isinstance(event, ev.Notice):
-                notices.append(event.message)
-            now = time.monotonic()
-            if isinstance(event, ev.Done) or now - last >= CHUNK_S:
-                if reasoning or answer or notices:
-                    self.post_message(ReplyChunk("".join(reasoning), "".join(answer), tokens, notices))
-                    reasoning, answer, notices = [], [], []
-                last = now
+                outbox.put(notice=event.message)
+            else:
+                continue
+            if outbox.claim():
+                self.post_message(ReplyChunk())
         reply = generation.reply
-        if thought_seconds is None and tokens:
+        if thought_seconds is None and outbox.tokens:
             writer.set_reasoning_seconds(time.monotonic() - thought_started)
         writer.finish(_state_of(reply), finish_reason=reply.finish_reason,
                       stats=reply.stats.as_dict() if reply.stats else None)
         self.post_message(ReplyFinished(reply))
 
     async def on_reply_chunk(self, message: ReplyChunk) -> None:
+        await self._show_outbox()
+
+    async def _show_outbox(self) -> None:
+        reasoning, answer, tokens, notices = self.outbox.take()
         if self.turn is None:
             return
-        await self.turn.add(message.reasoning, message.answer, message.reasoning_tokens)
-        for notice in message.notices:
+        await self.turn.add(reasoning, answer, tokens)
+        for notice in notices:
             self.notify(notice)
         conversation = self.query_one("#conversation")
         if conversation.scroll_y >= conversation.max_scroll_y - 3:  # follow the end unless the user scrolled up
             conversation.scroll_end(animate=False)
 
     async def on_reply_finished(self, message: ReplyFinished) -> None:
+        await self._show_outbox()  # whatever text the last chunk message did not carry
         reply, turn = message.reply, self.turn
         self.generation = None
         if reply.content or not reply.reasoning:
@@ -253,7 +265,7 @@ class DeskseekApp(App):
             status = self.query_one(StatusBar)
             used = reply.stats.prompt_tokens + reply.stats.completion_tokens
             status.context = f"ctx {used}/{self.engine.n_ctx}"
-            status.speed = f"first token {reply.stats.ttft_s:.2f} s · {reply.stats.gen_tok_s:.1f} tok/s"
+            status.speed = f"{reply.stats.gen_tok_s:.1f} tok/s · TTFT {reply.stats.ttft_s:.2f} s"
 
     # -- showing a stored conversation --
 
@@ -373,6 +385,42 @@ class DeskseekApp(App):
                 await asyncio.wait_for(self.workers.wait_for_complete(followers), timeout=10)
         if self.engine is not None:
             self.engine.close()
+
+
+class _Outbox:
+    """Text from the reply worker waiting for the UI thread; at most one message announces it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reasoning: list[str] = []
+        self.answer: list[str] = []
+        self.notices: list[str] = []
+        self.tokens = 0  # reasoning tokens so far in this reply
+        self.announced = False
+
+    def put(self, *, reasoning: str = "", answer: str = "", notice: str = "", token: bool = False) -> None:
+        with self.lock:
+            if reasoning:
+                self.reasoning.append(reasoning)
+            if answer:
+                self.answer.append(answer)
+            if notice:
+                self.notices.append(notice)
+            self.tokens += token
+
+    def claim(self) -> bool:
+        """True for the one caller that should post a message: none is waiting yet."""
+        with self.lock:
+            if self.announced:
+                return False
+            self.announced = True
+            return True
+
+    def take(self) -> tuple[str, str, int, list[str]]:
+        with self.lock:
+            taken = ("".join(self.reasoning), "".join(self.answer), self.tokens, self.notices)
+            self.reasoning, self.answer, self.notices, self.announced = [], [], [], False
+            return taken
 
 
 def _state_of(reply: ev.Reply) -> str:

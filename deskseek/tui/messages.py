@@ -1,7 +1,7 @@
 """Messages that worker threads post to the app. Threads never touch widgets; they post one of these.
 
-Text is batched by the reply worker (about 30 hand-overs a second) so a fast model does not flood the
-message queue with one message per token.
+Generated text does not travel in messages: the reply worker gathers it in the app's outbox and posts a
+ReplyChunk only when none is waiting, so a fast model never floods the queue ahead of key presses.
 """
 
 from __future__ import annotations
@@ -30,12 +30,7 @@ class ModelFailed(Message):
 
 
 class ReplyChunk(Message):
-    """Text generated since the last chunk; reasoning and answer apart."""
-
-    def __init__(self, reasoning: str, answer: str, reasoning_tokens: int, notices: list[str]) -> None:
-        super().__init__()
-        self.reasoning, self.answer, self.notices = reasoning, answer, notices
-        self.reasoning_tokens = reasoning_tokens  # so far in this reply
+    """New text is waiting in the app's outbox (posted only when no other ReplyChunk is waiting)."""
 
 
 class ReplyFinished(Message):

@@ -34,19 +34,19 @@ class ThinkingPane(Vertical):
         self.finished_at: float | None = None
         self.tokens = 0
         self.text = ""
-        self.frame = 0
         self.stream = None
+        self.ticker = None
 
     def compose(self) -> ComposeResult:
         yield ThoughtHeader(self.label(), classes="thought-header")
         yield Markdown("", classes="thought-body")
 
     def on_mount(self) -> None:
-        self.ticker = self.set_interval(0.1, self.tick)
+        if self.finished_at is None:
+            self.ticker = self.set_interval(0.1, self.tick)
 
     def tick(self) -> None:
         if self.finished_at is None:
-            self.frame += 1
             self.query_one(ThoughtHeader).update(self.label())
 
     async def append(self, text: str) -> None:
@@ -66,7 +66,8 @@ class ThinkingPane(Vertical):
         """The thought is over (the answer began, or the reply ended)."""
         if self.finished_at is None:
             self.finished_at = self.clock()
-            self.ticker.stop()
+            if self.ticker is not None:  # may finish before it was ever mounted (a resumed reply)
+                self.ticker.stop()
         self.tokens = tokens
         self.expanded = not collapse
         self.query_one(ThoughtHeader).update(self.label())
@@ -78,9 +79,11 @@ class ThinkingPane(Vertical):
 
     def label(self) -> str:
         if self.finished_at is None:
-            return f"{SPINNER[self.frame % len(SPINNER)]} Thinking… {self.seconds:.1f} s"
+            frame = SPINNER[int(self.seconds * 10) % len(SPINNER)]  # from the clock: a fixed clock, a fixed frame
+            return f"{frame} Thinking… {self.seconds:.1f} s"
         arrow = "▾" if self.expanded else "▸"
-        return f"{arrow} Thought for {self.seconds:.1f} s · {self.tokens} tokens"
+        tokens = f" · {self.tokens} tokens" if self.tokens else ""  # unknown for a reply cut off by a crash
+        return f"{arrow} Thought for {self.seconds:.1f} s{tokens}"
 
     def toggle(self) -> None:
         if self.finished_at is not None:

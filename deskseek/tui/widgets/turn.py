@@ -21,20 +21,16 @@ class AssistantTurn(Vertical):
     def __init__(self, clock, *, reasoning: bool) -> None:
         super().__init__(classes="assistant-turn")
         self.clock = clock
-        self.reasoning_expected = reasoning
         self.answer = ""
         self.stream = None
+        # Kept, not queried: a query walks every block of a long answer, on every chunk.
+        self.thinking: ThinkingPane | None = ThinkingPane(clock) if reasoning else None
 
     def compose(self) -> ComposeResult:
-        if self.reasoning_expected:
-            yield ThinkingPane(self.clock)
+        if self.thinking is not None:
+            yield self.thinking
         yield Markdown("", classes="answer")
         yield Static("", classes="turn-note", markup=False)
-
-    @property
-    def thinking(self) -> ThinkingPane | None:
-        panes = self.query(ThinkingPane)
-        return panes.first() if panes else None
 
     async def add(self, reasoning: str, answer: str, reasoning_tokens: int) -> None:
         if reasoning and self.thinking is not None:

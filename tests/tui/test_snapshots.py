@@ -1,0 +1,150 @@
+"""SVG snapshots of the chat's main states (pytest-textual-snapshot).
+
+Pixel-identical runs need the same words every time on every machine, so these replies come from the
+scripted engine (tests/fixtures/scripted_engine.py) on a clock that never moves; the Pilot tests in
+test_app.py cover the same states on the real engine. Update with `pytest --snapshot-update` and review
+the SVGs like code.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from deskseek.engine import Settings
+from deskseek.history import History
+from deskseek.tui.app import DeskseekApp, ModelRequest
+from deskseek.tui.widgets.prompt import PromptArea
+from deskseek.tui.widgets.thinking import ThinkingPane, ThoughtHeader
+from tests.fixtures.scripted_engine import ScriptedEngine, r1_reply
+
+THOUGHT = ("The user asks for 6 times 7. Six sevens: 7, 14, 21, 28, 35, 42. So the product is 42. "
+           "Let me double-check: 6 x 7 = 42. Yes.")
+ANSWER = "**42.**\n\nSix times seven:\n\n```python\nprint(6 * 7)  # 42\n```\n"
+
+
+class FixedClock:
+    def __call__(self) -> float:
+        return 500.0
+
+
+def make_app(script, *, hold=None, reasoning=True, name="deepseek-r1-distill (test)") -> DeskseekApp:
+    engine = ScriptedEngine(script, reasoning=reasoning, hold=hold)
+    request = ModelRequest(name=name, path=__import__("pathlib").Path("scripted.gguf"), reasoning=reasoning,
+                           allow_system=False, settings=Settings(), backend="cpu", placement="CPU")
+    return DeskseekApp(request, history=History(ephemeral=True), clock=FixedClock(),
+                       engine_factory=engine.factory)
+
+
+async def ask(pilot, text: str, *, wait_done: bool = True) -> None:
+    app = pilot.app
+    app.query_one(PromptArea).cursor_blink = False
+    while app.engine is None:
+        await pilot.pause(0.02)
+    app.query_one(PromptArea).text = text
+    await pilot.press("enter")
+    if wait_done:
+        while app.generation is not None:
+            await pilot.pause(0.02)
+    await pilot.pause(0.3)
+
+
+def test_thinking_in_progress(snap_compare):
+    hold = threading.Event()
+    app = make_app(lambda messages: r1_reply(THOUGHT, ANSWER, closed=False), hold=hold)
+
+    async def run_before(pilot):
+        await ask(pilot, "What is 6 times 7?", wait_done=False)
+        while not (pilot.app.query(ThinkingPane) and pilot.app.query_one(ThinkingPane).text.endswith("Yes.")):
+            await pilot.pause(0.02)
+        await pilot.pause(0.3)
+
+    try:
+        assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+    finally:
+        hold.set()
+
+
+def test_collapsed_thought(snap_compare):
+    app = make_app(lambda messages: r1_reply(THOUGHT, ANSWER))
+    assert snap_compare(app, terminal_size=(100, 30), run_before=lambda pilot: ask(pilot, "What is 6 times 7?"))
+
+
+def test_expanded_thought(snap_compare):
+    app = make_app(lambda messages: r1_reply(THOUGHT, ANSWER))
+
+    async def run_before(pilot):
+        await ask(pilot, "What is 6 times 7?")
+        pilot.app.query_one(ThoughtHeader).focus()
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+def test_stopped_reply(snap_compare):
+    hold = threading.Event()
+    app = make_app(lambda messages: r1_reply(THOUGHT, ANSWER), hold=hold)
+
+    async def run_before(pilot):
+        await ask(pilot, "What is 6 times 7?", wait_done=False)
+        while not pilot.app.query(ThinkingPane) or not pilot.app.query_one(ThinkingPane).text.endswith("Yes."):
+            await pilot.pause(0.02)
+        await pilot.press("escape")
+        hold.set()
+        while pilot.app.generation is not None:
+            await pilot.pause(0.02)
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+def test_never_closed_thought(snap_compare):
+    app = make_app(lambda messages: r1_reply(THOUGHT, "", closed=False))
+    assert snap_compare(app, terminal_size=(100, 30), run_before=lambda pilot: ask(pilot, "Think about it."))
+
+
+def test_help_screen(snap_compare):
+    app = make_app(lambda messages: r1_reply(THOUGHT, ANSWER))
+
+    async def run_before(pilot):
+        pilot.app.query_one(PromptArea).cursor_blink = False
+        await pilot.press("f1")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+def test_korean_at_80x24(snap_compare):
+    thought = "사용자가 서울의 인구를 묻고 있다. 약 940만 명이다. 🙂 확인: 2024년 기준."
+    answer = "서울의 인구는 **약 940만 명**입니다. 🇰🇷\n\n- 수도: 서울\n- 면적: 605 km²\n"
+    app = make_app(lambda messages: r1_reply(thought, answer))
+
+    async def run_before(pilot):
+        await ask(pilot, "서울의 인구는 얼마인가요? 한국어로 짧게 답해 주세요. 😀")
+        pilot.app.query_one(ThoughtHeader).focus()
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_first_run_screen(snap_compare, home):
+    from deskseek.tui.screens.first_run import FirstRunScreen
+
+    rows = [("starter", "starter                    98.36 MB          fits (RAM)     SmolLM2 135M Instruct"),
+            ("r1-distill-qwen-7b", "r1-distill-qwen-7b          4.68 GB  thinks  fits (RAM)     DeepSeek-R1 distilled 7B"),
+            ("deepseek-r1", "deepseek-r1               140.65 GB  thinks  won't fit      DeepSeek-R1 671B itself")]
+
+    class FirstRun(DeskseekApp):
+        def on_mount(self) -> None:
+            self.push_screen(FirstRunScreen(rows))
+
+    app = FirstRun(None, history=History(ephemeral=True), clock=FixedClock())
+    assert snap_compare(app, terminal_size=(100, 24))
+
+
+@pytest.fixture
+def home(home):  # the first-run snapshot must not depend on a user's registry
+    return home
