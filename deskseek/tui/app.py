@@ -48,7 +48,7 @@ class ModelRequest:
 
 
 class DeskseekApp(App):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "deskseek"
     BINDINGS = [
         Binding("escape", "stop", "Stop"),
