@@ -1,5 +1,5 @@
 # The two commands of the README. Everything else is plain pip and pytest.
-#   make chat   set up a virtual environment, fetch the starter model, start talking to it
+#   make chat   set up a virtual environment, fetch the starter model, open the chat app
 #   make test   set up the same environment (with test extras) and run the whole suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -20,7 +20,7 @@ setup: $(BIN)/.deskseek-installed
 
 chat: setup
 	$(BIN)/deskseek pull starter
-	$(BIN)/deskseek run --model starter
+	$(BIN)/deskseek chat
 
 test: setup
 	$(BIN)/python -m pytest
