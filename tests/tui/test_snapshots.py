@@ -142,7 +142,13 @@ def test_first_run_screen(snap_compare, home):
             self.push_screen(FirstRunScreen(rows))
 
     app = FirstRun(None, history=History(ephemeral=True), clock=FixedClock())
-    assert snap_compare(app, terminal_size=(100, 24))
+
+    async def run_before(pilot):  # the screen is pushed on mount: wait until it is the one showing
+        while not isinstance(pilot.app.screen, FirstRunScreen):
+            await pilot.pause(0.02)
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(100, 24), run_before=run_before)
 
 
 @pytest.fixture
