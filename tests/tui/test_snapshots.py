@@ -137,11 +137,17 @@ def test_first_run_screen(snap_compare, home):
             ("r1-distill-qwen-7b", "r1-distill-qwen-7b          4.68 GB  thinks  fits (RAM)     DeepSeek-R1 distilled 7B"),
             ("deepseek-r1", "deepseek-r1               140.65 GB  thinks  won't fit      DeepSeek-R1 671B itself")]
 
-    class FirstRun(DeskseekApp):
+    from textual.app import App
+
+    class FirstRun(App):
+        """Only the screen, on the app's stylesheet: rows fixed here, not read from this machine's memory."""
+
+        CSS_PATH = DeskseekApp.CSS_PATH
+
         def on_mount(self) -> None:
             self.push_screen(FirstRunScreen(rows))
 
-    app = FirstRun(None, history=History(ephemeral=True), clock=FixedClock())
+    app = FirstRun()
 
     async def run_before(pilot):  # the screen is pushed on mount: wait until it is the one showing
         while not isinstance(pilot.app.screen, FirstRunScreen):
