@@ -2,7 +2,7 @@
 
 Why not llama-cpp-python's `Llama.create_chat_completion`? It re-detokenizes the whole completion at
 every step (quadratic over R1's thousands of thinking tokens), allocates an n_batch x n_vocab score
-matrix (300 MB for a 152k vocabulary), and its `verbose=False` redirects the process's stdout and
+matrix (300 MB for a 152k vocabulary), and its quiet mode (verbose off) redirects the process's stdout and
 stderr. So we drive llama.cpp's C API directly through llama-cpp-python's ctypes bindings: the sampler
 chain is llama.cpp's own, detokenization is incremental (one piece per token through an incremental
 UTF-8 decoder), the KV cache keeps the common prefix between turns, and the log goes to our file.

@@ -1,6 +1,6 @@
 """llama.cpp's own log, routed into deskseek's log file and a small in-memory tail.
 
-llama.cpp writes to stderr by default, and llama-cpp-python's `verbose=False` hides that by redirecting
+llama.cpp writes to stderr by default, and llama-cpp-python's quiet mode (verbose off) hides that by redirecting
 file descriptors 1 and 2 for the whole process, which would blank a Textual screen mid-frame. Instead we
 install one `llama_log_set` callback: every line goes to the `deskseek.llama` logger (the log file), and
 the recent lines stay in memory so a failed load can say *why* ("unknown model architecture ...") and
