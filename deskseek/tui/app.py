@@ -57,6 +57,7 @@ class DeskseekApp(App):
         Binding("ctrl+e", "edit_last", "Edit last"),
         Binding("ctrl+n", "new_chat", "New chat"),
         Binding("ctrl+o", "switch_model", "Model"),
+        Binding("ctrl+s", "settings", "Settings"),
         Binding("ctrl+b", "toggle_sidebar", "Panel"),
         Binding("ctrl+t", "toggle_thoughts", "Thoughts"),
         Binding("f1", "help", "Help"),
@@ -78,6 +79,7 @@ class DeskseekApp(App):
         self.generation: ev.Generation | None = None
         self.turn: AssistantTurn | None = None
         self.outbox = _Outbox()
+        self.system = getattr(flags, "system", None) or ""  # this conversation's system prompt
 
     # -- layout --
 
@@ -198,7 +200,8 @@ class DeskseekApp(App):
         conversation = self.query_one("#conversation")
         conversation.mount(self.turn)
         conversation.scroll_end(animate=False)
-        self.generation = self.engine.generate(list(self.messages), self.request.settings)
+        system = [{"role": "system", "content": self.system}] if self.system.strip() else []
+        self.generation = self.engine.generate(system + self.messages, self.request.settings)
         self.follow_reply(self.generation, self.history.start_reply(self.conversation_id, self.request.name))
 
     @work(thread=True, group="reply")
@@ -351,6 +354,20 @@ class DeskseekApp(App):
 
         current = self.request.name if self.request else ""
         self.push_screen(ModelPicker(catalog.installed_rows(), current), self.use_model)
+
+    def action_settings(self) -> None:
+        from .screens.settings import SettingsScreen
+
+        if self.request is None:
+            return
+
+        def apply(result) -> None:
+            if result is not None:
+                self.request.settings, self.system = result
+                self.notify("Settings saved for this conversation.")
+
+        self.push_screen(SettingsScreen(self.request.settings, self.system,
+                                        allow_system=self.request.allow_system), apply)
 
     def action_new_chat(self) -> None:
         if self.generation is not None:

@@ -257,3 +257,29 @@ async def test_switching_model_loads_the_picked_one(starter_path, home, tmp_path
         await until(pilot, lambda: app.engine is not None and app.engine is not first)
         assert app.request.name == "tiny" and app.query_one(StatusBar).model == "tiny"
         await until(pilot, lambda: first._ctx is None)  # the old model was freed
+
+
+async def test_settings_screen_changes_this_conversation(starter_path):  # noqa: F811
+    from textual.widgets import Input
+
+    from deskseek.tui.screens.settings import SettingsScreen
+
+    app = app_for(starter_path, settings=Settings(temperature=0.7, max_tokens=40))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.engine is not None)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, SettingsScreen))
+        app.screen.query_one("#set-max_tokens", Input).value = "nope"
+        app.screen.save()
+        assert "is not a number" in str(app.screen.query_one("#settings-error").render())
+        app.screen.query_one("#set-max_tokens", Input).value = "3"
+        app.screen.query_one("#set-temperature", Input).value = "0"
+        app.screen.query_one("#set-system", Input).value = "Answer in French."
+        app.screen.save()
+        await until(pilot, lambda: app.request.settings.max_tokens == 3)
+        assert not isinstance(app.screen, SettingsScreen)
+        assert app.request.settings.max_tokens == 3 and app.request.settings.temperature == 0.0
+        assert app.system == "Answer in French."
+        turn = await reply(pilot, app, "Hello")
+        stored = app.history.conversation(app.conversation_id).messages[-1]
+        assert stored.stats["completion_tokens"] <= 3 and turn is not None

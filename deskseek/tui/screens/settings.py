@@ -1,0 +1,75 @@
+"""Settings for this conversation: sampling, limits and the system prompt, defaulting from models.toml."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from ...engine import Settings
+
+FIELDS = [  # (attribute, label, type, allowed range)
+    ("temperature", "Temperature", float, (0.0, 2.0)),
+    ("top_p", "Top-p", float, (0.0, 1.0)),
+    ("max_tokens", "Max tokens (empty: no limit)", int, (1, 1_000_000)),
+    ("think_budget", "Think budget in tokens (empty: none)", int, (1, 1_000_000)),
+]
+
+
+class SettingsScreen(ModalScreen[tuple[Settings, str] | None]):
+    """Dismisses with (settings, system prompt), or None when cancelled."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, settings: Settings, system: str, *, allow_system: bool) -> None:
+        super().__init__()
+        self.settings, self.system, self.allow_system = settings, system, allow_system
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="settings"):
+            yield Static("Settings for this conversation", classes="title")
+            for name, label, _, _ in FIELDS:
+                value = getattr(self.settings, name)
+                yield Label(label)
+                yield Input("" if value is None else str(value), id=f"set-{name}")
+            note = "" if self.allow_system else " (this model takes none: it is folded into your first message)"
+            yield Label(f"System prompt{note}")
+            yield Input(self.system, id="set-system")
+            yield Static("", id="settings-error", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("Save", variant="primary", id="save")
+                yield Button("Cancel", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "cancel":
+            self.dismiss(None)
+            return
+        self.save()
+
+    def on_input_submitted(self) -> None:
+        self.save()
+
+    def save(self) -> None:
+        changes = {}
+        for name, label, kind, (low, high) in FIELDS:
+            text = self.query_one(f"#set-{name}", Input).value.strip()
+            if not text and name in ("max_tokens", "think_budget"):
+                changes[name] = None
+                continue
+            try:
+                value = kind(text)
+            except ValueError:
+                self.query_one("#settings-error", Static).update(f"{label}: {text!r} is not a number")
+                return
+            if not low <= value <= high:
+                self.query_one("#settings-error", Static).update(f"{label}: must be between {low} and {high}")
+                return
+            changes[name] = value
+        self.dismiss((replace(self.settings, **changes), self.query_one("#set-system", Input).value))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
