@@ -30,6 +30,9 @@ from .widgets.turn import AssistantTurn, UserTurn
 
 
 
+FRAME_S = 1 / 30  # streamed text is shown at most this often: one layout per frame, however fast the model
+
+
 @dataclass
 class ModelRequest:
     """What to load, decided by the CLI (model choice and placement are core concerns, not the TUI's)."""
@@ -79,6 +82,7 @@ class DeskseekApp(App):
         self.generation: ev.Generation | None = None
         self.turn: AssistantTurn | None = None
         self.outbox = _Outbox()
+        self.shown_at, self.frame_pending = 0.0, False
         self.system = getattr(flags, "system", None) or ""  # this conversation's system prompt
 
     # -- layout --
@@ -174,6 +178,15 @@ class DeskseekApp(App):
         self.query_one(StatusBar).model = "no model"
         self.query_one("#conversation").mount(Static(f"Could not load the model: {message.error}",
                                                      classes="error", markup=False))
+        if self.flags is not None:  # started from the command line: offer the other installed models
+            from . import catalog
+
+            failed = self.request.name if self.request else ""
+            others = [row for row in catalog.installed_rows() if row[0] != failed]
+            if others:
+                from .screens.model_picker import ModelPicker
+
+                self.push_screen(ModelPicker(others, failed), self.use_model)
 
     # -- a turn --
 
@@ -243,9 +256,20 @@ class DeskseekApp(App):
         self.post_message(ReplyFinished(reply))
 
     async def on_reply_chunk(self, message: ReplyChunk) -> None:
+        """Show new text at most once a frame; between frames the loop is free for keys and painting."""
+        wait = self.shown_at + FRAME_S - time.monotonic()
+        if wait <= 0:
+            await self._show_outbox()
+        elif not self.frame_pending:
+            self.frame_pending = True
+            self.set_timer(wait, self._show_frame)
+
+    async def _show_frame(self) -> None:
+        self.frame_pending = False
         await self._show_outbox()
 
     async def _show_outbox(self) -> None:
+        self.shown_at = time.monotonic()
         reasoning, answer, tokens, notices = self.outbox.take()
         if self.turn is None:
             return

@@ -283,3 +283,35 @@ async def test_settings_screen_changes_this_conversation(starter_path):  # noqa:
         turn = await reply(pilot, app, "Hello")
         stored = app.history.conversation(app.conversation_id).messages[-1]
         assert stored.stats["completion_tokens"] <= 3 and turn is not None
+
+
+async def test_escape_stops_mid_answer_and_keeps_what_was_written(r1_paths):  # noqa: F811
+    grammar = 'root ::= "Let me think." "</think>" "\\n\\n" [a-z ]+'
+    app = app_for(r1_paths["old"], settings=Settings(temperature=0, max_tokens=900, grammar=grammar))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.engine is not None)
+        await send(pilot, app, "Go on.")
+        await until(pilot, lambda: app.turn is not None and len(app.turn.answer) > 10)
+        await pilot.press("escape")
+        await until(pilot, lambda: app.generation is None)
+        await pilot.pause(0.1)
+        stored = app.history.conversation(app.conversation_id).messages[-1]
+        assert stored.state == "stopped" and stored.content and stored.reasoning.startswith("Let me think")
+        assert app.turn.has_class("-noted") and app.query_one(ThinkingPane).has_class("-collapsed")
+
+
+async def test_a_failed_load_offers_the_other_installed_models(starter_path, home, tmp_path):  # noqa: F811
+    from deskseek import store
+    from deskseek.tui.screens.model_picker import ModelPicker
+
+    store.register_import(starter_path, "smol")
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(gguf_writers.truncated(starter_path, tmp_path / "cut.gguf", 2_000_000).read_bytes())
+    request = ModelRequest(name="broken", path=bad, reasoning=False, allow_system=True,
+                           settings=Settings(temperature=0, max_tokens=8), n_ctx=512, n_threads=2)
+    app = DeskseekApp(request, history=History(ephemeral=True), flags=chat_flags())
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ModelPicker))
+        await pilot.press("enter")
+        await until(pilot, lambda: app.engine is not None)
+        assert app.request.name == "smol"
