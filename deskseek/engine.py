@@ -547,7 +547,7 @@ class Generation:
                     and splitter.in_thought and reasoning_tokens >= settings.think_budget
                 ):
                     budget_spent = True
-                    if not self._close_thought(decoder, splitter):
+                    if not self._close_thought(splitter):
                         reason = "cancelled"
                         break
         finally:
@@ -558,12 +558,10 @@ class Generation:
         self._finish(reason, splitter, started, len(tokens), cached, generated, reasoning_tokens,
                      prompt_done, first_token_at)
 
-    def _close_thought(self, decoder, splitter: ReasoningSplitter) -> bool:
+    def _close_thought(self, splitter: ReasoningSplitter) -> bool:
         """Think budget spent: write `</think>` into the context as if the model had, and let it answer."""
         closing = "\n" + chat_template.THINK_CLOSE + "\n\n"
-        self._text(decoder.decode(b""), splitter)
-        for delta in splitter.feed(closing):
-            self._emit(ReasoningDelta(delta.text) if delta.kind == "reasoning" else AnswerDelta(delta.text))
+        self._text(closing, splitter)
         return self.engine._decode(self.engine.tokenize(closing, add_bos=False))
 
     def _text(self, text: str, splitter: ReasoningSplitter | None) -> None:
@@ -572,15 +570,17 @@ class Generation:
         if splitter is None:
             self._emit(AnswerDelta(text))
             return
-        for delta in splitter.feed(text):
+        self._emit_deltas(splitter.feed(text))
+
+    def _emit_deltas(self, deltas) -> None:
+        for delta in deltas:
             self._emit(ReasoningDelta(delta.text) if delta.kind == "reasoning" else AnswerDelta(delta.text))
 
     def _finish(self, reason, splitter, started, prompt_tokens, cached, generated, reasoning_tokens,
                 prompt_done, first_token_at) -> None:
         thought_closed = True
         if splitter is not None:
-            for delta in splitter.finish():
-                self._emit(ReasoningDelta(delta.text) if delta.kind == "reasoning" else AnswerDelta(delta.text))
+            self._emit_deltas(splitter.finish())
             thought_closed = splitter.thought_closed or not splitter.saw_thought
         now = time.perf_counter()
         prompt_s = (prompt_done - started) if prompt_done else now - started
