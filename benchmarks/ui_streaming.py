@@ -324,23 +324,19 @@ class FrameLog:
         app._display = display
 
     def _widgets(self) -> None:
-        from textual.widgets import Markdown
-
         app = self.app
         if self.prompt is None:
             self.prompt, self.status = app.query_one(PromptArea), app.query_one(StatusBar)
         if self.answer_md is None and app.turn is not None and app.turn.is_mounted:
-            thinking = app.turn.thinking
-            markdowns = app.turn.query(".answer").results(Markdown)
-            self.answer_md = next(iter(markdowns), None)
-            if thinking is not None:
-                self.thought_md = next(iter(thinking.query(".thought-body").results(Markdown)), None)
+            self.answer_md = app.turn.body
+            if app.turn.thinking is not None:
+                self.thought_md = app.turn.thinking.body
 
     def record(self, update) -> None:
         now, cpu, ui_cpu = time.perf_counter(), time.process_time(), time.thread_time()
         self._widgets()
-        thought = len(self.thought_md.source) if self.thought_md is not None else 0
-        answer = len(self.answer_md.source) if self.answer_md is not None else 0
+        thought = self.thought_md.rendered_chars if self.thought_md is not None else 0
+        answer = self.answer_md.rendered_chars if self.answer_md is not None else 0
         frame = Frame(now, cpu, ui_cpu, self.script.shown(thought, answer))
         self.frames.append(frame)
         if (self.done is None and frame.shown == self.script.total and self.app.generation is None

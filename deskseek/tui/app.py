@@ -14,23 +14,23 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, ListItem, ListView, Static
 
 from .. import engine as ev
 from ..history import History
 from .messages import LoadProgress, ModelFailed, ModelReady, ReplyChunk, ReplyFinished
+from .quiet_gc import QuietCollector
 from .screens.help import HelpScreen
+from .widgets.conversation import ConversationView
 from .widgets.prompt import PromptArea
 from .widgets.status import StatusBar
 from .widgets.turn import AssistantTurn, UserTurn
 
-
-
-FRAME_S = 1 / 30  # streamed text is shown at most this often: one layout per frame, however fast the model
+FRAME_S = 1 / 30  # streamed text is handed to the turn at most this often, however fast the model
 
 
 @dataclass
@@ -84,6 +84,7 @@ class DeskseekApp(App):
         self.outbox = _Outbox()
         self.shown_at, self.frame_pending = 0.0, False
         self.system = getattr(flags, "system", None) or ""  # this conversation's system prompt
+        self.quiet_gc = QuietCollector()
 
     # -- layout --
 
@@ -91,7 +92,7 @@ class DeskseekApp(App):
         with Horizontal():
             yield ListView(id="sidebar")
             with Vertical(id="main"):
-                yield VerticalScroll(id="conversation")
+                yield ConversationView(id="conversation")
                 yield PromptArea(id="prompt")
                 yield StatusBar(id="status")
         yield Footer()
@@ -99,6 +100,8 @@ class DeskseekApp(App):
     def on_mount(self) -> None:
         self.query_one(PromptArea).focus()
         self.refresh_sidebar()
+        self.call_after_refresh(self.quiet_gc.start)  # after the first paint: it collects once
+        self.set_interval(1.0, self._gc_tick)
         if self.conversation_id is not None:
             self.call_after_refresh(self.show_conversation, self.conversation_id)
         if self.request is None:
@@ -273,7 +276,7 @@ class DeskseekApp(App):
         reasoning, answer, tokens, notices = self.outbox.take()
         if self.turn is None:
             return
-        await self.turn.add(reasoning, answer, tokens)
+        self.turn.add(reasoning, answer, tokens)
         for notice in notices:
             self.notify(notice)
         conversation = self.query_one("#conversation")
@@ -287,7 +290,7 @@ class DeskseekApp(App):
         if reply.content or not reply.reasoning:
             self.messages.append({"role": "assistant", "content": reply.content})
         if turn is not None:
-            await turn.finish(_note_of(reply), reasoning_tokens=reply.stats.reasoning_tokens if reply.stats else 0)
+            turn.finish(_note_of(reply), reasoning_tokens=reply.stats.reasoning_tokens if reply.stats else 0)
         if reply.stats:
             status = self.query_one(StatusBar)
             used = reply.stats.prompt_tokens + reply.stats.completion_tokens
@@ -313,13 +316,13 @@ class DeskseekApp(App):
                 if message.content:
                     self.messages.append({"role": "assistant", "content": message.content})
 
-    async def _fill_stored(self, turn: AssistantTurn, message) -> None:
+    def _fill_stored(self, turn: AssistantTurn, message) -> None:
         if message.reasoning:
             turn.thinking.started = self.clock() - (message.reasoning_seconds or 0)
-        await turn.add(message.reasoning, message.content, 0)
+        turn.add(message.reasoning, message.content, 0)
         note = {"interrupted": "interrupted: Ctrl+R writes the reply again", "stopped": "stopped"}.get(message.state, "")
         tokens = (message.stats or {}).get("reasoning_tokens", 0)
-        await turn.finish(note, reasoning_tokens=tokens)
+        turn.finish(note, reasoning_tokens=tokens)
 
     @on(ListView.Selected, "#sidebar")
     def on_pick_conversation(self, event: ListView.Selected) -> None:
@@ -416,8 +419,17 @@ class DeskseekApp(App):
                 yield SystemCommand(binding.description, f"{binding.description} ({binding.key})",
                                     getattr(self, f"action_{binding.action}"))
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)):
+            self.quiet_gc.touch()
+        await super().on_event(event)
+
+    def _gc_tick(self) -> None:
+        self.quiet_gc.tick(busy=self.generation is not None)
+
     async def on_unmount(self) -> None:
         """Stop a reply in flight and let its worker store the last words before the history closes."""
+        self.quiet_gc.stop()
         if self.generation is not None:
             self.generation.cancel()
         followers = [worker for worker in self.workers if worker.group == "reply"]

@@ -9,7 +9,9 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import reactive
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
+
+from .markdown_flow import MarkdownFlow
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
@@ -34,33 +36,27 @@ class ThinkingPane(Vertical):
         self.finished_at: float | None = None
         self.tokens = 0
         self.text = ""
-        self.stream = None
+        self.body = MarkdownFlow(classes="thought-body")
         self.ticker = None
 
     def compose(self) -> ComposeResult:
         yield ThoughtHeader(self.label(), classes="thought-header")
-        yield Markdown("", classes="thought-body")
+        yield self.body
 
     def on_mount(self) -> None:
         if self.finished_at is None:
             self.ticker = self.set_interval(0.1, self.tick)
 
     def tick(self) -> None:
+        """Ten times a second while thinking: repaint only. The header is one line high by CSS, and a layout
+        pass here would re-arrange the whole screen (every Markdown block of a long reply) just for a spinner."""
         if self.finished_at is None:
-            self.query_one(ThoughtHeader).update(self.label())
+            self.query_one(ThoughtHeader).update(self.label(), layout=False)
 
-    async def append(self, text: str) -> None:
-        """Stream into the body: Textual's Markdown stream re-renders only the last block, so the cost of a
-        token stays flat however long R1 thinks (a Static re-rendering the whole thought would not)."""
+    def append(self, text: str) -> None:
+        """Stream into the body, whose cost per token stays flat however long R1 thinks (see MarkdownFlow)."""
         self.text += text
-        if self.stream is None:
-            self.stream = Markdown.get_stream(self.query_one(".thought-body", Markdown))
-        await self.stream.write(text)
-
-    async def close_stream(self) -> None:
-        if self.stream is not None:
-            await self.stream.stop()
-            self.stream = None
+        self.body.write(text)
 
     def finish(self, tokens: int, *, collapse: bool = True) -> None:
         """The thought is over (the answer began, or the reply ended)."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
+from .markdown_flow import MarkdownFlow
 from .thinking import ThinkingPane
 
 
@@ -22,32 +23,34 @@ class AssistantTurn(Vertical):
         super().__init__(classes="assistant-turn")
         self.clock = clock
         self.answer = ""
-        self.stream = None
+        self.body = MarkdownFlow(classes="answer")
         # Kept, not queried: a query walks every block of a long answer, on every chunk.
         self.thinking: ThinkingPane | None = ThinkingPane(clock) if reasoning else None
 
     def compose(self) -> ComposeResult:
         if self.thinking is not None:
             yield self.thinking
-        yield Markdown("", classes="answer")
+        yield self.body
         yield Static("", classes="turn-note", markup=False)
 
-    async def add(self, reasoning: str, answer: str, reasoning_tokens: int) -> None:
+    @property
+    def flows(self) -> list[MarkdownFlow]:
+        return [self.thinking.body, self.body] if self.thinking is not None else [self.body]
+
+    def add(self, reasoning: str, answer: str, reasoning_tokens: int) -> None:
+        """Hands the text to the flows and returns at once: they render it in their own time."""
         if reasoning and self.thinking is not None:
-            await self.thinking.append(reasoning)
+            self.thinking.append(reasoning)
         if answer:
             if self.thinking is not None and self.thinking.finished_at is None:
                 self.thinking.finish(reasoning_tokens)  # the answer began: fold the thought away
-            if self.stream is None:
-                self.stream = Markdown.get_stream(self.query_one(".answer", Markdown))
             self.answer += answer
-            await self.stream.write(answer)
+            self.body.write(answer)
 
-    async def finish(self, note: str = "", *, reasoning_tokens: int = 0) -> None:
-        if self.stream is not None:
-            await self.stream.stop()
+    def finish(self, note: str = "", *, reasoning_tokens: int = 0) -> None:
+        for flow in self.flows:
+            flow.close()
         if self.thinking is not None:
-            await self.thinking.close_stream()
             self.thinking.finish(reasoning_tokens, collapse=bool(self.answer))
         if note:
             self.query_one(".turn-note", Static).update(note)
