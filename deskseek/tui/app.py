@@ -279,9 +279,6 @@ class DeskseekApp(App):
         self.turn.add(reasoning, answer, tokens)
         for notice in notices:
             self.notify(notice)
-        conversation = self.query_one("#conversation")
-        if conversation.scroll_y >= conversation.max_scroll_y - 3:  # follow the end unless the user scrolled up
-            conversation.scroll_end(animate=False)
 
     async def on_reply_finished(self, message: ReplyFinished) -> None:
         await self._show_outbox()  # whatever text the last chunk message did not carry
@@ -425,7 +422,7 @@ class DeskseekApp(App):
         await super().on_event(event)
 
     def _gc_tick(self) -> None:
-        self.quiet_gc.tick(busy=self.generation is not None)
+        self.quiet_gc.tick(busy=self.generation is not None or (self.turn is not None and self.turn.rendering))
 
     async def on_unmount(self) -> None:
         """Stop a reply in flight and let its worker store the last words before the history closes."""

@@ -22,7 +22,6 @@ import sys
 import time
 
 IDLE_S = 2.0
-RECLAIM_AFTER = 50_000  # frozen objects since the last reclaim before an idle reclaim is worth a pause
 
 NEEDED = sys.version_info < (3, 14)
 
@@ -32,7 +31,7 @@ class QuietCollector:
         self.clock = clock
         self.active = False
         self.last_activity = clock()
-        self.frozen_at_reclaim = 0
+        self.freezes = 0  # full collections whose survivors were frozen since the last reclaim
         self.reclaims = 0
 
     def start(self) -> None:
@@ -42,7 +41,6 @@ class QuietCollector:
             return
         gc.collect()
         gc.freeze()
-        self.frozen_at_reclaim = gc.get_freeze_count()
         gc.callbacks.append(self._after_collection)
         self.active = True
 
@@ -58,12 +56,11 @@ class QuietCollector:
         self.last_activity = self.clock()
 
     def tick(self, busy: bool) -> bool:
-        """Called every second or so. Returns whether it reclaimed."""
+        """Called every second or so; `busy` while a reply streams or renders. Returns whether it reclaimed."""
         if busy:
             self.touch()
             return False
-        if (not self.active or self.clock() - self.last_activity < IDLE_S
-                or gc.get_freeze_count() - self.frozen_at_reclaim < RECLAIM_AFTER):
+        if not self.active or not self.freezes or self.clock() - self.last_activity < IDLE_S:
             return False
         self.reclaim()
         return True
@@ -72,9 +69,11 @@ class QuietCollector:
         gc.unfreeze()
         gc.collect()
         gc.freeze()
-        self.frozen_at_reclaim = gc.get_freeze_count()
+        self.freezes = 0
         self.reclaims += 1
 
     def _after_collection(self, phase: str, info: dict) -> None:
+        # (gc.get_freeze_count() would say how much is frozen, but it counts by walking them all)
         if phase == "stop" and info["generation"] == 2:
             gc.freeze()
+            self.freezes += 1

@@ -3,10 +3,10 @@
 Textual lays out every displayed widget of the screen on each layout pass, and a streamed block is a layout
 pass, ten a second. A long reply is a thousand blocks, so without culling each pass takes longer as the
 conversation grows, and a key pressed meanwhile waits (over 100 ms at 20,000 tokens). After every layout
-or scroll, settled Markdown segments more than two screens from the viewport drop their blocks, and those
-within one screen build them again, at the height they had: nothing on screen moves, and scrolling
-reaches them before they come into view. (Between one and two screens nothing changes, so a segment
-at the edge does not flap.)
+or scroll, settled Markdown segments more than FAR_SCREENS from the viewport drop their blocks, and those
+within NEAR_SCREENS build them again, at the height they had: nothing on screen moves, and scrolling
+reaches them before they come into view. (In between nothing changes, so a segment at the edge does not
+flap.)
 """
 
 from __future__ import annotations
@@ -15,10 +15,27 @@ from textual.containers import VerticalScroll
 
 from .markdown_flow import Segment
 
+NEAR_SCREENS = 1
+FAR_SCREENS = 2
+OFF_MAP = (0, 0)  # a segment's place when it is not laid out at all: inside a collapsed or hidden thought
+
 
 class ConversationView(VerticalScroll):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.following = False
+
     def on_mount(self) -> None:
         self.screen.screen_layout_refresh_signal.subscribe(self, self._after_layout)
+
+    def _follow_when_full(self) -> None:
+        """Anchored, it follows the end as text comes, within the layout pass itself (a scroll after each
+        frame would cost Textual a second pass), until the user scrolls up; back at the end, it follows.
+        Only once the turns overflow the view: Textual bottom-aligns a short anchored column."""
+        full = self.max_scroll_y > 0
+        if full != self.following:
+            self.following = full
+            self.anchor(full)
 
     def segments(self) -> list[Segment]:
         """Every Markdown segment of every turn: the flows are kept by the turns, never queried for."""
@@ -28,19 +45,33 @@ class ConversationView(VerticalScroll):
                 found.extend(flow.segments())
         return found
 
+    def _map_is_fresh(self) -> bool:
+        """Whether the screen's map of every widget's place is current. After a scroll Textual only maps
+        what is visible, and asking where an off-screen widget is would lay out the whole screen again.
+        (A private flag of Textual's compositor; were it gone, the answer would be yes: slower, still right.)"""
+        compositor = getattr(self.screen, "_compositor", None)
+        return not getattr(compositor, "_full_map_invalidated", False)
+
     def _after_layout(self, _screen) -> None:
         viewport = self.content_region
         if not viewport.height or not self.display:
             return
-        near = viewport.grow((viewport.height, 0, viewport.height, 0))  # rebuilt within a screen of view
-        far = viewport.grow((2 * viewport.height, 0, 2 * viewport.height, 0))  # dropped beyond two
+        self._follow_when_full()
+        fresh = self._map_is_fresh()
+        near = (self.scroll_y - NEAR_SCREENS * viewport.height, self.scroll_y + (1 + NEAR_SCREENS) * viewport.height)
+        far = (self.scroll_y - FAR_SCREENS * viewport.height, self.scroll_y + (1 + FAR_SCREENS) * viewport.height)
         for segment in self.segments():
             if not segment.settled:
                 continue
-            region = segment.region
-            if not region.height:
-                segment.cull()  # not on the screen's map: inside a collapsed or hidden thought
-            elif region.overlaps(near):
+            if fresh:  # note where it is, in the conversation's own coordinates, for the scrolls to come
+                region = segment.region
+                segment.place = (region.y - viewport.y + round(self.scroll_y), region.height) if region.height else OFF_MAP
+            if segment.place is None:
+                continue  # settled since the last full layout: not placed yet
+            top, height = segment.place
+            if not height:
+                segment.cull()
+            elif top < near[1] and top + height > near[0]:
                 segment.uncull()
-            elif not region.overlaps(far):
+            elif top >= far[1] or top + height <= far[0]:
                 segment.cull()

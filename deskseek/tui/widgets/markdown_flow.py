@@ -23,9 +23,12 @@ from textual.containers import Vertical
 from textual.widgets import Markdown
 
 SEGMENT_CHARS = 2000
-# Rendering streamed text (parse, mount, lay out) takes at most this share of the UI thread's time, so a
-# key press finds it free at least as often; a fast model's text then comes in fewer, larger appends.
+# Rendering streamed text (parse, mount, lay out) takes at most this share of the UI thread's time, and
+# one append at most this many characters (about 30 ms of work on a slow core): a key press never waits
+# long behind text. Faster than that (over 1,000 tokens a second on two slow cores) the text falls behind
+# and catches up when the reply ends; the keys stay quick.
 TEXT_SHARE = 0.5
+MAX_APPEND = 1200
 
 _FENCE = re.compile(r"^( *)(`{3,}|~{3,})")
 # CommonMark's HTML blocks 1-5 may hold blank lines; they end at their own end marker, not at a blank line.
@@ -122,6 +125,7 @@ class Segment(Markdown):
         self._want_blocks = True
         self._reconciling = False
         self._height_for: tuple[int, int] | None = None  # (width, height)
+        self.place: tuple[int, int] | None = None  # (top, height) in the conversation, kept by ConversationView
 
     @property
     def culled(self) -> bool:
@@ -208,6 +212,11 @@ class MarkdownFlow(Vertical):
         self.closed = True
         self._wake.set()
 
+    @property
+    def rendering(self) -> bool:
+        """Text written is still on its way into the Markdown widgets, or more may come."""
+        return self._worker is None or not self._worker.is_finished
+
     async def wait(self) -> None:
         """Until everything written is in the Markdown widgets and the flow is closed."""
         if self._worker is not None:
@@ -220,6 +229,10 @@ class MarkdownFlow(Vertical):
             started = time.monotonic()
             text = "".join(self.pending)
             self.pending.clear()
+            if len(text) > MAX_APPEND:
+                text, rest = text[:MAX_APPEND], text[MAX_APPEND:]
+                self.pending.append(rest)
+                self._wake.set()
             for index, piece in enumerate(self.cutter.feed(text) if text else []):
                 if index:
                     self._settle_live()

@@ -37,6 +37,10 @@ class AssistantTurn(Vertical):
     def flows(self) -> list[MarkdownFlow]:
         return [self.thinking.body, self.body] if self.thinking is not None else [self.body]
 
+    @property
+    def rendering(self) -> bool:
+        return any(flow.rendering for flow in self.flows)
+
     def add(self, reasoning: str, answer: str, reasoning_tokens: int) -> None:
         """Hands the text to the flows and returns at once: they render it in their own time."""
         if reasoning and self.thinking is not None:
