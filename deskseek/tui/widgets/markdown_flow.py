@@ -124,6 +124,7 @@ class Segment(Markdown):
         self.has_blocks = True
         self._want_blocks = True
         self._reconciling = False
+        self._rebuilding = False
         self._height_for: tuple[int, int] | None = None  # (width, height)
         self.place: tuple[int, int] | None = None  # (top, height) in the conversation, kept by ConversationView
 
@@ -134,16 +135,22 @@ class Segment(Markdown):
     def get_content_height(self, container, viewport, width: int) -> int:
         if not self.settled:
             return super().get_content_height(container, viewport, width)
-        if self._height_for is None or self._height_for[0] != width:
-            if not self.has_blocks:  # resized while culled: a proportional guess now, measured once rebuilt
-                self.uncull()
-                old_width, old_height = self._height_for
-                return max(old_height * old_width // max(width, 1), 1)
+        cached = self._height_for
+        if cached is not None and cached[0] == width:
+            return cached[1]
+        if self.has_blocks and not self._rebuilding:
             self._height_for = (width, super().get_content_height(container, viewport, width))
-        return self._height_for[1]
+            return self._height_for[1]
+        # A new width and no blocks to measure (culled, or being rebuilt): a proportional guess for this
+        # pass, and the blocks back, to be measured on the next.
+        self.uncull()
+        if cached is None:
+            return 1
+        return max(cached[1] * cached[0] // max(width, 1), 1)
 
     def cull(self) -> None:
-        if self.settled and self._height_for is not None:
+        """Only with a height measured at the present width: the blocks must be there to measure a new one."""
+        if self.settled and self._height_for is not None and self._height_for[0] == self.size.width:
             self._want(False)
 
     def uncull(self) -> None:
@@ -156,20 +163,23 @@ class Segment(Markdown):
             self.call_later(self._reconcile)
 
     async def _reconcile(self) -> None:
-        """One change at a time, so a quick scroll away and back cannot leave blocks in a culled segment."""
+        """One change at a time, so a quick scroll away and back cannot leave blocks in a culled segment.
+        While blocks come or go the cached height stands in for them, so nothing on screen jumps."""
         try:
             while self.has_blocks != self._want_blocks and self.is_attached:
                 if self._want_blocks:
-                    if self._height_for is not None and self._height_for[0] != self.content_size.width:
-                        self._height_for = None  # the width changed while culled: measure again
-                    await self.update(self.source)
+                    self._rebuilding = True
+                    try:
+                        await self.update(self.source)
+                    finally:
+                        self._rebuilding = False
                     self.has_blocks = True
                 else:
+                    self.has_blocks = False
                     await self.remove_children()
                     # Textual's caches of this widget's children would keep the dropped blocks alive.
                     self.displayed_children  # noqa: B018 (reading it refreshes the cached list)
                     self._clear_arrangement_cache()
-                    self.has_blocks = False
         finally:
             self._reconciling = False
 
