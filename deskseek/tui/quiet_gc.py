@@ -30,6 +30,7 @@ class QuietCollector:
     def __init__(self, clock=time.monotonic) -> None:
         self.clock = clock
         self.active = False
+        self.stopped = False  # for good: a start scheduled before the app closed must not happen after
         self.last_activity = clock()
         self.freezes = 0  # full collections whose survivors were frozen since the last reclaim
         self.reclaims = 0
@@ -37,7 +38,7 @@ class QuietCollector:
     def start(self) -> None:
         """Freezes what exists now (the imported modules, the app) and from then on each full collection's
         survivors."""
-        if not NEEDED or self.active:
+        if not NEEDED or self.active or self.stopped:
             return
         gc.collect()
         gc.freeze()
@@ -46,6 +47,7 @@ class QuietCollector:
 
     def stop(self) -> None:
         """Leaves the process as it found it (tests run many apps in one process)."""
+        self.stopped = True
         if self.active:
             gc.callbacks.remove(self._after_collection)
             gc.unfreeze()
