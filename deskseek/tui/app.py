@@ -100,7 +100,7 @@ class DeskseekApp(App):
     def on_mount(self) -> None:
         self.query_one(PromptArea).focus()
         self.refresh_sidebar()
-        self.call_after_refresh(self.quiet_gc.start)  # after the first paint: it collects once
+        self.set_timer(2.0, self.quiet_gc.start)  # it collects once: not in the way of the first keys
         self.set_interval(1.0, self._gc_tick)
         if self.conversation_id is not None:
             self.call_after_refresh(self.show_conversation, self.conversation_id)
