@@ -24,7 +24,9 @@ Two passes over the same script, so that one does not disturb the other:
    alone beside it), and their ratio: a per-token cost that grows with the reply's length shows there.
    Because the first 2,000 tokens are thought and the last 2,000 answer, the within-section windows
    (thought 0-2k vs 8k-10k, answer 10k-12k vs 18k-20k) are printed too: they separate length from content,
-   and both pairs are judged ("flat": the end costs at most 1.25x the start of the same kind of text).
+   and are judged ("flat": the end costs at most 1.25x the start of the same kind of text). The answer's
+   pair only when the screen kept pace: otherwise its last window is drawn from a backlog after the model
+   finished, another regime (compare `--tokens 40000`: a cost that grows with length grows there).
    At 2,000 tok/s the UI falls behind on slow cores by design: streamed text takes at most half of the UI
    thread and 1,200 characters per append (deskseek/tui/widgets/markdown_flow.py), so keys stay quick and
    the text catches up after the reply ends. The rendering rate is judged against the fastest local models
@@ -580,6 +582,9 @@ def main() -> int:
     ratio = end["cpu_ms_per_k"] / start["cpu_ms_per_k"]
     thought_ratio = windows[f"thought {half - w:,}-{half:,}"]["cpu_ms_per_k"] / start["cpu_ms_per_k"]
     answer_ratio = end["cpu_ms_per_k"] / windows[f"answer {half:,}-{half + w:,}"]["cpu_ms_per_k"]
+    # When the UI fell behind, the last window is drawn from the backlog after the model finished, a
+    # different regime from the start of the answer: that pair is shown, not judged (rerun slower).
+    caught_up = elapsed <= 1.1 * script.total / args.rate
 
     keyed = asyncio.run(stream(script, args.rate, presses=args.presses))
     during = [latency * 1000 for latency, streaming in keyed["latencies"] if streaming]
@@ -597,7 +602,8 @@ def main() -> int:
         (f"  same content: thought {half - w:,}-{half:,} / first", f"{thought_ratio:.2f}x",
          f"<= {TARGET_CPU_RATIO:.2f}x", verdict(thought_ratio <= TARGET_CPU_RATIO)),
         (f"  same content: answer last / {half:,}-{half + w:,}", f"{answer_ratio:.2f}x",
-         f"<= {TARGET_CPU_RATIO:.2f}x", verdict(answer_ratio <= TARGET_CPU_RATIO)),
+         f"<= {TARGET_CPU_RATIO:.2f}x" if caught_up else "(backlog)",
+         verdict(answer_ratio <= TARGET_CPU_RATIO) if caught_up else ""),
         (f"key -> screen, median of {len(during)}", f"{key_median:.1f} ms", f"< {TARGET_KEY_MS:.0f} ms",
          verdict(key_median < TARGET_KEY_MS)),
         ("key -> screen, 90th percentile", f"{key_p90:.1f} ms", "", ""),

@@ -316,7 +316,7 @@ class DeskseekApp(App):
     def _fill_stored(self, turn: AssistantTurn, message) -> None:
         if message.reasoning:
             turn.thinking.started = self.clock() - (message.reasoning_seconds or 0)
-        turn.add(message.reasoning, message.content, 0)
+        turn.add(message.reasoning, message.content, 0, stored=True)
         note = {"interrupted": "interrupted: Ctrl+R writes the reply again", "stopped": "stopped"}.get(message.state, "")
         tokens = (message.stats or {}).get("reasoning_tokens", 0)
         turn.finish(note, reasoning_tokens=tokens)

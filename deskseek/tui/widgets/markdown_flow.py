@@ -26,7 +26,8 @@ SEGMENT_CHARS = 2000
 # Rendering streamed text (parse, mount, lay out) takes at most this share of the UI thread's time, and
 # one append at most this many characters (about 30 ms of work on a slow core): a key press never waits
 # long behind text. Faster than that (over 1,000 tokens a second on two slow cores) the text falls behind
-# and catches up when the reply ends; the keys stay quick.
+# and catches up, the keys staying quick. A stored reply from the history (`show`) is rendered at full
+# speed, a segment per append: it is there at once when a conversation opens.
 TEXT_SHARE = 0.5
 MAX_APPEND = 1200
 
@@ -205,6 +206,7 @@ class MarkdownFlow(Vertical):
         self.live: Segment | None = None
         self.pending: list[str] = []
         self.closed = False
+        self.paced = True
         self._wake = asyncio.Event()
         self._worker = None
 
@@ -216,6 +218,12 @@ class MarkdownFlow(Vertical):
             self.source += text
             self.pending.append(text)
             self._wake.set()
+
+    def show(self, text: str) -> None:
+        """Text that is complete already (a stored reply): rendered at full speed, and the flow closed."""
+        self.paced = False
+        self.write(text)
+        self.close()
 
     def close(self) -> None:
         """No more text: the last segment settles once what is pending has been appended."""
@@ -239,7 +247,7 @@ class MarkdownFlow(Vertical):
             started = time.monotonic()
             text = "".join(self.pending)
             self.pending.clear()
-            if len(text) > MAX_APPEND:
+            if self.paced and len(text) > MAX_APPEND:
                 text, rest = text[:MAX_APPEND], text[MAX_APPEND:]
                 self.pending.append(rest)
                 self._wake.set()
@@ -254,7 +262,7 @@ class MarkdownFlow(Vertical):
             if self.closed and not self.pending:
                 self._settle_live()
                 return
-            if text:
+            if text and self.paced:
                 await self.wait_for_refresh()  # the layout and paint of this text count in its cost
                 await asyncio.sleep((time.monotonic() - started) * (1 / TEXT_SHARE - 1))
 

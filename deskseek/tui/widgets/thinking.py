@@ -53,10 +53,10 @@ class ThinkingPane(Vertical):
         if self.finished_at is None:
             self.query_one(ThoughtHeader).update(self.label(), layout=False)
 
-    def append(self, text: str) -> None:
+    def append(self, text: str, *, stored: bool = False) -> None:
         """Stream into the body, whose cost per token stays flat however long R1 thinks (see MarkdownFlow)."""
         self.text += text
-        self.body.write(text)
+        (self.body.show if stored else self.body.write)(text)
 
     def finish(self, tokens: int, *, collapse: bool = True) -> None:
         """The thought is over (the answer began, or the reply ended)."""

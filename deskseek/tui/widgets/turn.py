@@ -41,15 +41,16 @@ class AssistantTurn(Vertical):
     def rendering(self) -> bool:
         return any(flow.rendering for flow in self.flows)
 
-    def add(self, reasoning: str, answer: str, reasoning_tokens: int) -> None:
-        """Hands the text to the flows and returns at once: they render it in their own time."""
+    def add(self, reasoning: str, answer: str, reasoning_tokens: int, *, stored: bool = False) -> None:
+        """Hands the text to the flows and returns at once: they render it in their own time (a stored
+        reply, complete already, at full speed)."""
         if reasoning and self.thinking is not None:
-            self.thinking.append(reasoning)
+            self.thinking.append(reasoning, stored=stored)
         if answer:
             if self.thinking is not None and self.thinking.finished_at is None:
                 self.thinking.finish(reasoning_tokens)  # the answer began: fold the thought away
             self.answer += answer
-            self.body.write(answer)
+            (self.body.show if stored else self.body.write)(answer)
 
     def finish(self, note: str = "", *, reasoning_tokens: int = 0) -> None:
         for flow in self.flows:

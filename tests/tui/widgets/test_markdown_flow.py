@@ -168,3 +168,17 @@ async def test_settled_segments_keep_their_height_and_the_live_one_grows():
         await flow.wait()
         assert all(segment.settled for segment in flow.segments()) and flow.rendered_chars == len(DOCUMENT)
         assert not flow.rendering
+
+
+async def test_a_stored_reply_renders_whole_like_one_markdown_widget():
+    """History: the text is complete, shown at full speed (not paced), and looks the same."""
+    expected, _ = await screen_of(OneMarkdown())
+    shown: list[MarkdownFlow] = []
+
+    def stored(flow: MarkdownFlow) -> None:
+        flow.show(DOCUMENT)
+        shown.append(flow)
+
+    rendered, widgets = await screen_of(Flowing(150), stored)
+    assert rendered == expected and widgets > 1
+    assert shown[0].closed and not shown[0].paced and shown[0].rendered_chars == len(DOCUMENT)
