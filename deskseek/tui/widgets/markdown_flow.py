@@ -94,14 +94,14 @@ class Cutter:
             self.fence = (len(opened.group(1)), opened.group(2))
             return
         for start, end in _RAW_HTML:
-            if start.match(line):
-                if not end.search(line[start.match(line).end():]):
+            if opened := start.match(line):
+                if not end.search(line, opened.end()):
                     self.raw_end = end
                 return
 
 
 def segments(text: str, limit: int = SEGMENT_CHARS) -> list[str]:
-    """A whole text cut as streaming it would cut it (for replies shown from the history)."""
+    """A whole text cut as streaming it in any pieces would cut it (non-empty pieces only)."""
     return [piece for piece in Cutter(limit).feed(text) if piece]
 
 
