@@ -74,11 +74,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from deskseek import engine as ev  # noqa: E402
-from deskseek.history import History  # noqa: E402
-from deskseek.tui.app import DeskseekApp, ModelRequest  # noqa: E402
+from deskseek.tui.app import DeskseekApp  # noqa: E402
 from deskseek.tui.widgets.prompt import PromptArea  # noqa: E402
 from deskseek.tui.widgets.status import StatusBar  # noqa: E402
-from tests.fixtures.scripted_engine import ScriptedEngine  # noqa: E402
+from tests.fixtures.scripted_engine import scripted_app  # noqa: E402
 
 SIZE = (100, 32)
 PROMPT = "How would you write a log summarizer in Python that stays fast on big files?"
@@ -385,10 +384,7 @@ class FrameLog:
 
 def make_app(script: Script, rate: float) -> DeskseekApp:
     events = script.events()
-    engine = ScriptedEngine(lambda messages: events, rate=rate, reasoning=True)
-    request = ModelRequest(name="scripted-r1", path=Path("scripted-r1.gguf"), reasoning=True, allow_system=False,
-                           settings=ev.Settings(), n_ctx=32768, backend="scripted")
-    return DeskseekApp(request, history=History(ephemeral=True), engine_factory=engine.factory)
+    return scripted_app(lambda messages: events, rate=rate, name="scripted-r1", n_ctx=32768, backend="scripted")
 
 
 async def wait_for(app: DeskseekApp, condition, timeout: float, what: str) -> None:

@@ -88,17 +88,9 @@ def test_a_start_after_stop_does_nothing(collector):
 
 
 async def test_the_chat_app_freezes_while_it_runs_and_thaws_when_it_closes():
-    from pathlib import Path
+    from tests.fixtures.scripted_engine import r1_reply, scripted_app
 
-    from deskseek.engine import Settings
-    from deskseek.history import History
-    from deskseek.tui.app import DeskseekApp, ModelRequest
-    from tests.fixtures.scripted_engine import ScriptedEngine, r1_reply
-
-    engine = ScriptedEngine(lambda messages: r1_reply("Hmm.", "Yes."), reasoning=True)
-    request = ModelRequest(name="scripted", path=Path("scripted.gguf"), reasoning=True, allow_system=False,
-                           settings=Settings())
-    app = DeskseekApp(request, history=History(ephemeral=True), engine_factory=engine.factory)
+    app = scripted_app(lambda messages: r1_reply("Hmm.", "Yes."))
     async with app.run_test() as pilot:
         while not app.quiet_gc.active:
             await pilot.pause(0.02)

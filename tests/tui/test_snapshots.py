@@ -12,12 +12,10 @@ import threading
 
 import pytest
 
-from deskseek.engine import Settings
-from deskseek.history import History
-from deskseek.tui.app import DeskseekApp, ModelRequest
+from deskseek.tui.app import DeskseekApp
 from deskseek.tui.widgets.prompt import PromptArea
 from deskseek.tui.widgets.thinking import ThinkingPane, ThoughtHeader
-from tests.fixtures.scripted_engine import ScriptedEngine, r1_reply
+from tests.fixtures.scripted_engine import r1_reply, scripted_app
 
 THOUGHT = ("The user asks for 6 times 7. Six sevens: 7, 14, 21, 28, 35, 42. So the product is 42. "
            "Let me double-check: 6 x 7 = 42. Yes.")
@@ -30,11 +28,8 @@ class FixedClock:
 
 
 def make_app(script, *, hold=None, reasoning=True, name="deepseek-r1-distill (test)") -> DeskseekApp:
-    engine = ScriptedEngine(script, reasoning=reasoning, hold=hold)
-    request = ModelRequest(name=name, path=__import__("pathlib").Path("scripted.gguf"), reasoning=reasoning,
-                           allow_system=False, settings=Settings(), backend="cpu", placement="CPU")
-    return DeskseekApp(request, history=History(ephemeral=True), clock=FixedClock(),
-                       engine_factory=engine.factory)
+    return scripted_app(script, hold=hold, reasoning=reasoning, clock=FixedClock(), name=name, backend="cpu",
+                        placement="CPU")
 
 
 async def ask(pilot, text: str, *, wait_done: bool = True) -> None:

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
-
-from deskseek.engine import Settings
-from deskseek.history import History
-from deskseek.tui.app import DeskseekApp, ModelRequest
+from deskseek.tui.app import DeskseekApp
 from deskseek.tui.widgets import conversation as conversation_module
 from deskseek.tui.widgets.conversation import ConversationView
 from deskseek.tui.widgets.prompt import PromptArea
-from tests.fixtures.scripted_engine import ScriptedEngine, r1_reply
+from tests.fixtures.scripted_engine import r1_reply, scripted_app
 
 SIZE = (80, 30)
 
@@ -27,10 +23,7 @@ def long_answer(sections: int = 100) -> str:
 
 
 def make_app() -> DeskseekApp:
-    engine = ScriptedEngine(lambda messages: r1_reply("A short thought.", long_answer()), reasoning=True)
-    request = ModelRequest(name="scripted", path=Path("scripted.gguf"), reasoning=True, allow_system=False,
-                           settings=Settings())
-    return DeskseekApp(request, history=History(ephemeral=True), engine_factory=engine.factory)
+    return scripted_app(lambda messages: r1_reply("A short thought.", long_answer()))
 
 
 async def settle(pilot, seconds: float = 0.5) -> None:
@@ -92,10 +85,7 @@ async def test_culling_leaves_the_geometry_as_it_would_be_without_it(monkeypatch
 
 async def test_a_short_conversation_stays_at_the_top():
     """Following the end starts only once the turns overflow (an anchored short column sits at the bottom)."""
-    engine = ScriptedEngine(lambda messages: r1_reply("Hmm.", "Short."), reasoning=True)
-    request = ModelRequest(name="scripted", path=Path("scripted.gguf"), reasoning=True, allow_system=False,
-                           settings=Settings())
-    app = DeskseekApp(request, history=History(ephemeral=True), engine_factory=engine.factory)
+    app = scripted_app(lambda messages: r1_reply("Hmm.", "Short."))
     async with app.run_test(size=SIZE) as pilot:
         view = await ask(pilot)
         assert not view.following and view.scroll_y == 0
