@@ -84,7 +84,7 @@ def rates(stamps: list[float]) -> tuple[float, float, float]:
 
 
 def run_deskseek(model: Path, prompt: str, tokens: int, threads: int, ctx: int) -> dict:
-    from deskseek.engine import AnswerDelta, Engine, Settings
+    from deskseek.engines.local import AnswerDelta, Engine, Settings
 
     with Engine(model, n_ctx=ctx, n_threads=threads, reasoning=False) as engine:
         settings = Settings(max_tokens=tokens, ignore_eos=True, **SAMPLING)
@@ -184,8 +184,8 @@ def in_fresh_process(name: str, model: Path, tokens: int, threads: int, ctx: int
 
 
 def one(args) -> int:
-    from deskseek import native_log
-    from deskseek.engine import Engine
+    from deskseek.engines.local import Engine
+    from deskseek.llama import native_log
 
     native_log.install()
     if args.one == "deskseek":
@@ -211,8 +211,8 @@ def main() -> int:
     if args.one:
         return one(args)
 
-    from deskseek import native_log
-    from deskseek.engine import Engine
+    from deskseek.engines.local import Engine
+    from deskseek.llama import native_log
     from tests.fixtures.gguf_writers import default_cache_dir, starter_gguf
 
     native_log.install()

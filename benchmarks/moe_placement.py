@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 def measure(model: str, ctx: int, tokens: int, gpu_layers: int, patterns: list[str]) -> float:
     """Decode tok/s of one placement, in a fresh interpreter (no state carried between placements)."""
     code = (
-        "import json, sys; from deskseek.engine import Engine, Settings; "
+        "import json, sys; from deskseek.engines.local import Engine, Settings; "
         f"e = Engine({model!r}, n_ctx={ctx}, n_gpu_layers={gpu_layers}, cpu_patterns={patterns!r}, reasoning=False); "
         "r = e.generate([{'role': 'user', 'content': 'Tell me a long story.'}], "
         f"Settings(temperature=0, max_tokens={tokens}, ignore_eos=True)).wait(); "
@@ -48,17 +48,18 @@ def main() -> int:
     parser.add_argument("--ctx", type=int, default=4096)
     args = parser.parse_args()
 
-    from deskseek import gguf_info, gguf_names, hardware, placement
+    from deskseek.models import gguf, gguf_names
+    from deskseek.placement import hardware, planner
 
     path = Path(args.model)
     parts = [path.with_name(part) for part in gguf_names.split_parts(path.name)]
-    facts = placement.ModelFacts.of(gguf_info.read_set(parts))
+    facts = planner.ModelFacts.of(gguf.read_set(parts))
     budget = hardware.parse_size(args.gpu_mem)
     machine = hardware.assumed(gpu_bytes=budget)
-    chosen = placement.plan(facts, machine, ctx=args.ctx, explicit_gpu_budget=True)
+    chosen = planner.plan(facts, machine, ctx=args.ctx, explicit_gpu_budget=True)
     moe_layers = [i for i in range(facts.n_layer) if facts.expert_bytes[i]]
     on_gpu_all = facts.total_bytes - facts.input_bytes
-    fixed = facts.kv_bytes(args.ctx) + placement.compute_buffer_bytes(facts)
+    fixed = facts.kv_bytes(args.ctx) + planner.compute_buffer_bytes(facts)
 
     rows = [(f"planner: {chosen.summary()}", chosen.gpu_bytes,
              measure(args.model, args.ctx, args.tokens, chosen.gpu_layers, chosen.cpu_tensor_patterns))]
@@ -66,10 +67,10 @@ def main() -> int:
         gpu = on_gpu_all - sum(facts.expert_bytes[i] for i in moe_layers[:count]) + fixed
         if gpu > budget:
             continue
-        patterns = placement.expert_patterns(moe_layers[:count], len(moe_layers)) if count else []
+        patterns = planner.expert_patterns(moe_layers[:count], len(moe_layers)) if count else []
         rows.append((f"--n-cpu-moe {count}", gpu, measure(args.model, args.ctx, args.tokens, -1, patterns)))
-    dense = placement.ModelFacts(**{**facts.__dict__, "expert_bytes": [0] * facts.n_layer})
-    layers = placement.plan(dense, machine, ctx=args.ctx, explicit_gpu_budget=True)
+    dense = planner.ModelFacts(**{**facts.__dict__, "expert_bytes": [0] * facts.n_layer})
+    layers = planner.plan(dense, machine, ctx=args.ctx, explicit_gpu_budget=True)
     rows.append((f"layer offload: {layers.gpu_layers} layers", layers.gpu_bytes,
                  measure(args.model, args.ctx, args.tokens, layers.gpu_layers, [])))
 

@@ -53,7 +53,7 @@ def main() -> int:
         hub.add_file_from_path("bench/Model-GGUF", source.name, source)
         os.environ.update({"HF_ENDPOINT": hub.url, "DESKSEEK_HOME": str(work / "home"),
                            "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HOME": str(work / "hf")})
-        from deskseek import pull
+        from deskseek.models import pull
 
         rows = [
             ("shutil.copyfile", timed(lambda: shutil.copyfile(source, work / "copy.bin"))),

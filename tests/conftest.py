@@ -44,7 +44,7 @@ def hub(monkeypatch):
 
 
 def gguf_bytes(size: int, seed: int = 0, *, arch: str = "llama") -> bytes:
-    """A real GGUF header (readable by deskseek.gguf_info) padded with random bytes to `size`."""
+    """A real GGUF header (readable by deskseek.models.gguf) padded with random bytes to `size`."""
 
     header = _gguf_header(arch)
     assert size > len(header)

@@ -9,7 +9,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "deskseek"
-FACES = {"cli", "pull_view", "run_view", "history_cli", "tui"}
+FACES = {"cli", "tui"}
 
 
 def imports_of(path: Path) -> set[str]:

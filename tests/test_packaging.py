@@ -16,4 +16,4 @@ def test_wheel_carries_models_toml_and_the_console_script(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         assert archive.read("deskseek/models.toml") == (REPO_ROOT / "models.toml").read_bytes()
         entry_points = next(n for n in archive.namelist() if n.endswith("entry_points.txt"))
-        assert "deskseek = deskseek.cli:main" in archive.read(entry_points).decode()
+        assert "deskseek = deskseek.cli.main:main" in archive.read(entry_points).decode()

@@ -20,15 +20,15 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, ListItem, ListView, Static
 
-from .. import engine as ev
-from ..history import History
-from .messages import LoadProgress, ModelFailed, ModelReady, ReplyChunk, ReplyFinished
-from .quiet_gc import QuietCollector
-from .screens.help import HelpScreen
-from .widgets.conversation import ConversationView
-from .widgets.prompt import PromptArea
-from .widgets.status import StatusBar
-from .widgets.turn import AssistantTurn, UserTurn
+from deskseek.chat.history import History
+from deskseek.engines import local as ev
+from deskseek.tui.messages import LoadProgress, ModelFailed, ModelReady, ReplyChunk, ReplyFinished
+from deskseek.tui.quiet_gc import QuietCollector
+from deskseek.tui.screens.help import HelpScreen
+from deskseek.tui.widgets.conversation import ConversationView
+from deskseek.tui.widgets.prompt import PromptArea
+from deskseek.tui.widgets.status import StatusBar
+from deskseek.tui.widgets.turn import AssistantTurn, UserTurn
 
 FRAME_S = 1 / 30  # streamed text is handed to the turn at most this often, however fast the model
 
@@ -105,8 +105,8 @@ class DeskseekApp(App):
         if self.conversation_id is not None:
             self.call_after_refresh(self.show_conversation, self.conversation_id)
         if self.request is None:
-            from . import catalog
-            from .screens.first_run import FirstRunScreen
+            from deskseek.tui import catalog
+            from deskseek.tui.screens.first_run import FirstRunScreen
 
             self.push_screen(FirstRunScreen(catalog.available_rows()), self.use_model)
             return
@@ -122,8 +122,8 @@ class DeskseekApp(App):
         """Load another model (picked, or just pulled), with the same flags the chat was started with."""
         if not name or (self.request is not None and name == self.request.name and self.engine is not None):
             return
-        from . import catalog
-        from ..errors import DeskseekError
+        from deskseek.errors import DeskseekError
+        from deskseek.tui import catalog
 
         try:
             request = catalog.request_for(self.flags, name)
@@ -182,12 +182,12 @@ class DeskseekApp(App):
         self.query_one("#conversation").mount(Static(f"Could not load the model: {message.error}",
                                                      classes="error", markup=False))
         if self.flags is not None:  # started from the command line: offer the other installed models
-            from . import catalog
+            from deskseek.tui import catalog
 
             failed = self.request.name if self.request else ""
             others = [row for row in catalog.installed_rows() if row[0] != failed]
             if others:
-                from .screens.model_picker import ModelPicker
+                from deskseek.tui.screens.model_picker import ModelPicker
 
                 self.push_screen(ModelPicker(others, failed), self.use_model)
 
@@ -373,14 +373,14 @@ class DeskseekApp(App):
         prompt.focus()
 
     def action_switch_model(self) -> None:
-        from . import catalog
-        from .screens.model_picker import ModelPicker
+        from deskseek.tui import catalog
+        from deskseek.tui.screens.model_picker import ModelPicker
 
         current = self.request.name if self.request else ""
         self.push_screen(ModelPicker(catalog.installed_rows(), current), self.use_model)
 
     def action_settings(self) -> None:
-        from .screens.settings import SettingsScreen
+        from deskseek.tui.screens.settings import SettingsScreen
 
         if self.request is None:
             return

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from .. import hardware, launch, placement, registry, store
-from ..pull import human_bytes
+from deskseek.engines import launch
+from deskseek.models import registry, store
+from deskseek.models.pull import human_bytes
+from deskseek.placement import hardware, planner
 
 
 def _fit(size: int | None, machine: hardware.Machine) -> str:
-    return placement.fit_from_size(size, machine) if size else "?"
+    return planner.fit_from_size(size, machine) if size else "?"
 
 
 def installed_rows() -> list[tuple[str, str]]:
@@ -29,7 +31,7 @@ def available_rows() -> list[tuple[str, str]]:
 
 def request_for(flags, model: str | None):
     """A loadable request for `model` with the user's flags (placement, sampling); raises DeskseekError."""
-    from .app import ModelRequest
+    from deskseek.tui.app import ModelRequest
 
     prepared = launch.prepare(flags, model)
     chosen, plan = prepared.chosen, prepared.plan

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from ..engine import Engine, Reply
+from deskseek.engines.local import Engine, Reply
 
 
 class LoadProgress(Message):

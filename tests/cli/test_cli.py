@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from deskseek import store
-from deskseek.cli import main
+from deskseek.cli.main import main
+from deskseek.models import store
 from tests.conftest import REPO_ROOT, gguf_bytes, write_registry
-from tests.core.test_pull import MB, Q4, REPO, registry_entry, wait_for_part
+from tests.models.test_pull import MB, Q4, REPO, registry_entry, wait_for_part
 
 INSTALLED_KEYS = {
     "name", "path", "files", "size", "quant", "architecture", "params", "params_active", "reasoning",

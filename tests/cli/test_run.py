@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.core.test_engine import R1_GRAMMAR, r1_paths, starter_path  # noqa: F401  (session fixtures)
+from tests.engines.test_local import R1_GRAMMAR, r1_paths, starter_path  # noqa: F401  (session fixtures)
 
 # Runs deskseek with an audit hook that fails loudly on any attempt to open a network connection or resolve
 # a name, and records it in a file in case some layer swallows the exception.
@@ -26,7 +26,7 @@ def refuse(event, args):
             log.write(f"{event} {args!r}\\n")
         raise PermissionError(f"network used by an offline command: {event}")
 sys.addaudithook(refuse)
-from deskseek.cli import main
+from deskseek.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from deskseek.engine import Settings
-from deskseek.history import History
+from deskseek.chat.history import History
+from deskseek.engines.local import Settings
 from deskseek.tui.app import DeskseekApp, ModelRequest
 from deskseek.tui.widgets.prompt import PromptArea
 from deskseek.tui.widgets.status import StatusBar
 from deskseek.tui.widgets.thinking import ThinkingPane, ThoughtHeader
 from deskseek.tui.widgets.turn import AssistantTurn, UserTurn
-from tests.core.test_engine import R1_GRAMMAR, r1_paths, starter_path  # noqa: F401  (session fixtures)
+from tests.engines.test_local import R1_GRAMMAR, r1_paths, starter_path  # noqa: F401  (session fixtures)
 from tests.fixtures import gguf_writers
 
 SIZE = (100, 32)
@@ -191,7 +191,7 @@ async def test_help_lists_every_key(starter_path):  # noqa: F811
 
 
 def chat_flags(*extra: str):
-    from deskseek.cli import build_parser
+    from deskseek.cli.main import build_parser
 
     return build_parser().parse_args(["chat", "--threads", "2", "--ctx", "512", *extra])
 
@@ -200,10 +200,10 @@ async def test_first_run_pulls_the_chosen_model_in_the_app(hub, home, tmp_path):
     """Nothing installed: the first-run screen lists the registry, pulls from the (test) Hub, then loads it."""
     from textual.widgets import OptionList
 
-    from deskseek import store
+    from deskseek.models import store
     from deskseek.tui.screens.first_run import FirstRunScreen
     from tests.conftest import write_registry
-    from tests.core.test_pull import REPO
+    from tests.models.test_pull import REPO
 
     tiny = gguf_writers.tiny_llama(tmp_path / "tiny.gguf")
     hub.add_file(REPO, "Tiny-Q8_0.gguf", tiny.read_bytes())
@@ -234,7 +234,7 @@ quants = {{ Q8_0 = {{ file = "Tiny-Q8_0.gguf", size = {tiny.stat().st_size} }} }
 async def test_switching_model_loads_the_picked_one(starter_path, home, tmp_path):  # noqa: F811
     from textual.widgets import OptionList
 
-    from deskseek import store
+    from deskseek.models import store
     from deskseek.tui import catalog
     from deskseek.tui.screens.model_picker import ModelPicker
 
@@ -300,7 +300,7 @@ async def test_escape_stops_mid_answer_and_keeps_what_was_written(r1_paths):  # 
 
 
 async def test_a_failed_load_offers_the_other_installed_models(starter_path, home, tmp_path):  # noqa: F811
-    from deskseek import store
+    from deskseek.models import store
     from deskseek.tui.screens.model_picker import ModelPicker
 
     store.register_import(starter_path, "smol")

@@ -1,6 +1,6 @@
 """`deskseek chat` as a real process in a real terminal (tmux): what a user sees, what survives kill -9, no network.
 
-The Pilot tests in test_app.py drive the app inside pytest's process. These start `python -m deskseek.cli chat`
+The Pilot tests in test_app.py drive the app inside pytest's process. These start `python -m deskseek.cli.main chat`
 the way a user does, on a pseudo-terminal that tmux owns, type with `send-keys` and read the screen back with
 `capture-pane`. That covers what Pilot cannot: argument parsing, the terminal driver, Ctrl+Q and the exit
 status, the history file written by one process and read by another, and a SIGKILL in the middle of a reply.
@@ -26,10 +26,10 @@ from pathlib import Path
 
 import pytest
 
-from deskseek.history import History
+from deskseek.chat.history import History
 from tests.cli.test_run import GUARDED
 from tests.conftest import REPO_ROOT
-from tests.core.test_engine import r1_paths, starter_path  # noqa: F401  (session fixtures)
+from tests.engines.test_local import r1_paths, starter_path  # noqa: F401  (session fixtures)
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 

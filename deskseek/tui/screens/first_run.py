@@ -63,8 +63,8 @@ class FirstRunScreen(Screen[str]):
     def pull(self, alias: str) -> None:
         from huggingface_hub import constants
 
-        from ... import pull
-        from ...errors import DeskseekError
+        from deskseek.errors import DeskseekError
+        from deskseek.models import pull
 
         constants.HF_HUB_OFFLINE = False  # the user asked for this download; chat is offline otherwise
 

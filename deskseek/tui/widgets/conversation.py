@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from textual.containers import VerticalScroll
 
-from .markdown_flow import Segment
+from deskseek.tui.widgets.markdown_flow import Segment
 
 NEAR_SCREENS = 1
 FAR_SCREENS = 2

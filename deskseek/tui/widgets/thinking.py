@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from .markdown_flow import MarkdownFlow
+from deskseek.tui.widgets.markdown_flow import MarkdownFlow
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 

@@ -6,8 +6,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from .markdown_flow import MarkdownFlow
-from .thinking import ThinkingPane
+from deskseek.tui.widgets.markdown_flow import MarkdownFlow
+from deskseek.tui.widgets.thinking import ThinkingPane
 
 
 class UserTurn(Static):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+
 from deskseek.tui.app import DeskseekApp
 from deskseek.tui.widgets import conversation as conversation_module
 from deskseek.tui.widgets.conversation import ConversationView

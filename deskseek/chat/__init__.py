@@ -1,0 +1,1 @@
+"""Conversations: the session a face drives, and the SQLite history it writes as replies stream."""

@@ -1,0 +1,563 @@
+"""Every chat, kept in one SQLite file under the data root, so that no word of it is ever lost.
+
+A reply is written while it streams: the row exists from its first token and is rewritten at least every
+`flush_every_s`, so a `kill -9` (or a power cut, up to what the OS had flushed) loses at most that last
+interval. A reply that was still streaming when its process died is found on the next open and marked
+`interrupted` rather than left looking alive.
+
+WAL with `synchronous=NORMAL` makes each of those small writes cheap (no fsync per commit) while a killed
+process still loses nothing it committed. The schema's version lives in `PRAGMA user_version`; opening an
+older file upgrades it in one transaction, and a file from a newer deskseek is refused untouched.
+
+One connection guarded by one lock: the TUI streams from a worker thread while its UI thread reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from deskseek import paths
+from deskseek.errors import DeskseekError, DiskFull, NotFound
+
+ROLES = ("system", "user", "assistant")
+STATES = ("complete", "streaming", "stopped", "interrupted", "error", "no-answer")
+FORMATS = ("md", "json")
+TITLE_CHARS = 60
+
+# MIGRATIONS[n] takes a database from version n to n + 1; version 0 is an empty file. Never edit a shipped
+# step: users have files written by it. Add a new one.
+MIGRATIONS: list[tuple[str, ...]] = [
+    (  # v1: conversations and their messages
+        """CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            title TEXT,
+            model TEXT NOT NULL,
+            settings TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX conversations_by_update ON conversations (updated_at)",
+        """CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+            content TEXT NOT NULL DEFAULT '',
+            reasoning TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL DEFAULT 'complete'
+                CHECK (state IN ('complete', 'streaming', 'stopped', 'interrupted', 'error', 'no-answer')),
+            model TEXT,
+            stats TEXT,
+            finish_reason TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (conversation_id, position)
+        )""",
+        "CREATE INDEX messages_streaming ON messages (state) WHERE state = 'streaming'",
+    ),
+    (  # v2: how long the model thought, for "Thought for 12.4 s"
+        "ALTER TABLE messages ADD COLUMN reasoning_seconds REAL",
+    ),
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    id: int
+    title: str | None
+    model: str
+    created_at: str
+    updated_at: str
+    message_count: int
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    conversation_id: int
+    position: int
+    role: str
+    content: str
+    reasoning: str
+    state: str
+    model: str | None
+    stats: dict | None
+    finish_reason: str | None
+    reasoning_seconds: float | None
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: int
+    title: str | None
+    model: str
+    settings: dict
+    created_at: str
+    updated_at: str
+    messages: list[Message] = field(default_factory=list)
+
+
+def _now() -> str:
+    """UTC ISO 8601 with microseconds: sorts as text, and two writes a millisecond apart still order."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def default_title(text: str) -> str | None:
+    """The first non-blank line, cut to fit a list row; None when there is no text to name it by."""
+    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if not line:
+        return None
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+def _given_title(title: str | None) -> str | None:
+    """None (not "") marks a conversation still waiting to be named by its first user message."""
+    return (" ".join(title.split()) or None) if title else None
+
+
+def _json_text(value: Any) -> str:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    return json.dumps(dict(value or {}), ensure_ascii=False, sort_keys=True)
+
+
+class History:
+    """The chat history: a file under the data root, or (ephemeral) memory that vanishes on close."""
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        ephemeral: bool = False,
+        flush_every_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.path = None if ephemeral else Path(path) if path is not None else paths.history_db()
+        self.flush_every_s = flush_every_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._live: set[ReplyWriter] = set()  # replies still streaming, for close() to save
+        self._db = self._connect()
+        try:
+            self._migrate()
+            self.recovered = self.recover()
+        except BaseException:
+            self._db.close()
+            raise
+
+    # --- opening ----------------------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.path is None:
+            db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        else:
+            db = self._open_file()
+        db.execute("PRAGMA foreign_keys = ON")
+        return db
+
+    def _open_file(self) -> sqlite3.Connection:
+        paths.ensure(self.path.parent)
+        if not self.path.exists():  # created private before SQLite opens it; its -wal and -shm copy the mode
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
+        try:
+            version = self._read_version(db)  # before the pragmas below write to the file
+            if version > SCHEMA_VERSION:
+                raise DeskseekError(
+                    f"the chat history at {self.path} was written by a newer deskseek (schema v{version}, "
+                    f"this one knows up to v{SCHEMA_VERSION}); upgrade deskseek to open it"
+                )
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            db.close()
+            raise
+        self._make_private()
+        return db
+
+    def _read_version(self, db: sqlite3.Connection) -> int:
+        try:
+            return db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as err:
+            raise DeskseekError(f"{self.path} is not a deskseek chat history ({err})") from None
+
+    def _make_private(self) -> None:
+        """The file holds the user's chats: nobody else on the machine may read it, whatever the umask."""
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.chmod(f"{self.path}{suffix}", 0o600)
+            except FileNotFoundError:
+                pass
+
+    def _migrate(self) -> None:
+        with self._write() as db:  # re-read under the write lock: another process may have just upgraded
+            version = self._read_version(db)
+            if version == SCHEMA_VERSION:
+                return
+            try:
+                for step in MIGRATIONS[version:]:
+                    for statement in step:
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            except sqlite3.DatabaseError as err:
+                raise DeskseekError(
+                    f"could not upgrade the chat history at {self.path or 'memory'} from schema v{version} "
+                    f"to v{SCHEMA_VERSION} ({err}); it was left as it was"
+                ) from None
+
+    def recover(self) -> int:
+        """Replies whose process died mid-stream would look alive forever; say what happened to them."""
+        with self._write() as db:
+            return db.execute(
+                "UPDATE messages SET state = 'interrupted', updated_at = ? WHERE state = 'streaming'", (_now(),)
+            ).rowcount
+
+    def close(self) -> None:
+        """A reply still streaming at close keeps its buffered text, marked interrupted: it did not finish."""
+        try:
+            for writer in list(self._live):
+                writer.finish("interrupted")
+        finally:
+            with self._lock:
+                self._db.close()
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- transactions -----------------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """IMMEDIATE takes the write lock up front, so a second process waits here instead of failing mid-way."""
+        with self._transaction("BEGIN IMMEDIATE") as db:
+            yield db
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """One snapshot, so a conversation and its messages never come from two different moments."""
+        with self._transaction("BEGIN") as db:
+            yield db
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute(begin)
+                try:
+                    yield self._db
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError as err:
+                raise _user_facing(err, self.path) from None
+
+    # --- conversations ----------------------------------------------------------------------------------
+
+    def new_conversation(self, model: str, settings: Mapping | None = None, title: str | None = None) -> int:
+        now = _now()
+        with self._write() as db:
+            return db.execute(
+                "INSERT INTO conversations (title, model, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                (_given_title(title), model, _json_text(settings), now, now),
+            ).lastrowid
+
+    def conversations(self) -> list[ConversationSummary]:
+        with self._read() as db:
+            rows = db.execute(
+                """SELECT c.id, c.title, c.model, c.created_at, c.updated_at, COUNT(m.id)
+                   FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id
+                   GROUP BY c.id ORDER BY c.updated_at DESC, c.id DESC"""
+            ).fetchall()
+        return [ConversationSummary(*row) for row in rows]
+
+    def last_conversation_id(self) -> int | None:
+        with self._read() as db:
+            row = db.execute("SELECT id FROM conversations ORDER BY updated_at DESC, id DESC LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def conversation(self, conversation_id: int) -> Conversation:
+        with self._read() as db:
+            row = db.execute(
+                "SELECT id, title, model, settings, created_at, updated_at FROM conversations WHERE id = ?",
+                (conversation_id,),
+            ).fetchone()
+            if row is None:
+                raise _no_conversation(conversation_id)
+            messages = db.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY position",
+                (conversation_id,),
+            ).fetchall()
+        cid, title, model, settings, created_at, updated_at = row
+        return Conversation(
+            cid, title, model, json.loads(settings), created_at, updated_at, [_message(m) for m in messages]
+        )
+
+    def rename(self, conversation_id: int, title: str) -> None:
+        title = _given_title(title)
+        if title is None:
+            raise DeskseekError("a title cannot be empty")
+        with self._write() as db:
+            self._touch(db, conversation_id, "title = ?", (title,))
+
+    def delete(self, conversation_id: int) -> None:
+        with self._write() as db:
+            if db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,)).rowcount == 0:
+                raise _no_conversation(conversation_id)
+
+    def _touch(self, db: sqlite3.Connection, conversation_id: int, assignments: str = "", values: tuple = ()):
+        """Every change to a conversation moves it to the top of the list."""
+        sets = f"{assignments}, updated_at = ?" if assignments else "updated_at = ?"
+        cursor = db.execute(f"UPDATE conversations SET {sets} WHERE id = ?", (*values, _now(), conversation_id))
+        if cursor.rowcount == 0:
+            raise _no_conversation(conversation_id)
+
+    # --- messages ---------------------------------------------------------------------------------------
+
+    def add_message(
+        self, conversation_id: int, role: str, content: str, *,
+        reasoning: str = "", state: str = "complete", model: str | None = None,
+    ) -> int:
+        _check(role, ROLES, "role")
+        _check(state, STATES, "state")
+        with self._write() as db:
+            self._touch(db, conversation_id)
+            if role == "user":
+                db.execute(
+                    "UPDATE conversations SET title = ? WHERE id = ? AND title IS NULL",
+                    (default_title(content), conversation_id),
+                )
+            return self._insert(db, conversation_id, role, content, reasoning, state, model)
+
+    def _insert(self, db, conversation_id, role, content, reasoning, state, model) -> int:
+        now = _now()
+        return db.execute(
+            """INSERT INTO messages (conversation_id, position, role, content, reasoning, state, model,
+                                     created_at, updated_at)
+               VALUES (?, (SELECT COALESCE(MAX(position), -1) + 1 FROM messages WHERE conversation_id = ?),
+                       ?, ?, ?, ?, ?, ?, ?)""",
+            (conversation_id, conversation_id, role, content, reasoning, state, model, now, now),
+        ).lastrowid
+
+    def delete_message(self, message_id: int) -> None:
+        """Regenerate drops the last reply before asking again."""
+        with self._write() as db:
+            row = db.execute("SELECT conversation_id FROM messages WHERE id = ?", (message_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no message with id {message_id} in the chat history")
+            db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            self._touch(db, row[0])
+
+    def start_reply(
+        self, conversation_id: int, model: str, *,
+        flush_every_s: float | None = None, clock: Callable[[], float] | None = None,
+    ) -> ReplyWriter:
+        """The row exists before the first token arrives, so even a reply killed at once leaves a trace."""
+        with self._write() as db:
+            self._touch(db, conversation_id)
+            message_id = self._insert(db, conversation_id, "assistant", "", "", "streaming", model)
+        writer = ReplyWriter(
+            self, conversation_id, message_id,
+            self.flush_every_s if flush_every_s is None else flush_every_s, clock or self.clock,
+        )
+        self._live.add(writer)
+        return writer
+
+    def _save_reply(self, writer: ReplyWriter, *, finish_reason=None, stats=None) -> None:
+        with self._write() as db:
+            db.execute(
+                """UPDATE messages SET content = ?, reasoning = ?, reasoning_seconds = ?, state = ?,
+                                       finish_reason = COALESCE(?, finish_reason), stats = COALESCE(?, stats),
+                                       updated_at = ?
+                   WHERE id = ?""",
+                (writer.content, writer.reasoning, writer.reasoning_seconds, writer.state, finish_reason,
+                 None if stats is None else _json_text(stats), _now(), writer.message_id),
+            )
+            self._touch(db, writer.conversation_id)
+
+    # --- export -----------------------------------------------------------------------------------------
+
+    def export(self, conversation_id: int, fmt: str) -> str:
+        if fmt not in FORMATS:
+            raise DeskseekError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+        conversation = self.conversation(conversation_id)
+        return to_json(conversation) if fmt == "json" else to_markdown(conversation)
+
+
+class ReplyWriter:
+    """One assistant reply as it streams: text gathers in memory and reaches the row every `flush_every_s`.
+
+    Writing per token would cost a transaction per token; writing only at the end would lose a whole reply
+    to a crash. A timed flush bounds the loss to one interval for the price of about one write a second.
+    State changes (the thought's length, the end) are written at once: they are rare and matter most.
+    """
+
+    def __init__(self, history: History, conversation_id: int, message_id: int, flush_every_s: float, clock):
+        self.history = history
+        self.conversation_id = conversation_id
+        self.message_id = message_id
+        self.flush_every_s = flush_every_s
+        self.clock = clock
+        self.state = "streaming"
+        self.reasoning_seconds: float | None = None
+        self._answer: list[str] = []  # chunks, joined only when written: a long reply stays linear
+        self._thought: list[str] = []
+        self._last_write = clock()
+
+    @property
+    def content(self) -> str:
+        return "".join(self._answer)
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(self._thought)
+
+    def add_reasoning(self, text: str) -> bool:
+        """Returns whether this call wrote the row (the caller can tell what a crash now would keep)."""
+        self._open_or_raise()
+        self._thought.append(text)
+        return self._flush_if_due()
+
+    def add_answer(self, text: str) -> bool:
+        """Returns whether this call wrote the row."""
+        self._open_or_raise()
+        self._answer.append(text)
+        return self._flush_if_due()
+
+    def set_reasoning_seconds(self, seconds: float) -> None:
+        self._open_or_raise()
+        self.reasoning_seconds = seconds
+        self.flush()
+
+    def flush(self) -> None:
+        self.history._save_reply(self)
+        self._last_write = self.clock()
+
+    def finish(self, state: str, finish_reason: str | None = None, stats: Mapping | None = None) -> None:
+        self._open_or_raise()
+        _check(state, tuple(s for s in STATES if s != "streaming"), "final state")
+        self.state = state
+        self.history._live.discard(self)
+        self.history._save_reply(self, finish_reason=finish_reason, stats=stats)
+
+    @property
+    def finished(self) -> bool:
+        return self.state != "streaming"
+
+    def _flush_if_due(self) -> bool:
+        if self.clock() - self._last_write < self.flush_every_s:
+            return False
+        self.flush()
+        return True
+
+    def _open_or_raise(self) -> None:
+        if self.finished:
+            raise RuntimeError(f"reply {self.message_id} is already {self.state}")
+
+
+# --- rows and formats -------------------------------------------------------------------------------------
+
+_MESSAGE_COLUMNS = (
+    "id, conversation_id, position, role, content, reasoning, state, model, stats, finish_reason, "
+    "reasoning_seconds, created_at, updated_at"
+)
+
+
+def _message(row: tuple) -> Message:
+    values = list(row)
+    values[8] = json.loads(values[8]) if values[8] else None
+    return Message(*values)
+
+
+def _check(value: str, allowed: tuple[str, ...], what: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+def _no_conversation(conversation_id: int) -> NotFound:
+    return NotFound(f"no conversation with id {conversation_id} (`deskseek history list` shows them)")
+
+
+def _user_facing(err: sqlite3.OperationalError, path: Path | None) -> Exception:
+    """A full disk or a stuck lock is the user's to fix, so it gets a readable line; anything else is a bug."""
+    text = str(err)
+    if "full" in text:
+        return DiskFull(f"the disk is full: the chat history at {path} could not be saved")
+    if "locked" in text or "busy" in text:
+        return DeskseekError(f"the chat history at {path} is locked by another program; try again")
+    if "readonly" in text:
+        return DeskseekError(f"the chat history at {path} is read-only: {text}")
+    return err
+
+
+def to_json(conversation: Conversation) -> str:
+    """A stable shape for scripts: these keys, in this order, whatever the schema grows into."""
+    return json.dumps({
+        "id": conversation.id,
+        "title": conversation.title,
+        "model": conversation.model,
+        "settings": conversation.settings,
+        "created_at": conversation.created_at,
+        "messages": [{
+            "role": m.role,
+            "content": m.content,
+            "reasoning": m.reasoning,
+            "state": m.state,
+            "model": m.model,
+            "stats": m.stats,
+            "finish_reason": m.finish_reason,
+            "reasoning_seconds": m.reasoning_seconds,
+            "created_at": m.created_at,
+        } for m in conversation.messages],
+    }, ensure_ascii=False, indent=2)
+
+
+_HEADINGS = {"system": "System", "user": "You", "assistant": "Assistant"}
+_STATE_NOTES = {
+    "streaming": "still being written",
+    "stopped": "stopped: the reply was cut short on request",
+    "interrupted": "interrupted: deskseek ended before this reply finished",
+    "error": "error: generation failed part-way",
+    "no-answer": "no answer: the model never finished thinking",
+}
+
+
+def to_markdown(conversation: Conversation) -> str:
+    """A transcript a person reads: the thought folded away (GitHub and most viewers render <details>)."""
+    facts = [f"- Model: `{conversation.model}`", f"- Started: {conversation.created_at}"]
+    system_prompt = conversation.settings.get("system_prompt") or conversation.settings.get("system")
+    if system_prompt and not any(m.role == "system" for m in conversation.messages):
+        facts.append(f"- System prompt: {' '.join(str(system_prompt).split())}")
+    blocks = [f"# {conversation.title or 'Untitled conversation'}", "\n".join(facts)]
+    for m in conversation.messages:
+        heading = _HEADINGS[m.role]
+        if m.role == "assistant" and m.model and m.model != conversation.model:
+            heading += f" ({m.model})"
+        blocks.append(f"## {heading}")
+        if m.reasoning.strip():
+            summary = "Thought" if m.reasoning_seconds is None else f"Thought for {m.reasoning_seconds:.1f} s"
+            thought = m.reasoning.strip().replace("</details>", "&lt;/details&gt;")
+            blocks.append(f"<details><summary>{summary}</summary>\n\n{thought}\n\n</details>")
+        if m.content.strip():
+            blocks.append(m.content.strip())
+        if m.state in _STATE_NOTES:
+            blocks.append(f"*[{_STATE_NOTES[m.state]}]*")
+    return "\n\n".join(blocks) + "\n"

@@ -1,0 +1,69 @@
+"""How `deskseek run` prints a streaming reply: thinking dimmed under a heading, then the answer.
+
+Ctrl+C stops the generation, not the program: the reply so far is still printed (and still in --json),
+because a long R1 thought cut short is often worth reading.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from deskseek.engines import local as ev
+
+DIM, RESET, BOLD = "\x1b[2m", "\x1b[0m", "\x1b[1m"
+
+
+class RunView:
+    def __init__(self, *, json_output: bool, hide_thinking: bool, out=None, err=None):
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.quiet = json_output
+        self.hide_thinking = hide_thinking or json_output
+        self.color = self.out.isatty()
+        self.section = None  # "reasoning" | "answer"
+
+    def follow(self, generation: ev.Generation) -> ev.Reply:
+        while True:
+            try:
+                event = generation.get()
+                self._show(event)
+                if isinstance(event, ev.Done):
+                    self._end(generation.reply)
+                    return generation.reply
+            except KeyboardInterrupt:  # wherever it lands, it means "stop the reply", never "crash"
+                generation.cancel()
+
+    def _style(self, code: str) -> str:
+        return code if self.color else ""
+
+    def _show(self, event) -> None:
+        if isinstance(event, ev.ReasoningDelta) and not self.hide_thinking:
+            if self.section != "reasoning":
+                self.out.write(f"{self._style(BOLD)}Thinking…{self._style(RESET)}\n{self._style(DIM)}")
+                self.section = "reasoning"
+            self.out.write(event.text)
+            self.out.flush()
+        elif isinstance(event, ev.AnswerDelta) and not self.quiet:
+            if self.section == "reasoning":
+                self.out.write(f"{self._style(RESET)}\n\n")
+            self.section = "answer"
+            self.out.write(event.text)
+            self.out.flush()
+        elif isinstance(event, ev.Notice):
+            print(f"note: {event.message}", file=self.err)
+
+    def _end(self, reply: ev.Reply) -> None:
+        if self.section == "reasoning":
+            self.out.write(self._style(RESET))
+        if not self.quiet and self.section is not None:
+            self.out.write("\n")
+            self.out.flush()
+        if reply.finish_reason == "cancelled":
+            print("(stopped)", file=self.err)
+        elif not reply.thought_closed:
+            print("note: the model never finished thinking, so there is no answer; "
+                  "raise --max-tokens or set --think-budget", file=self.err)
+        if reply.stats and self.err.isatty() and not self.quiet:
+            s = reply.stats
+            print(f"{DIM}{s.completion_tokens} tokens · {s.gen_tok_s:.1f} tok/s · "
+                  f"first token {s.ttft_s:.2f} s{RESET}", file=self.err)

@@ -1,0 +1,1 @@
+"""What runs a model and streams its reply as events: the local llama.cpp engine and its helpers."""

@@ -1,0 +1,599 @@
+"""The inference engine: one model loaded once, replies streamed as events, cancellable at any moment.
+
+Why not llama-cpp-python's `Llama.create_chat_completion`? It re-detokenizes the whole completion at
+every step (quadratic over R1's thousands of thinking tokens), allocates an n_batch x n_vocab score
+matrix (300 MB for a 152k vocabulary), and its quiet mode (verbose off) redirects the process's stdout and
+stderr. So we drive llama.cpp's C API directly through llama-cpp-python's ctypes bindings: the sampler
+chain is llama.cpp's own, detokenization is incremental (one piece per token through an incremental
+UTF-8 decoder), the KV cache keeps the common prefix between turns, and the log goes to our file.
+
+Generation runs on its own thread and talks through a queue: the CLI iterates it on the main thread,
+the TUI from a worker, and `cancel()` is honoured between tokens and, through llama.cpp's abort
+callback, in the middle of prompt processing.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deskseek.engines import chat_template
+from deskseek.engines.thinking import ReasoningSplitter
+from deskseek.errors import DeskseekError
+from deskseek.llama import ext, native_log
+from deskseek.models import gguf
+
+log = logging.getLogger("deskseek.engine")
+
+
+class LoadError(DeskseekError):
+    """The model could not be loaded: not a GGUF, damaged, unsupported, or too big for memory."""
+
+
+# --- events ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReasoningDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class AnswerDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should know that is not text of the reply (e.g. old turns were dropped)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Stats:
+    prompt_tokens: int
+    cached_tokens: int  # of prompt_tokens, how many were reused from the KV cache
+    completion_tokens: int
+    reasoning_tokens: int
+    ttft_s: float  # request to first generated token
+    prompt_tok_s: float
+    gen_tok_s: float
+
+    def as_dict(self) -> dict:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            "ttft_s": round(self.ttft_s, 4),
+            "prompt_tok_s": round(self.prompt_tok_s, 2),
+            "gen_tok_s": round(self.gen_tok_s, 2),
+        }
+
+
+@dataclass(frozen=True)
+class Done:
+    finish_reason: str  # "stop" | "length" | "cancelled" | "error"
+    thought_closed: bool  # False for a reasoning reply that never left its thought
+
+
+@dataclass(frozen=True)
+class Error:
+    message: str
+
+
+Event = ReasoningDelta | AnswerDelta | Notice | Stats | Done | Error
+
+
+@dataclass
+class Settings:
+    temperature: float = 0.7
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    seed: int | None = None
+    max_tokens: int | None = None  # None: until the model stops or the context is full
+    think_budget: int | None = None  # reasoning tokens before the thought is closed for it
+    grammar: str | None = None  # GBNF, applied by llama.cpp's own grammar sampler
+    ignore_eos: bool = False  # never sample an end-of-generation token (benchmarks of long replies)
+
+
+@dataclass
+class Reply:
+    """Everything one generation produced, accumulated for callers that want the whole thing."""
+
+    reasoning: str = ""
+    content: str = ""
+    finish_reason: str = ""
+    thought_closed: bool = True
+    stats: Stats | None = None
+    notices: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def add(self, event: Event) -> None:
+        if isinstance(event, ReasoningDelta):
+            self.reasoning += event.text
+        elif isinstance(event, AnswerDelta):
+            self.content += event.text
+        elif isinstance(event, Notice):
+            self.notices.append(event.message)
+        elif isinstance(event, Stats):
+            self.stats = event
+        elif isinstance(event, Done):
+            self.finish_reason, self.thought_closed = event.finish_reason, event.thought_closed
+        elif isinstance(event, Error):
+            self.error = event.message
+
+
+def default_threads() -> int:
+    """llama.cpp decodes fastest on physical cores; os.cpu_count() counts SMT siblings, so halve large counts."""
+    count = os.cpu_count() or 2
+    return count if count <= 4 else max(4, count // 2)
+
+
+# --- the engine -----------------------------------------------------------------------------------------
+
+
+class Engine:
+    """One loaded model. Not thread-safe for concurrent generations: one Generation at a time."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        n_gpu_layers: int = -1,
+        n_batch: int = 512,
+        reasoning: bool | None = None,
+        allow_system: bool = True,
+        cpu_patterns: list[str] | None = None,
+        on_progress: Callable[[float], None] | None = None,
+    ):
+        import llama_cpp
+
+        self._llama = llama_cpp
+        native_log.install()
+        self.path = Path(path)
+        header = gguf.read(self.path)  # a clear message for non-GGUF and truncated headers
+        self.architecture = header.architecture
+        llama_cpp.llama_backend_init()
+        mark = native_log.mark()
+        params = llama_cpp.llama_model_default_params()
+        params.n_gpu_layers = n_gpu_layers
+        overrides = ext.CpuOverrides(cpu_patterns) if cpu_patterns else None
+        if overrides is not None:
+            overrides.apply(params)  # must outlive the load call: llama.cpp reads the array during it
+        self.cpu_patterns = list(cpu_patterns or [])
+        progress = None
+        if on_progress is not None:  # called by llama.cpp on this thread while it loads; True = carry on
+            progress = llama_cpp.llama_progress_callback(lambda fraction, _data: on_progress(fraction) or True)
+            params.progress_callback = progress
+        self._model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), params)
+        del overrides, progress
+        if not self._model:
+            raise LoadError(self._explain_load_failure(mark))
+        self._vocab = llama_cpp.llama_model_get_vocab(self._model)
+        threads = n_threads or default_threads()
+        cparams = llama_cpp.llama_context_default_params()
+        cparams.n_ctx = n_ctx
+        cparams.n_batch = n_batch
+        cparams.n_ubatch = min(n_batch, 512)
+        cparams.n_threads = threads
+        cparams.n_threads_batch = threads
+        cparams.no_perf = True
+        self._ctx = llama_cpp.llama_init_from_model(self._model, cparams)
+        if not self._ctx:
+            llama_cpp.llama_model_free(self._model)
+            reason = native_log.first_error(mark) or "llama.cpp could not allocate it"
+            raise LoadError(f"not enough memory for a {n_ctx}-token context ({reason}); try a smaller --ctx")
+        self._pool = ext.attach_threadpool(self._ctx, threads)
+        self.n_ctx = llama_cpp.llama_n_ctx(self._ctx)
+        self.n_batch = llama_cpp.llama_n_batch(self._ctx)
+        self.threads = threads
+        self._cancel = threading.Event()
+        # llama.cpp calls the abort callback between the nodes of every graph it computes: a thousand
+        # Python calls, each taking the GIL, per token. It is installed only while a prompt is processed
+        # (where a batch can take seconds and must stay cancellable); between generated tokens the
+        # cancel flag is checked directly, which costs nothing.
+        self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: self._cancel.is_set())
+        self._no_abort_cb = ctypes.cast(None, llama_cpp.ggml_abort_callback)
+        self.aborted_decodes = 0  # prompt batches cut short by cancel(); logged, and read by tests
+        self._cached: list[int] = []  # tokens whose keys and values sit in the KV cache, in order
+        self._busy = threading.Lock()
+        # One long-lived thread runs every generation of this engine. llama.cpp's CPU backend keeps its
+        # worker threads (OpenMP's team, where built with it) tied to the thread that computes; a new
+        # thread per reply would build a new team each time, and teams left behind by other threads
+        # make the spinning ones yield (libgomp throttles when threads outnumber cores): measured at
+        # 0.6x speed on 2 cores.
+        self._jobs: queue.Queue = queue.Queue()
+        self._worker = threading.Thread(target=self._serve, name="deskseek-engine", daemon=True)
+        self._worker.start()
+        self._piece_buf = ctypes.create_string_buffer(256)
+        self._one = (llama_cpp.llama_token * 1)()
+        self.template = self._meta("tokenizer.chat_template")
+        self.bos = self._token_text(llama_cpp.llama_vocab_bos(self._vocab))
+        self.eos = self._token_text(llama_cpp.llama_vocab_eos(self._vocab))
+        self.reasoning = (
+            reasoning if reasoning is not None else chat_template.is_reasoning_template(self.template or "")
+        )
+        self.allow_system = allow_system
+        log.info("loaded %s (%s, ctx %d, %d threads)", self.path, self.architecture, self.n_ctx, threads)
+
+    # -- loading helpers --
+
+    def _explain_load_failure(self, mark: int) -> str:
+        lines = native_log.lines_since(mark)
+        for line in lines:
+            if "unknown model architecture" in line:
+                arch = line.split("unknown model architecture")[-1].strip(" :'\"")
+                return f"{self.path.name}: architecture {arch!r} is not supported by this llama.cpp build"
+        reason = native_log.first_error(mark) or "llama.cpp refused it"
+        return f"cannot load {self.path.name}: {reason}"
+
+    def _meta(self, key: str) -> str | None:
+        size = self._llama.llama_model_meta_val_str(self._model, key.encode(), None, 0)
+        if size < 0:
+            return None
+        buf = ctypes.create_string_buffer(size + 1)
+        self._llama.llama_model_meta_val_str(self._model, key.encode(), buf, size + 1)
+        return buf.value.decode("utf-8", errors="replace")
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return self._llama.llama_vocab_get_text(self._vocab, token).decode("utf-8", errors="replace")
+
+    def _serve(self) -> None:
+        while (generation := self._jobs.get()) is not None:
+            generation._run()
+
+    def close(self) -> None:
+        """Free the model; a reply still in flight is cancelled and waited for first (it uses the context)."""
+        busy = getattr(self, "_busy", None)
+        if busy is not None:
+            self._cancel.set()
+            busy.acquire()
+            self._jobs.put(None)
+            self._worker.join()
+        try:
+            self._free()
+        finally:
+            if busy is not None:
+                busy.release()
+
+    def _free(self) -> None:
+        if getattr(self, "_ctx", None):
+            if self._pool is not None:
+                ext.detach_threadpool(self._ctx)
+            self._llama.llama_free(self._ctx)
+            self._ctx = None
+        if getattr(self, "_pool", None) is not None:
+            self._pool.free()
+            self._pool = None
+        if getattr(self, "_model", None):
+            self._llama.llama_model_free(self._model)
+            self._model = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- text <-> tokens --
+
+    def tokenize(self, text: str, *, add_bos: bool = True) -> list[int]:
+        """Tokenize a rendered prompt: special tokens parsed, BOS added only if the template left it out."""
+        data = text.encode("utf-8")
+        capacity = len(data) + 8
+        buf = (self._llama.llama_token * capacity)()
+        count = self._llama.llama_tokenize(self._vocab, data, len(data), buf, capacity, False, True)
+        if count < 0:
+            raise DeskseekError("prompt could not be tokenized")
+        tokens = list(buf[:count])
+        bos = self._llama.llama_vocab_bos(self._vocab)
+        wants_bos = add_bos and self._llama.llama_vocab_get_add_bos(self._vocab)
+        if wants_bos and bos >= 0 and (not tokens or tokens[0] != bos):
+            tokens.insert(0, bos)
+        return tokens
+
+    def _piece(self, token: int) -> bytes:
+        count = self._llama.llama_token_to_piece(self._vocab, token, self._piece_buf, 256, 0, True)
+        if count < 0:  # a piece longer than the buffer: grow once for this token
+            big = ctypes.create_string_buffer(-count)
+            count = self._llama.llama_token_to_piece(self._vocab, token, big, -count, 0, True)
+            return big.raw[:count]
+        return self._piece_buf.raw[:count]
+
+    # -- generation --
+
+    def render(self, messages: list[dict]) -> chat_template.Rendered:
+        return chat_template.render(
+            self.template, messages, bos_token=self.bos, eos_token=self.eos,
+            reasoning=self.reasoning, allow_system=self.allow_system,
+        )
+
+    def generate(self, messages: list[dict], settings: Settings | None = None) -> Generation:
+        """Start a reply on a background thread; iterate the result for events, cancel() to stop."""
+        if not self._busy.acquire(blocking=False):
+            raise DeskseekError("a reply is already being generated; cancel it first")
+        if not self._ctx:
+            self._busy.release()
+            raise DeskseekError("the model has been closed")
+        generation = Generation(self, messages, settings or Settings())
+        generation.start()  # the engine's thread releases _busy when the generation ends
+        return generation
+
+    def _fit(self, messages: list[dict], reserve: int) -> tuple[chat_template.Rendered, list[int], int]:
+        """Render, dropping the oldest turns (never the first user turn nor the last) until it fits."""
+        messages = list(messages)
+        dropped = 0
+        while True:
+            rendered = self.render(messages)
+            tokens = self.tokenize(rendered.prompt)
+            if len(tokens) + reserve <= self.n_ctx:
+                return rendered, tokens, dropped
+            droppable = _droppable_index(messages)
+            if droppable is None:
+                if len(tokens) < self.n_ctx:
+                    return rendered, tokens, dropped  # it fits, with less room to answer than wished
+                raise DeskseekError(
+                    f"the prompt is {len(tokens)} tokens, more than this context holds ({self.n_ctx}); "
+                    "shorten it or use a larger --ctx"
+                )
+            del messages[droppable]
+            dropped += 1
+
+    def _sampler(self, settings: Settings):
+        llama = self._llama
+        chain = llama.llama_sampler_chain_init(llama.llama_sampler_chain_default_params())
+        if settings.grammar:
+            grammar = llama.llama_sampler_init_grammar(self._vocab, settings.grammar.encode(), b"root")
+            if not grammar:
+                llama.llama_sampler_free(chain)
+                raise DeskseekError("the grammar could not be parsed")
+            llama.llama_sampler_chain_add(chain, grammar)
+        if settings.ignore_eos:
+            llama.llama_sampler_chain_add(chain, self._eog_ban())
+        if settings.temperature <= 0:
+            llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_greedy())
+            return chain
+        if settings.top_k > 0:
+            llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_top_k(settings.top_k))
+        llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_top_p(settings.top_p, 1))
+        if settings.min_p > 0:
+            llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_min_p(settings.min_p, 1))
+        llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_temp(settings.temperature))
+        seed = settings.seed if settings.seed is not None else 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: random
+        llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_dist(seed))
+        return chain
+
+    def _eog_ban(self):
+        """A logit-bias sampler that makes every end-of-generation token impossible, as llama.cpp's ignore_eos."""
+        llama = self._llama
+        n_vocab = llama.llama_vocab_n_tokens(self._vocab)
+        eog = [t for t in range(n_vocab) if llama.llama_vocab_is_eog(self._vocab, t)]
+        biases = (llama.llama_logit_bias * len(eog))(*[llama.llama_logit_bias(t, float("-inf")) for t in eog])
+        return llama.llama_sampler_init_logit_bias(n_vocab, len(eog), biases)
+
+    def _reuse_prefix(self, tokens: list[int]) -> int:
+        """Keep the KV cache's common prefix with this prompt; at least one token must still be decoded."""
+        keep = 0
+        limit = min(len(self._cached), len(tokens) - 1)
+        while keep < limit and self._cached[keep] == tokens[keep]:
+            keep += 1
+        memory = self._llama.llama_get_memory(self._ctx)
+        if not self._llama.llama_memory_seq_rm(memory, 0, keep, -1):
+            self._llama.llama_memory_clear(memory, True)
+            keep = 0
+        del self._cached[keep:]
+        return keep
+
+    def _decode(self, tokens: list[int]) -> bool:
+        """Feed tokens to the model in n_batch chunks; False when cancelled through the abort callback."""
+        llama = self._llama
+        llama.llama_set_abort_callback(self._ctx, self._abort_cb, None)
+        try:
+            return self._decode_batches(tokens)
+        finally:
+            llama.llama_set_abort_callback(self._ctx, self._no_abort_cb, None)
+
+    def _decode_batches(self, tokens: list[int]) -> bool:
+        llama = self._llama
+        for start in range(0, len(tokens), self.n_batch):
+            chunk = tokens[start : start + self.n_batch]
+            array = (llama.llama_token * len(chunk))(*chunk)
+            status = llama.llama_decode(self._ctx, llama.llama_batch_get_one(array, len(chunk)))
+            if status == 2:
+                self.aborted_decodes += 1  # llama.cpp stopped mid-batch through the abort callback
+            if status == 2 or self._cancel.is_set():
+                self._forget_from(len(self._cached))
+                return False
+            if status != 0:
+                self._forget_from(len(self._cached))
+                raise DeskseekError(f"llama.cpp could not decode (status {status}); the context may be full")
+            self._cached.extend(chunk)
+        return True
+
+    def _decode_one(self, token: int) -> int:
+        self._one[0] = token
+        status = self._llama.llama_decode(self._ctx, self._llama.llama_batch_get_one(self._one, 1))
+        if status == 0:
+            self._cached.append(token)
+        return status
+
+    def _forget_from(self, position: int) -> None:
+        """After an aborted decode the cache holds an unknown tail: drop everything past `position`."""
+        memory = self._llama.llama_get_memory(self._ctx)
+        if not self._llama.llama_memory_seq_rm(memory, 0, position, -1):
+            self._llama.llama_memory_clear(memory, True)
+            position = 0
+        del self._cached[position:]
+
+
+def _droppable_index(messages: list[dict]) -> int | None:
+    """The oldest message that may go: not a system message, not the first user turn, not the last turn."""
+    first_user = next((i for i, m in enumerate(messages) if m["role"] == "user"), None)
+    for index, message in enumerate(messages[:-1]):
+        if message["role"] != "system" and index != first_user:
+            return index
+    if first_user is not None and first_user < len(messages) - 1:
+        return first_user  # only the first user turn and the last are left: the first must go after all
+    return None
+
+
+class Generation:
+    """One reply in flight. Iterate it for events (ending with Done); cancel() stops it promptly."""
+
+    def __init__(self, engine: Engine, messages: list[dict], settings: Settings):
+        self.engine, self.messages, self.settings = engine, messages, settings
+        self._events: queue.Queue = queue.Queue()
+        self.reply = Reply()
+
+    def start(self) -> None:
+        self.engine._cancel.clear()
+        self.engine._jobs.put(self)
+
+    def cancel(self) -> None:
+        self.engine._cancel.set()
+
+    def get(self) -> Event:
+        """The next event, blocking. Safe to call again after a KeyboardInterrupt interrupted the wait."""
+        event = self._events.get()
+        self.reply.add(event)
+        return event
+
+    def __iter__(self) -> Iterator[Event]:
+        while True:
+            event = self.get()
+            yield event
+            if isinstance(event, Done):
+                return
+
+    def wait(self) -> Reply:
+        """Consume the rest of the stream and return the whole reply."""
+        for _ in self:
+            pass
+        return self.reply
+
+    def _emit(self, event: Event) -> None:
+        self._events.put(event)
+
+    def _run(self) -> None:
+        engine = self.engine
+        try:
+            self._generate()
+        except DeskseekError as err:
+            self._emit(Error(str(err)))
+            self._emit(Done("error", True))
+        except Exception as err:  # a bug: say so in one line, keep the traceback in the log
+            log.exception("generation failed")
+            self._emit(Error(f"{type(err).__name__}: {err}"))
+            self._emit(Done("error", True))
+        finally:
+            engine._busy.release()
+
+    def _generate(self) -> None:
+        engine, settings, llama = self.engine, self.settings, self.engine._llama
+        started = time.perf_counter()
+        reserve = min(settings.max_tokens or engine.n_ctx // 4, engine.n_ctx // 2)
+        rendered, tokens, dropped = engine._fit(self.messages, reserve)
+        if dropped:
+            self._emit(Notice(f"dropped {dropped} earlier message(s) to fit the {engine.n_ctx}-token context"))
+        splitter = ReasoningSplitter(starts_in_thought=rendered.starts_in_thought) if engine.reasoning else None
+        cached = engine._reuse_prefix(tokens)
+        if not engine._decode(tokens[cached:]):
+            self._finish("cancelled", splitter, started, len(tokens), cached, 0, 0, None, None)
+            return
+        prompt_done = time.perf_counter()
+        sampler = engine._sampler(settings)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        limit = settings.max_tokens if settings.max_tokens is not None else engine.n_ctx
+        generated = reasoning_tokens = 0
+        first_token_at = None
+        reason = "length"
+        budget_spent = False
+        try:
+            while generated < limit:
+                if engine._cancel.is_set():
+                    reason = "cancelled"
+                    break
+                if len(engine._cached) >= engine.n_ctx:
+                    self._emit(Notice("the context is full; the reply was cut short"))
+                    break
+                token = llama.llama_sampler_sample(sampler, engine._ctx, -1)
+                if first_token_at is None:
+                    first_token_at = time.perf_counter()
+                if llama.llama_vocab_is_eog(engine._vocab, token):
+                    reason = "stop"
+                    break
+                generated += 1
+                if splitter is not None and splitter.in_thought:
+                    reasoning_tokens += 1
+                self._text(decoder.decode(engine._piece(token)), splitter)
+                status = engine._decode_one(token)
+                if status != 0:
+                    self._emit(Notice("the context is full; the reply was cut short"))
+                    break
+                if (
+                    splitter is not None and settings.think_budget is not None and not budget_spent
+                    and splitter.in_thought and reasoning_tokens >= settings.think_budget
+                ):
+                    budget_spent = True
+                    if not self._close_thought(splitter):
+                        reason = "cancelled"
+                        break
+        finally:
+            llama.llama_sampler_free(sampler)
+        # A reply cut off mid-character (length, cancel) leaves bytes of half a character: drop them
+        # rather than show a replacement glyph.
+        decoder.reset()
+        self._finish(reason, splitter, started, len(tokens), cached, generated, reasoning_tokens,
+                     prompt_done, first_token_at)
+
+    def _close_thought(self, splitter: ReasoningSplitter) -> bool:
+        """Think budget spent: write `</think>` into the context as if the model had, and let it answer."""
+        closing = "\n" + chat_template.THINK_CLOSE + "\n\n"
+        self._text(closing, splitter)
+        return self.engine._decode(self.engine.tokenize(closing, add_bos=False))
+
+    def _text(self, text: str, splitter: ReasoningSplitter | None) -> None:
+        if not text:
+            return
+        if splitter is None:
+            self._emit(AnswerDelta(text))
+            return
+        self._emit_deltas(splitter.feed(text))
+
+    def _emit_deltas(self, deltas) -> None:
+        for delta in deltas:
+            self._emit(ReasoningDelta(delta.text) if delta.kind == "reasoning" else AnswerDelta(delta.text))
+
+    def _finish(self, reason, splitter, started, prompt_tokens, cached, generated, reasoning_tokens,
+                prompt_done, first_token_at) -> None:
+        thought_closed = True
+        if splitter is not None:
+            self._emit_deltas(splitter.finish())
+            thought_closed = splitter.thought_closed or not splitter.saw_thought
+        now = time.perf_counter()
+        prompt_s = (prompt_done - started) if prompt_done else now - started
+        gen_s = (now - first_token_at) if first_token_at else 0.0
+        self._emit(Stats(
+            prompt_tokens=prompt_tokens,
+            cached_tokens=cached,
+            completion_tokens=generated,
+            reasoning_tokens=reasoning_tokens,
+            ttft_s=(first_token_at - started) if first_token_at else now - started,
+            prompt_tok_s=(prompt_tokens - cached) / prompt_s if prompt_s > 0 else 0.0,
+            gen_tok_s=(generated - 1) / gen_s if gen_s > 0 and generated > 1 else 0.0,
+        ))
+        self._emit(Done(reason, thought_closed))

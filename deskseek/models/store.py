@@ -1,0 +1,239 @@
+"""What is installed, where, and whether it can be trusted.
+
+A model lives in `models/<slug>/` with its GGUF file(s) and a `manifest.json` written last, atomically:
+no manifest, no model. Downloads happen in `partial/` and are moved in only after verification, so
+nothing half-downloaded or unverified can ever be listed or loaded. Imported models keep their files
+where the user has them; the manifest just points there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import filelock
+
+from deskseek import paths
+from deskseek.errors import Busy, DeskseekError, NotFound
+from deskseek.models import gguf, gguf_names
+
+MANIFEST = "manifest.json"
+FORMAT = 1
+
+
+@dataclass
+class InstalledFile:
+    path: str  # relative to the model's folder, or absolute for imported models
+    size: int
+    sha256: str | None = None
+
+
+@dataclass
+class Installed:
+    name: str
+    files: list[InstalledFile]
+    quant: str | None = None
+    architecture: str | None = None
+    params: int | None = None
+    params_active: int | None = None
+    reasoning: bool = False
+    alias: str | None = None
+    repo: str | None = None
+    revision: str | None = None
+    source: str = "hf"  # "hf" | "pypi" | "import"
+    installed_at: float = field(default_factory=time.time)
+    folder: Path | None = field(default=None, compare=False)
+
+    def file_paths(self) -> list[Path]:
+        return [Path(f.path) if os.path.isabs(f.path) else self.folder / f.path for f in self.files]
+
+    @property
+    def path(self) -> Path:
+        """The file to hand to llama.cpp: the first part of a split set."""
+        return self.file_paths()[0]
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+    def problems(self) -> list[str]:
+        """Cheap integrity check (existence and size) done on every listing; hashes were checked at install."""
+        found = []
+        for spec, actual in zip(self.files, self.file_paths()):
+            try:
+                size = actual.stat().st_size
+            except OSError:
+                found.append(f"{actual} is missing")
+                continue
+            if size != spec.size:
+                found.append(f"{actual} is {size} bytes, expected {spec.size}")
+        return found
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data.pop("folder")
+        data["format"] = FORMAT
+        return data
+
+
+def slug(name: str) -> str:
+    """A folder name for a model name, readable and safe on every filesystem."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "--", name).strip("-.")
+    return cleaned or "model"
+
+
+def model_folder(name: str) -> Path:
+    return paths.models_dir() / slug(name)
+
+
+def staging_folder(name: str) -> Path:
+    return paths.partial_dir() / slug(name)
+
+
+def _read_manifest(folder: Path) -> Installed | None:
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        data.pop("format", None)
+        files = [InstalledFile(**item) for item in data.pop("files")]
+        return Installed(files=files, folder=folder, **data)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def installed() -> list[Installed]:
+    """Every model with a readable manifest, sorted by name. Damaged ones are included (see problems())."""
+    root = paths.models_dir()
+    if not root.is_dir():
+        return []
+    found = [_read_manifest(folder) for folder in sorted(root.iterdir()) if folder.is_dir()]
+    return sorted((item for item in found if item is not None), key=lambda item: item.name)
+
+
+def get(name: str) -> Installed | None:
+    """The installed model of exactly this name, if it is there and whole."""
+    item = _read_manifest(model_folder(name))
+    if item is None or item.name != name or item.problems():
+        return None
+    return item
+
+
+def find(text: str) -> Installed:
+    """Resolve what a user typed to one installed model: exact name, alias, or unique prefix."""
+    models = installed()
+    by_name = {m.name: m for m in models}
+    if text in by_name:
+        return by_name[text]
+    candidates = [m for m in models if m.alias == text or m.name.split(":")[0] == text]
+    if not candidates:
+        candidates = [m for m in models if m.name.startswith(text)]
+    if len(candidates) == 1:
+        return candidates[0]
+    if len(candidates) > 1:
+        names = ", ".join(m.name for m in candidates)
+        raise NotFound(f"{text!r} matches several installed models: {names}")
+    raise NotFound(f"model {text!r} is not installed; `deskseek pull {text}` fetches it")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write, fsync, rename, fsync the folder: after a crash the file is either old or new, never torn."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    with contextlib.suppress(OSError):
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def describe(item: Installed) -> Installed:
+    """Fill architecture, parameter counts and quant from the GGUF header where the registry was silent."""
+    try:
+        info = gguf.read_set(item.file_paths())
+    except DeskseekError:
+        return item
+    item.architecture = item.architecture or info.architecture
+    item.params = info.parameters
+    item.params_active = info.active_parameters if info.active_parameters != info.parameters else None
+    item.quant = item.quant or gguf_names.quant_of(item.files[0].path)
+    return item
+
+
+def commit(item: Installed, staged: list[Path]) -> Installed:
+    """Move verified files from the staging area into the model's folder, then write its manifest."""
+    folder = model_folder(item.name)
+    paths.ensure(folder)
+    with contextlib.suppress(FileNotFoundError):
+        (folder / MANIFEST).unlink()  # replacing a model: it is not installed until the new manifest lands
+    for source, entry in zip(staged, item.files):
+        target = folder / entry.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+    item.folder = folder
+    describe(item)
+    _write_atomic(folder / MANIFEST, json.dumps(item.to_json(), indent=2))
+    return item
+
+
+def register_import(source: Path, name: str) -> Installed:
+    """Register a GGUF the user already has, in place: the manifest points at it, nothing is copied."""
+    source = source.expanduser().resolve()
+    if not source.is_file():
+        raise NotFound(f"{source}: no such file")
+    gguf.read(source)  # refuse what is not a GGUF before registering anything
+    files = gguf_names.split_parts(source.name)
+    file_paths = [source.with_name(part) for part in files]
+    missing = [str(p) for p in file_paths if not p.is_file()]
+    if missing:
+        raise NotFound(f"split GGUF is incomplete: {missing[0]} is missing")
+    item = Installed(
+        name=name,
+        files=[InstalledFile(path=str(p), size=p.stat().st_size) for p in file_paths],
+        source="import",
+    )
+    folder = paths.ensure(model_folder(name))
+    item.folder = folder
+    describe(item)
+    _write_atomic(folder / MANIFEST, json.dumps(item.to_json(), indent=2))
+    return item
+
+
+def remove(item: Installed) -> int:
+    """Delete an installed model (never the user's own files of an import); returns bytes freed."""
+    freed = 0
+    folder = item.folder or model_folder(item.name)
+    with contextlib.suppress(FileNotFoundError):
+        (folder / MANIFEST).unlink()  # first: a crash mid-way leaves no half-listed model
+    for path in item.file_paths():
+        if path.is_relative_to(folder) and path.exists():
+            freed += path.stat().st_size
+    shutil.rmtree(folder, ignore_errors=True)
+    return freed
+
+
+@contextlib.contextmanager
+def lock(name: str):
+    """Hold the per-model lock for a pull; a second process is told at once rather than left waiting.
+
+    The OS releases the lock when its holder dies, even by kill -9, so a crash never wedges a model.
+    """
+    lock_path = paths.ensure(paths.partial_dir()) / f"{slug(name)}.lock"
+    guard = filelock.FileLock(lock_path, timeout=0)
+    try:
+        guard.acquire()
+    except filelock.Timeout:
+        raise Busy(f"another deskseek is already pulling {name}; wait for it or stop it first") from None
+    try:
+        yield
+    finally:
+        guard.release()

@@ -1,0 +1,313 @@
+"""Where a model's weights should live on this machine: GPU memory, system RAM, or both.
+
+The rule, in two sentences: put everything on the GPU if the weights, the KV cache and llama.cpp's compute
+buffer fit in its memory. If not, keep the routed experts of a Mixture-of-Experts in system RAM for as
+few layers as needed (the CPU reads only the few experts each token uses); for dense models, or when
+even that does not fit, offload as many whole layers to the GPU as fit; refuse, with the figures, when
+RAM and GPU memory together cannot hold it.
+
+All figures come from the GGUF's tensor table (no weights read), so a plan costs milliseconds and can be
+made for machines other than this one (`--gpu-mem`, `--ram`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+from deskseek.models.gguf import GgufInfo
+from deskseek.placement.hardware import Machine
+
+EXPERT_PATTERN = r"\.ffn_(up|down|gate)_exps"
+_LAYER = re.compile(r"^blk\.(\d+)\.")
+KV_TYPE_BYTES = {"f16": 2.0, "bf16": 2.0, "f32": 4.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
+GPU_RESERVE = 512 * 1024 * 1024  # kept free on a detected GPU (driver, display, fragmentation); not on --gpu-mem
+
+
+@dataclass
+class ModelFacts:
+    """The figures the planner needs, summed once from the tensor table."""
+
+    architecture: str
+    n_layer: int
+    n_expert: int
+    n_expert_used: int
+    n_vocab: int
+    n_embd: int
+    total_bytes: int
+    input_bytes: int  # token embeddings: llama.cpp keeps them in RAM whatever the plan
+    output_bytes: int  # output head and final norm: on the GPU only when every layer is
+    layer_bytes: list[int]  # all tensors of blk.N
+    expert_bytes: list[int]  # the routed-expert tensors of blk.N (0 for dense layers)
+    kv_bytes_per_token: float  # at f16
+
+    @property
+    def moe(self) -> bool:
+        return self.n_expert > 0 and any(self.expert_bytes)
+
+    @property
+    def routed_expert_bytes(self) -> int:
+        return sum(self.expert_bytes)
+
+    @property
+    def dense_bytes(self) -> int:
+        return self.total_bytes - self.routed_expert_bytes
+
+    def kv_bytes(self, ctx: int, cache_type: str = "f16") -> int:
+        return int(self.kv_bytes_per_token * ctx * KV_TYPE_BYTES.get(cache_type, 2.0) / 2.0)
+
+    def touched_per_token(self, layers: range) -> int:
+        """Bytes a token reads in these layers: everything dense, and `used/count` of the routed experts."""
+        share = self.n_expert_used / self.n_expert if self.n_expert else 1.0
+        return sum(int(self.layer_bytes[i] - self.expert_bytes[i] + self.expert_bytes[i] * share) for i in layers)
+
+    @classmethod
+    def of(cls, info: GgufInfo) -> ModelFacts:
+        arch = info.architecture or "unknown"
+        n_layer = int(info.arch_value("block_count") or 0)
+        layer_bytes, expert_bytes = [0] * n_layer, [0] * n_layer
+        input_bytes = output_bytes = 0
+        for tensor in info.tensors:
+            match = _LAYER.match(tensor.name)
+            if match and int(match.group(1)) < n_layer:
+                index = int(match.group(1))
+                layer_bytes[index] += tensor.nbytes
+                if re.search(EXPERT_PATTERN, tensor.name):
+                    expert_bytes[index] += tensor.nbytes
+            elif tensor.name.startswith("token_embd"):
+                input_bytes += tensor.nbytes
+            else:
+                output_bytes += tensor.nbytes  # output, output_norm, and anything outside the blocks
+        n_head = int(info.arch_value("attention.head_count") or 1)
+        n_embd = int(info.arch_value("embedding_length") or 0)
+        n_head_kv = int(info.arch_value("attention.head_count_kv") or n_head)
+        key = int(info.arch_value("attention.key_length") or (n_embd // max(n_head, 1)))
+        value = int(info.arch_value("attention.value_length") or key)
+        tokens = info.metadata.get("tokenizer.ggml.tokens")
+        n_vocab = int(info.arch_value("vocab_size") or (tokens if isinstance(tokens, int) else len(tokens or [])))
+        return cls(
+            architecture=arch,
+            n_layer=n_layer,
+            n_expert=int(info.arch_value("expert_count") or 0),
+            n_expert_used=int(info.arch_value("expert_used_count") or 0),
+            n_vocab=n_vocab,
+            n_embd=n_embd,
+            total_bytes=sum(t.nbytes for t in info.tensors),
+            input_bytes=input_bytes,
+            output_bytes=output_bytes,
+            layer_bytes=layer_bytes,
+            expert_bytes=expert_bytes,
+            kv_bytes_per_token=float(n_layer * n_head_kv * (key + value) * 2),
+        )
+
+
+@dataclass
+class Plan:
+    strategy: str  # "all-gpu" | "experts-cpu" | "experts-cpu+layers" | "layers" | "cpu" | "wont-fit"
+    gpu_layers: int  # llama.cpp's n_gpu_layers: the last N blocks (N > n_layer: the output head too)
+    cpu_tensor_patterns: list[str]
+    gpu_bytes: int  # weights + KV + compute buffer on the GPU
+    cpu_bytes: int  # weights (+ KV of CPU layers) in RAM
+    kv_bytes: int
+    compute_bytes: int
+    est_decode_tok_s: float
+    fits: bool
+    reason: str
+    gpu_weight_bytes: int = 0
+    cpu_weight_bytes: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """The plan in a few words, for a status bar or a log line."""
+        if self.strategy == "experts-cpu":
+            return f"GPU + experts of {self.cpu_expert_layers} layers in RAM"
+        if self.strategy == "experts-cpu+layers":
+            return f"{self.gpu_layers} layers on GPU, all experts in RAM"
+        if self.strategy == "layers":
+            return f"{self.gpu_layers} layers on GPU"
+        if self.strategy == "manual":
+            return f"manual: {self.gpu_layers} GPU layers, {len(self.cpu_tensor_patterns)} CPU patterns"
+        return {"all-gpu": "all on GPU", "cpu": "CPU", "wont-fit": "does not fit"}.get(self.strategy, self.strategy)
+
+    @property
+    def cpu_expert_layers(self) -> int:
+        if self.cpu_tensor_patterns == [EXPERT_PATTERN]:
+            return -1
+        return len(self.cpu_tensor_patterns)
+
+
+def expert_patterns(layers: list[int], n_moe_layers: int) -> list[str]:
+    """Regexes for the routed experts of these blocks, as llama.cpp's --n-cpu-moe writes them."""
+    if len(layers) >= n_moe_layers:
+        return [EXPERT_PATTERN]
+    return [rf"^blk\.{index}\.ffn_(up|down|gate)_exps" for index in layers]
+
+
+def compute_buffer_bytes(facts: ModelFacts, n_ubatch: int = 512) -> int:
+    """llama.cpp's GPU compute buffer: dominated by one batch of logits plus activations; a safe upper estimate."""
+    return int(n_ubatch * 4 * (facts.n_vocab + 16 * max(facts.n_embd, 1)) + 64 * 1024 * 1024)
+
+
+def plan(facts: ModelFacts, machine: Machine, *, ctx: int, cache_type: str = "f16",
+         explicit_gpu_budget: bool = False) -> Plan:
+    kv = facts.kv_bytes(ctx, cache_type)
+    compute = compute_buffer_bytes(facts)
+    weights = facts.total_bytes
+    gpu_budget = machine.gpu_bytes if explicit_gpu_budget else max(machine.gpu_bytes - GPU_RESERVE, 0)
+    ram = machine.ram_bytes
+
+    def ram_left(gpu_used: int) -> int:
+        """Unified memory (Apple Silicon) is one pool: what the GPU takes, the CPU side no longer has."""
+        return ram - gpu_used if machine.unified_memory else ram
+
+    capacity = ram if machine.unified_memory else gpu_budget + ram
+    estimate = _Estimator(facts, machine, ctx, cache_type)
+
+    if not machine.gpus or gpu_budget <= compute:
+        fits = weights + kv + compute <= machine.ram_bytes
+        return Plan(
+            "cpu" if fits else "wont-fit", 0, [], 0, weights + kv + compute, kv, compute,
+            estimate.rate([], 0) if fits else 0.0, fits,
+            "no GPU: everything runs on the CPU from RAM" if fits else
+            f"needs {_gb(weights + kv + compute)} of RAM, {_gb(machine.ram_bytes)} available",
+            0, weights,
+        )
+
+    on_gpu_all = weights - facts.input_bytes
+    if on_gpu_all + kv + compute <= gpu_budget:
+        return Plan("all-gpu", facts.n_layer + 1, [], on_gpu_all + kv + compute, facts.input_bytes, kv,
+                            compute, estimate.rate([], facts.n_layer + 1), True,
+                            "weights, KV cache and compute buffer fit in GPU memory", on_gpu_all, facts.input_bytes)
+
+    if weights + kv > capacity:
+        where = (f"unified memory holds {_gb(capacity)}" if machine.unified_memory else
+                 f"GPU ({_gb(gpu_budget)}) and RAM ({_gb(ram)}) together hold {_gb(capacity)}")
+        return Plan("wont-fit", 0, [], 0, 0, kv, compute, 0.0, False,
+                    f"needs {_gb(weights + kv)} for weights and KV cache; {where}", 0, 0)
+
+    if facts.moe:
+        moe_layers = [i for i in range(facts.n_layer) if facts.expert_bytes[i]]
+        for count in range(1, len(moe_layers) + 1):
+            chosen = moe_layers[:count]
+            moved = sum(facts.expert_bytes[i] for i in chosen)
+            gpu = on_gpu_all - moved + kv + compute
+            if gpu <= gpu_budget and facts.input_bytes + moved <= ram_left(gpu):
+                patterns = expert_patterns(chosen, len(moe_layers))
+                return Plan(
+                    "experts-cpu", facts.n_layer + 1, patterns, gpu, facts.input_bytes + moved, kv, compute,
+                    estimate.rate(chosen, facts.n_layer + 1), True,
+                    f"the routed experts of {count} of {len(moe_layers)} MoE layers stay in RAM; "
+                    "everything else is on the GPU", on_gpu_all - moved, facts.input_bytes + moved,
+                )
+
+    return _layer_offload(facts, gpu_budget, ram_left, kv, compute, estimate)
+
+
+def _layer_offload(facts, gpu_budget, ram_left, kv, compute, estimate) -> Plan:
+    """The last N blocks on the GPU (llama.cpp's order); with all experts kept in RAM first for a MoE."""
+    experts_out = facts.moe
+    all_experts = [i for i in range(facts.n_layer) if facts.expert_bytes[i]] if experts_out else []
+    per_layer = [facts.layer_bytes[i] - (facts.expert_bytes[i] if experts_out else 0) for i in range(facts.n_layer)]
+    kv_per_layer = kv / max(facts.n_layer, 1)
+    best = 0
+    used = compute
+    for count in range(1, facts.n_layer + 1):
+        used += per_layer[facts.n_layer - count] + kv_per_layer
+        if used > gpu_budget:
+            break
+        best = count
+    gpu_weights = sum(per_layer[facts.n_layer - best:]) if best else 0
+    gpu = gpu_weights + int(kv_per_layer * best) + compute
+    cpu_weights = facts.total_bytes - gpu_weights
+    cpu = cpu_weights + int(kv_per_layer * (facts.n_layer - best))
+    fits = cpu <= ram_left(gpu)
+    strategy = "experts-cpu+layers" if experts_out else "layers"
+    patterns = [EXPERT_PATTERN] if experts_out else []
+    reason = (f"{best} of {facts.n_layer} layers fit on the GPU"
+              + (" with every routed expert in RAM" if experts_out else "") + "; the rest runs on the CPU")
+    if not fits:
+        strategy, reason = "wont-fit", f"needs {_gb(cpu)} of RAM beside the GPU's share, {_gb(ram_left(gpu))} left"
+    return Plan(strategy, best, patterns, gpu, cpu, kv, compute,
+                estimate.rate(all_experts, best) if fits else 0.0, fits, reason, gpu_weights, cpu_weights)
+
+
+class _Estimator:
+    """Decode speed from memory traffic: bytes each token reads on each device over that device's bandwidth.
+
+    Deliberately simple and optimistic in the same way for every plan, so plans compare fairly; the
+    absolute figure is an upper bound, not a promise.
+    """
+
+    def __init__(self, facts: ModelFacts, machine: Machine, ctx: int, cache_type: str):
+        self.facts, self.machine = facts, machine
+        self.kv_per_layer_avg = facts.kv_bytes(ctx // 2, cache_type) / max(facts.n_layer, 1)
+
+    def rate(self, cpu_expert_layers: list[int], gpu_layers: int) -> float:
+        facts = self.facts
+        share = facts.n_expert_used / facts.n_expert if facts.n_expert else 1.0
+        first_gpu = max(facts.n_layer - gpu_layers, 0)
+        gpu_read = cpu_read = 0.0
+        for index in range(facts.n_layer):
+            experts = facts.expert_bytes[index] * share
+            rest = facts.layer_bytes[index] - facts.expert_bytes[index] + self.kv_per_layer_avg
+            on_gpu = index >= first_gpu
+            gpu_read += rest if on_gpu else 0
+            cpu_read += 0 if on_gpu else rest
+            if on_gpu and index not in cpu_expert_layers:
+                gpu_read += experts
+            else:
+                cpu_read += experts
+        if gpu_layers > facts.n_layer:
+            gpu_read += facts.output_bytes
+        else:
+            cpu_read += facts.output_bytes
+        gpu_bw = (self.machine.gpu_bandwidth_gbs or 1.0) * 1e9
+        cpu_bw = self.machine.cpu_bandwidth_gbs * 1e9
+        seconds = gpu_read / gpu_bw + cpu_read / cpu_bw
+        return round(1.0 / seconds, 2) if seconds > 0 else 0.0
+
+
+def _gb(count: float) -> str:
+    return f"{count / 1e9:.1f} GB"
+
+
+def choose(facts: ModelFacts, machine: Machine, *, ctx: int, mode: str = "auto", cpu_moe: bool = False,
+           n_cpu_moe: int | None = None, gpu_layers: int | None = None, explicit_gpu_budget: bool = False) -> Plan:
+    """The plan a run uses: the planner's, or the user's own flags (which always win over it)."""
+    automatic = plan(facts, machine, ctx=ctx, explicit_gpu_budget=explicit_gpu_budget)
+    moe_layers = [i for i in range(facts.n_layer) if facts.expert_bytes[i]]
+    if cpu_moe or n_cpu_moe is not None:
+        chosen = moe_layers if cpu_moe else moe_layers[: max(n_cpu_moe, 0)]
+        patterns = expert_patterns(chosen, len(moe_layers)) if chosen else []
+        layers = gpu_layers if gpu_layers is not None else -1
+        flag = "--cpu-moe" if cpu_moe else f"--n-cpu-moe {n_cpu_moe}"
+        return _manual(automatic, layers, patterns, f"{flag}: the routed experts of {len(chosen)} layers in RAM")
+    if mode == "off" or gpu_layers is not None:
+        layers = gpu_layers if gpu_layers is not None else -1
+        return _manual(automatic, layers, [], f"planner off: n_gpu_layers {layers}, no tensor overrides")
+    return automatic
+
+
+def _manual(automatic: Plan, gpu_layers: int, patterns: list[str], reason: str) -> Plan:
+    manual = Plan(**{**automatic.as_dict(), "strategy": "manual", "gpu_layers": gpu_layers,
+                     "cpu_tensor_patterns": patterns, "reason": reason, "fits": True})
+    manual.notes.append(f"the planner would choose: {automatic.summary()} ({automatic.reason})")
+    return manual
+
+
+def fit_from_size(size: int, machine: Machine) -> str:
+    """Before a download, from the file size alone: "fits (GPU)", "fits (GPU+RAM)", "fits (RAM)", "tight", "won't fit".
+
+    The weights plus ~10% for KV cache and buffers at the default context; "tight" within the last 10%.
+    """
+    need = size * 1.1
+    gpu = max(machine.gpu_bytes - GPU_RESERVE, 0) if machine.gpus else 0
+    capacity = machine.ram_bytes if machine.unified_memory or not gpu else gpu + machine.ram_bytes
+    if gpu and need <= gpu:
+        return "fits (GPU)"
+    if need <= capacity * 0.9:
+        return "fits (GPU+RAM)" if gpu and not machine.unified_memory else "fits (RAM)"
+    return "tight" if need <= capacity else "won't fit"

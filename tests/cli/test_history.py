@@ -1,0 +1,145 @@
+"""`deskseek history` as a user meets it: readable listings, transcripts, exports, and one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from deskseek import paths
+from deskseek.chat.history import History
+from deskseek.cli.history import add_commands
+from deskseek.errors import DeskseekError, NotFound
+
+
+def history(capsys, *argv: str):
+    parser = argparse.ArgumentParser(prog="deskseek")
+    add_commands(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["history", *argv])
+    code = args.func(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def saved() -> dict[str, int]:
+    """Two chats in the user's history: one finished with a thought, one whose reply was cut off."""
+    with History() as h:
+        sky = h.new_conversation("r1-distill-qwen-7b:Q4_K_M", {"temperature": 0.6})
+        h.add_message(sky, "user", "Why is the sky blue?")
+        reply = h.start_reply(sky, "r1-distill-qwen-7b:Q4_K_M")
+        reply.add_reasoning("Light scatters; shorter wavelengths scatter more.")
+        reply.set_reasoning_seconds(12.4)
+        reply.add_answer("Rayleigh scattering makes blue light fill the sky.")
+        reply.finish("complete", "stop", {"completion_tokens": 42})
+        cut = h.new_conversation("starter", title="Cut off")
+        h.add_message(cut, "user", "Write a long poem")
+        h.start_reply(cut, "starter").add_answer("Roses are")
+    return {"sky": sky, "cut": cut}
+
+
+def test_list_on_a_fresh_install_creates_nothing(capsys, home):
+    code, out, _ = history(capsys, "list")
+    assert code == 0 and out.startswith("no saved conversations yet")
+    code, out, _ = history(capsys, "list", "--json")
+    assert code == 0 and json.loads(out) == []
+    assert not paths.history_db().exists()
+
+
+def test_list_table(capsys, saved):
+    code, out, _ = history(capsys, "ls")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split() == ["ID", "UPDATED", "MODEL", "MESSAGES", "TITLE"]
+    assert lines[1].split()[0] == str(saved["cut"]) and lines[1].split()[-2:] == ["Cut", "off"]
+    assert "starter" in lines[1] and lines[1].split()[4] == "2"
+    assert "r1-distill-qwen-7b:Q4_K_M" in lines[2] and lines[2].endswith("Why is the sky blue?")
+
+
+def test_list_json(capsys, saved):
+    code, out, _ = history(capsys, "list", "--json")
+    rows = json.loads(out)
+    assert code == 0 and [row["id"] for row in rows] == [saved["cut"], saved["sky"]]
+    assert set(rows[0]) == {"id", "title", "model", "created_at", "updated_at", "messages"}
+    assert (rows[1]["title"], rows[1]["model"], rows[1]["messages"]) == (
+        "Why is the sky blue?", "r1-distill-qwen-7b:Q4_K_M", 2)
+
+
+def test_show_prints_the_markdown_transcript(capsys, saved):
+    code, out, _ = history(capsys, "show", str(saved["sky"]))
+    assert code == 0
+    assert out.startswith("# Why is the sky blue?\n\n- Model: `r1-distill-qwen-7b:Q4_K_M`\n")
+    assert "## You\n\nWhy is the sky blue?\n\n## Assistant\n\n" in out
+    assert ("<details><summary>Thought for 12.4 s</summary>\n\n"
+            "Light scatters; shorter wavelengths scatter more.\n\n</details>\n\n"
+            "Rayleigh scattering makes blue light fill the sky.\n") in out
+    assert out.endswith("fill the sky.\n")
+
+
+def test_a_cut_off_reply_is_marked_in_the_transcript(capsys, saved):
+    # The fixture closed its History mid-reply: the buffered words were saved, the reply marked cut off.
+    code, out, _ = history(capsys, "show", str(saved["cut"]))
+    assert code == 0 and out.startswith("# Cut off\n")
+    assert out.endswith("## Assistant\n\nRoses are\n\n*[interrupted: deskseek ended before this reply finished]*\n")
+
+
+def test_export_json_to_stdout_is_the_stable_shape(capsys, saved):
+    code, out, _ = history(capsys, "export", str(saved["sky"]), "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and list(data) == ["id", "title", "model", "settings", "created_at", "messages"]
+    assert (data["id"], data["settings"]) == (saved["sky"], {"temperature": 0.6})
+    user, assistant = data["messages"]
+    assert list(assistant) == ["role", "content", "reasoning", "state", "model", "stats", "finish_reason",
+                               "reasoning_seconds", "created_at"]
+    assert (user["role"], user["content"], user["state"]) == ("user", "Why is the sky blue?", "complete")
+    assert assistant == {
+        "role": "assistant", "content": "Rayleigh scattering makes blue light fill the sky.",
+        "reasoning": "Light scatters; shorter wavelengths scatter more.", "state": "complete",
+        "model": "r1-distill-qwen-7b:Q4_K_M", "stats": {"completion_tokens": 42}, "finish_reason": "stop",
+        "reasoning_seconds": 12.4, "created_at": assistant["created_at"],
+    }
+
+
+def test_export_to_a_file(capsys, saved, tmp_path):
+    target = tmp_path / "sky.md"
+    code, out, _ = history(capsys, "export", str(saved["sky"]), "-o", str(target))
+    assert code == 0 and out == f"exported conversation {saved['sky']} to {target}\n"
+    assert target.read_text(encoding="utf-8").startswith("# Why is the sky blue?\n")
+    target = tmp_path / "sky.json"
+    history(capsys, "export", str(saved["sky"]), "--format", "json", "--output", str(target))
+    assert json.loads(target.read_text(encoding="utf-8"))["title"] == "Why is the sky blue?"
+
+
+def test_export_to_an_unwritable_place_is_one_line(capsys, saved, tmp_path):
+    with pytest.raises(DeskseekError, match="^cannot write .*missing/sky.md: No such file or directory$"):
+        history(capsys, "export", str(saved["sky"]), "-o", str(tmp_path / "missing" / "sky.md"))
+
+
+def test_rm(capsys, saved):
+    code, out, _ = history(capsys, "rm", str(saved["sky"]))
+    assert code == 0 and out == f"deleted conversation {saved['sky']} (Why is the sky blue?)\n"
+    _, out, _ = history(capsys, "list", "--json")
+    assert [row["id"] for row in json.loads(out)] == [saved["cut"]]
+    with pytest.raises(NotFound):
+        history(capsys, "show", str(saved["sky"]))
+
+
+@pytest.mark.parametrize("action", [["show"], ["export"], ["export", "--format", "json"], ["rm"]])
+def test_unknown_id_is_one_line(capsys, saved, action):
+    with pytest.raises(NotFound) as caught:
+        history(capsys, *action, "99")
+    assert str(caught.value) == "no conversation with id 99 (`deskseek history list` shows them)"
+
+
+@pytest.mark.parametrize("action", ["show", "export", "rm"])
+def test_unknown_id_on_a_fresh_install_creates_nothing(capsys, action):
+    with pytest.raises(NotFound, match="no conversation with id 3 .no chats have been saved yet."):
+        history(capsys, action, "3")
+    assert not paths.history_db().exists()
+
+
+@pytest.mark.parametrize("argv", [[], ["show", "abc"], ["rm", "0"], ["export", "1", "--format", "pdf"]])
+def test_bad_arguments_are_usage_errors(capsys, argv):
+    with pytest.raises(SystemExit) as caught:
+        history(capsys, *argv)
+    assert caught.value.code == 2

@@ -1,0 +1,232 @@
+"""The engine on the real llama.cpp: the starter model, and the same weights wearing DeepSeek-R1's templates."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from deskseek.engines.local import AnswerDelta, Done, Engine, LoadError, Notice, ReasoningDelta, Settings
+from deskseek.llama import native_log
+from deskseek.models import gguf
+from tests.fixtures import chat_templates, gguf_writers
+
+GREEDY = Settings(temperature=0, max_tokens=24)
+# Forces an R1-shaped reply out of a model that has never seen R1: reasoning, the closing tag, an answer.
+R1_GRAMMAR = r'''
+root ::= thought "</think>" "\n\n" answer
+thought ::= "Let me think" [a-z ,]{3,30} "."
+answer ::= "The answer is " [0-9]{1,3} "."
+'''
+
+
+@pytest.fixture(scope="session")
+def starter_path():
+    return gguf_writers.starter_gguf(gguf_writers.default_cache_dir())
+
+
+@pytest.fixture(scope="session")
+def r1_paths(starter_path, tmp_path_factory):
+    """SmolLM2's weights carrying each generation of R1's chat template (and one that keeps old thoughts)."""
+    folder = tmp_path_factory.mktemp("r1")
+    return {
+        name: gguf_writers.with_metadata(starter_path, folder / f"{name}.gguf", chat_template=template)
+        for name, template in {
+            "old": chat_templates.R1_TEMPLATE_OLD,
+            "new": chat_templates.R1_TEMPLATE_NEW,
+            "no_strip": chat_templates.R1_TEMPLATE_NO_STRIP,
+        }.items()
+    }
+
+
+@pytest.fixture(scope="session")
+def starter(starter_path):
+    with Engine(starter_path, n_ctx=1024, n_threads=2) as engine:
+        yield engine
+
+
+@pytest.fixture(scope="session")
+def r1(r1_paths):
+    with Engine(r1_paths["old"], n_ctx=1024, n_threads=2, allow_system=False) as engine:
+        yield engine
+
+
+def ask(engine, text, settings=GREEDY, history=()):
+    return engine.generate([*history, {"role": "user", "content": text}], settings).wait()
+
+
+def test_starter_answers_without_thinking(starter):
+    assert starter.reasoning is False and starter.architecture == "llama"
+    reply = ask(starter, "What is the capital of France?")
+    assert reply.finish_reason in ("stop", "length") and reply.error is None
+    assert reply.reasoning == "" and reply.content.strip()
+    stats = reply.stats
+    assert stats.prompt_tokens > 10 and 0 < stats.completion_tokens <= 24 and stats.reasoning_tokens == 0
+    assert stats.ttft_s > 0 and stats.gen_tok_s > 0 and stats.prompt_tok_s > 0
+
+
+def test_greedy_is_deterministic_and_seed_reproduces(starter):
+    assert ask(starter, "Name a fruit.").content == ask(starter, "Name a fruit.").content
+    seeded = Settings(temperature=0.9, seed=42, max_tokens=16)
+    assert ask(starter, "Tell me a word.", seeded).content == ask(starter, "Tell me a word.", seeded).content
+
+
+def test_second_turn_reuses_the_kv_cache(starter):
+    first = ask(starter, "Say one word.")
+    history = [{"role": "user", "content": "Say one word."}, {"role": "assistant", "content": first.content}]
+    second = ask(starter, "Another.", history=history)
+    assert second.stats.cached_tokens >= first.stats.prompt_tokens - 1
+
+
+@pytest.mark.parametrize("generation", ["old", "new"])
+def test_both_r1_template_generations_start_inside_the_thought(r1_paths, generation):
+    with Engine(r1_paths[generation], n_ctx=512, n_threads=2, allow_system=False) as engine:
+        assert engine.reasoning is True
+        rendered = engine.render([{"role": "user", "content": "hi"}])
+    assert rendered.starts_in_thought
+    assert rendered.prompt.endswith("<｜Assistant｜><think>\n")
+    assert rendered.prompt.count("<think>") == 1
+
+
+def test_r1_gets_no_system_prompt_and_no_old_thoughts(r1_paths):
+    conversation = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "first"},
+        {"role": "assistant", "content": "<think>secret plans</think>\n\nvisible answer"},
+        {"role": "user", "content": "second"},
+    ]
+    with Engine(r1_paths["no_strip"], n_ctx=512, n_threads=2, allow_system=False) as engine:
+        prompt = engine.render(conversation).prompt
+    assert "secret plans" not in prompt and "visible answer" in prompt
+    assert "Be brief.\n\nfirst" in prompt  # folded into the first user turn
+
+
+def test_grammar_forced_r1_reply_splits_into_reasoning_and_answer(r1):
+    reply = ask(r1, "What is 6 times 7?", Settings(temperature=0, max_tokens=80, grammar=R1_GRAMMAR))
+    assert reply.finish_reason == "stop" and reply.thought_closed
+    assert reply.reasoning.startswith("Let me think") and reply.reasoning.rstrip().endswith(".")
+    assert reply.content.startswith("The answer is ") and "</think>" not in reply.content
+    assert 0 < reply.stats.reasoning_tokens < reply.stats.completion_tokens
+
+
+def test_a_thought_that_never_closes_is_not_an_answer(r1):
+    reply = ask(r1, "Think forever.", Settings(temperature=0, max_tokens=12, grammar='root ::= [a-z ]+'))
+    assert reply.finish_reason == "length" and not reply.thought_closed
+    assert reply.content == "" and reply.reasoning.strip()
+    assert reply.stats.reasoning_tokens == 12
+
+
+def test_think_budget_closes_the_thought_and_lets_it_answer(r1):
+    reply = ask(r1, "What is 2+2?", Settings(temperature=0, max_tokens=40, think_budget=8))
+    assert reply.thought_closed
+    assert reply.stats.reasoning_tokens == 8 and reply.reasoning.strip()
+    assert reply.stats.completion_tokens > 8 or reply.finish_reason == "stop"
+
+
+def test_multibyte_text_is_never_split_mid_character(starter):
+    reply = ask(starter, "인사", Settings(temperature=0, max_tokens=20, grammar='root ::= "안녕하세요 " [가-힣]{2,6}'))
+    assert reply.content.startswith("안녕하세요 ") and "\ufffd" not in reply.content
+
+
+def test_cancel_between_tokens_keeps_what_was_produced(starter):
+    generation = starter.generate([{"role": "user", "content": "Count to a thousand."}],
+                                  Settings(temperature=0, max_tokens=900))
+    texts = []
+    for event in generation:
+        if isinstance(event, AnswerDelta):
+            texts.append(event.text)
+            if len(texts) == 5:
+                generation.cancel()
+    reply = generation.reply
+    assert reply.finish_reason == "cancelled" and reply.content == "".join(texts)
+    assert 5 <= reply.stats.completion_tokens < 900
+    assert ask(starter, "Hello").finish_reason in ("stop", "length")  # the engine is still usable
+
+
+def test_cancel_during_prompt_processing_aborts_the_batch(starter_path):
+    long_prompt = "Summarise this: " + "the quick brown fox jumps over the lazy dog. " * 180
+    with Engine(starter_path, n_ctx=4096, n_batch=4096, n_threads=2) as engine:
+        generation = engine.generate([{"role": "user", "content": long_prompt}], GREEDY)
+        threading.Timer(0.05, generation.cancel).start()
+        reply = generation.wait()
+        assert reply.finish_reason == "cancelled" and reply.stats.completion_tokens == 0
+        assert engine.aborted_decodes == 1  # llama.cpp stopped inside the batch, not after it
+        assert engine._cached == []
+        assert ask(engine, "Hi").finish_reason in ("stop", "length")
+
+
+def test_context_overflow_drops_the_oldest_turns(starter_path):
+    filler = "This is a long earlier message about nothing in particular. " * 12
+    history = []
+    for index in range(6):
+        history += [{"role": "user", "content": f"{index}: {filler}"}, {"role": "assistant", "content": filler}]
+    with Engine(starter_path, n_ctx=512, n_threads=2) as engine:
+        reply = ask(engine, "And now?", Settings(temperature=0, max_tokens=16), history=history)
+    assert reply.error is None and reply.content
+    assert any("dropped" in notice and "512-token context" in notice for notice in reply.notices)
+    assert reply.stats.prompt_tokens + 16 <= 512
+
+
+def test_a_prompt_longer_than_the_context_is_an_error_not_a_crash(starter_path):
+    with Engine(starter_path, n_ctx=256, n_threads=2) as engine:
+        reply = ask(engine, "word " * 600)
+    assert reply.finish_reason == "error" and "more than this context holds (256)" in reply.error
+
+
+def test_llama_cpp_log_goes_to_our_log_not_the_terminal(starter_path, capfd):
+    start = native_log.mark()
+    with Engine(starter_path, n_ctx=256, n_threads=2):
+        pass
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    assert any("llama_model_loader" in line for line in native_log.lines_since(start))
+
+
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (lambda src, dst: gguf_writers.not_gguf(dst), gguf.NotGguf, "not a GGUF file"),
+        (lambda src, dst: gguf_writers.truncated(src, dst, 2_000_000), LoadError,
+         r"cannot load bad.gguf: .*data is not within the file bounds"),
+        (lambda src, dst: gguf_writers.truncated(src, dst, 1000), gguf.NotGguf, "truncated GGUF header"),
+        (gguf_writers.with_unknown_architecture, LoadError, "architecture 'nosucharch' is not supported"),
+    ],
+)
+def test_bad_files_fail_with_one_clear_line(starter_path, tmp_path, make, error, message):
+    bad = make(starter_path, tmp_path / "bad.gguf")
+    started = time.monotonic()
+    with pytest.raises(error, match=message) as caught:
+        Engine(bad, n_ctx=256, n_threads=2)
+    assert "\n" not in str(caught.value)
+    assert time.monotonic() - started < 60  # no hang
+
+
+def test_a_context_too_big_for_memory_is_one_line(starter_path):
+    with pytest.raises(LoadError, match=r"not enough memory for a 4000000-token context \(.*insufficient memory.*\); try a smaller --ctx"):
+        Engine(starter_path, n_ctx=4_000_000, n_threads=2)
+
+
+def test_notice_and_done_are_always_last(starter):
+    events = list(starter.generate([{"role": "user", "content": "Hi"}], GREEDY))
+    assert isinstance(events[-1], Done) and not any(isinstance(e, ReasoningDelta) for e in events)
+    assert not any(isinstance(e, Notice) for e in events)
+
+
+def test_closing_mid_reply_cancels_and_waits_instead_of_crashing(starter_path):
+    engine = Engine(starter_path, n_ctx=1024, n_threads=2)
+    generation = engine.generate([{"role": "user", "content": "Count to a thousand."}],
+                                 Settings(temperature=0, max_tokens=900))
+    next(iter(generation))
+    engine.close()  # frees llama.cpp's context only once the generation thread has let go of it
+    assert generation.wait().finish_reason == "cancelled"
+    with pytest.raises(Exception, match="closed"):
+        engine.generate([{"role": "user", "content": "again"}])
+
+
+def test_one_reply_at_a_time(starter):
+    first = starter.generate([{"role": "user", "content": "Count to a thousand."}], Settings(max_tokens=200))
+    with pytest.raises(Exception, match="already being generated"):
+        starter.generate([{"role": "user", "content": "Hi"}])
+    first.cancel()
+    first.wait()

@@ -1,0 +1,171 @@
+"""The placement planner on the real tensor tables of R1 671B, V2-Lite, Qwen3-30B-A3B and two R1 distills."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from deskseek.placement import planner
+from deskseek.placement.hardware import Device, Machine, parse_size
+from deskseek.placement.planner import EXPERT_PATTERN, ModelFacts
+from tests.fixtures import tensor_tables as tables
+
+GB = 10**9
+
+
+def cuda(gpu_gb: float, ram_gb: float = 192) -> Machine:
+    gpu = Device("CUDA0", "NVIDIA test GPU", "gpu", int(gpu_gb * GB), int(gpu_gb * GB), 1000.0)
+    return Machine(backend="cuda", gpus=[gpu], ram_bytes=int(ram_gb * GB), cpu_bandwidth_gbs=60.0)
+
+
+def apple(unified_gb: float) -> Machine:
+    working_set = int(unified_gb * GB * 0.75)  # Metal's recommended working set
+    gpu = Device("Metal", "Apple M-series", "gpu", working_set, working_set, 400.0)
+    return Machine(backend="metal", gpus=[gpu], ram_bytes=int(unified_gb * GB * 0.9), unified_memory=True,
+                   cpu_bandwidth_gbs=400.0)
+
+
+def cpu_only(ram_gb: float) -> Machine:
+    return Machine(backend="cpu", ram_bytes=int(ram_gb * GB), cpu_bandwidth_gbs=40.0)
+
+
+@pytest.fixture(scope="module")
+def facts():
+    return {name: ModelFacts.of(make()) for name, make in tables.ALL.items()}
+
+
+def planned(facts, name, machine, ctx=4096):
+    return planner.plan(facts[name], machine, ctx=ctx, explicit_gpu_budget=True)
+
+
+@pytest.mark.parametrize("name", list(tables.ALL))
+@pytest.mark.parametrize("gpu_gb", [8, 12, 16, 24, 48, 80])
+def test_byte_sums_match_the_tensor_table_and_respect_the_budget(facts, name, gpu_gb):
+    plan = planned(facts, name, cuda(gpu_gb))
+    if not plan.fits:
+        assert plan.strategy == "wont-fit"
+        return
+    assert plan.gpu_weight_bytes + plan.cpu_weight_bytes == facts[name].total_bytes
+    assert plan.gpu_bytes <= gpu_gb * GB  # --gpu-mem is the budget itself: no hidden margin on top
+    kv_on_gpu = plan.gpu_bytes - plan.gpu_weight_bytes - plan.compute_bytes
+    assert 0 <= kv_on_gpu <= plan.kv_bytes
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("r1-distill-qwen-7b-Q4_K_M", {8: "all-gpu", 24: "all-gpu", 80: "all-gpu"}),
+        ("r1-distill-llama-70b-Q4_K_M", {8: "layers", 24: "layers", 48: "all-gpu", 80: "all-gpu"}),
+        ("qwen3-30b-a3b-Q4_K_M", {8: "experts-cpu", 16: "experts-cpu", 24: "all-gpu", 80: "all-gpu"}),
+        ("deepseek-v2-lite-Q4_K_M", {8: "experts-cpu", 12: "all-gpu", 80: "all-gpu"}),
+        ("deepseek-r1-671b-UD-IQ1_S", {8: "experts-cpu+layers", 24: "experts-cpu", 48: "experts-cpu",
+                                       80: "experts-cpu"}),
+        ("deepseek-r1-671b-Q4_K_M", {8: "wont-fit", 24: "wont-fit", 80: "wont-fit"}),
+    ],
+)
+def test_choices_across_gpu_sizes(facts, name, expected):
+    assert {gb: planned(facts, name, cuda(gb)).strategy for gb in expected} == expected
+
+
+def test_more_gpu_memory_means_fewer_expert_layers_in_ram_and_more_speed(facts):
+    name = "deepseek-r1-671b-UD-IQ1_S"
+    plans = [planned(facts, name, cuda(gb)) for gb in (24, 32, 48, 64, 80)]
+    in_ram = [len(p.cpu_tensor_patterns) for p in plans]
+    assert in_ram == sorted(in_ram, reverse=True) and in_ram[0] > in_ram[-1] > 0
+    rates = [p.est_decode_tok_s for p in plans]
+    assert rates == sorted(rates) and rates[0] > 0
+
+
+def test_r1_keeps_its_dense_layers_and_shared_experts_on_the_gpu(facts):
+    plan = planned(facts, "deepseek-r1-671b-UD-IQ1_S", cuda(48))
+    table = tables.deepseek_r1_671b("UD-IQ1_S")
+    in_ram = {t.name for t in table.tensors if any(re.search(p, t.name) for p in plan.cpu_tensor_patterns)}
+    assert in_ram and all("_exps" in name for name in in_ram)
+    assert not any(name.startswith(("blk.0.", "blk.1.", "blk.2.")) for name in in_ram)  # dense layers
+    layers = sorted({int(name.split(".")[1]) for name in in_ram})
+    assert layers == list(range(3, 3 + len(plan.cpu_tensor_patterns)))  # the first MoE layers, as --n-cpu-moe
+    assert plan.gpu_layers == 62  # every block (and the output head) on the GPU
+
+
+def test_r1_q4_needs_half_a_terabyte(facts):
+    refused = planned(facts, "deepseek-r1-671b-Q4_K_M", cuda(80, ram_gb=192))
+    assert not refused.fits and "needs 405.0 GB" in refused.reason and "together hold 272.0 GB" in refused.reason
+    assert planned(facts, "deepseek-r1-671b-Q4_K_M", cuda(80, ram_gb=512)).strategy == "experts-cpu"
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("r1-distill-qwen-7b-Q4_K_M", {16: "all-gpu", 192: "all-gpu"}),
+        ("r1-distill-llama-70b-Q4_K_M", {16: "wont-fit", 32: "wont-fit", 64: "all-gpu", 128: "all-gpu"}),
+        ("qwen3-30b-a3b-Q4_K_M", {16: "wont-fit", 24: "experts-cpu", 36: "all-gpu"}),
+        ("deepseek-r1-671b-UD-IQ1_S", {64: "wont-fit", 128: "wont-fit", 192: "all-gpu"}),
+    ],
+)
+def test_apple_unified_memory(facts, name, expected):
+    """One pool: what Metal takes, the CPU side no longer has, so the total never exceeds RAM."""
+    plans = {gb: planner.plan(facts[name], apple(gb), ctx=4096) for gb in expected}
+    assert {gb: p.strategy for gb, p in plans.items()} == expected
+    for gb, plan in plans.items():
+        if plan.fits:
+            assert plan.gpu_bytes + plan.cpu_bytes <= apple(gb).ram_bytes
+
+
+def test_cpu_only_machine(facts):
+    assert planned(facts, "r1-distill-qwen-7b-Q4_K_M", cpu_only(16)).strategy == "cpu"
+    refused = planned(facts, "r1-distill-llama-70b-Q4_K_M", cpu_only(16))
+    assert refused.strategy == "wont-fit" and "of RAM" in refused.reason
+
+
+def test_kv_cache_sizes(facts):
+    # MLA (current conversions): one 576-wide key and a 512-wide value per token and layer.
+    assert facts["deepseek-r1-671b-UD-IQ1_S"].kv_bytes(4096) == 61 * 4096 * (576 + 512) * 2
+    # Qwen2 7B: 28 layers, 4 KV heads of 128.
+    assert facts["r1-distill-qwen-7b-Q4_K_M"].kv_bytes(4096) == 28 * 4096 * 4 * 128 * 2 * 2
+    assert facts["r1-distill-qwen-7b-Q4_K_M"].kv_bytes(4096, "q8_0") < facts["r1-distill-qwen-7b-Q4_K_M"].kv_bytes(4096)
+
+
+def test_moe_facts(facts):
+    r1 = facts["deepseek-r1-671b-UD-IQ1_S"]
+    assert (r1.n_layer, r1.n_expert, r1.n_expert_used) == (61, 256, 8)
+    assert r1.expert_bytes[:3] == [0, 0, 0] and all(r1.expert_bytes[3:])
+    assert r1.routed_expert_bytes + r1.dense_bytes == r1.total_bytes
+    assert not facts["r1-distill-llama-70b-Q4_K_M"].moe
+
+
+def test_user_flags_win_over_the_planner(facts):
+    r1, machine = facts["deepseek-r1-671b-UD-IQ1_S"], cuda(48)
+    everything = planner.choose(r1, machine, ctx=4096, cpu_moe=True, explicit_gpu_budget=True)
+    assert everything.cpu_tensor_patterns == [EXPERT_PATTERN] and everything.gpu_layers == -1
+    three = planner.choose(r1, machine, ctx=4096, n_cpu_moe=3, explicit_gpu_budget=True)
+    assert three.cpu_tensor_patterns == [rf"^blk\.{i}\.ffn_(up|down|gate)_exps" for i in (3, 4, 5)]
+    off = planner.choose(r1, machine, ctx=4096, mode="off", explicit_gpu_budget=True)
+    assert off.cpu_tensor_patterns == [] and off.gpu_layers == -1 and "planner would choose" in off.notes[0]
+    layers = planner.choose(r1, machine, ctx=4096, gpu_layers=10, explicit_gpu_budget=True)
+    assert layers.gpu_layers == 10 and layers.strategy == "manual"
+
+
+def test_expert_patterns_match_routed_experts_only():
+    table = tables.qwen3_30b_a3b()
+    matched = {t.name for t in table.tensors if re.search(EXPERT_PATTERN, t.name)}
+    assert len(matched) == 48 * 3 and all(name.endswith(("_exps.weight",)) for name in matched)
+    one = planner.expert_patterns([7], 48)
+    assert {t.name for t in table.tensors if re.search(one[0], t.name)} == {
+        f"blk.7.ffn_{kind}_exps.weight" for kind in ("up", "down", "gate")}
+    assert not any(re.search(one[0], f"blk.17.ffn_{k}_exps.weight") for k in ("up", "down", "gate"))
+
+
+def test_fit_before_download():
+    assert planner.fit_from_size(5 * GB, cuda(8)) == "fits (GPU)"
+    assert planner.fit_from_size(40 * GB, cuda(8, ram_gb=64)) == "fits (GPU+RAM)"
+    assert planner.fit_from_size(5 * GB, cpu_only(16)) == "fits (RAM)"
+    assert planner.fit_from_size(14 * GB, cpu_only(16)) == "tight"
+    assert planner.fit_from_size(140 * GB, cpu_only(64)) == "won't fit"
+
+
+def test_sizes_are_parsed_as_users_write_them():
+    assert parse_size("24G") == 24 * GB and parse_size("24GB") == 24 * GB
+    assert parse_size("16GiB") == 16 * 2**30 and parse_size("512m") == 512 * 10**6
+    with pytest.raises(ValueError):
+        parse_size("lots")
