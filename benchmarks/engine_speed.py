@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -98,6 +97,9 @@ def run_deskseek(model: Path, prompt: str, tokens: int, threads: int, ctx: int) 
 def run_llama_cpp_python(model: Path, raw_prompt: str, tokens: int, threads: int, ctx: int) -> dict:
     import llama_cpp
 
+    from deskseek.llama import cpu
+
+    cpu.prepare()  # the same AMX decision deskseek's engine makes, so both run the same kernels
     llm = llama_cpp.Llama(str(model), n_ctx=ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
     eog = [t for t in range(llm.n_vocab()) if llama_cpp.llama_vocab_is_eog(llm._model.vocab, t)]
     stamps = []

@@ -50,11 +50,12 @@ def main() -> int:
 
     from deskseek.models import gguf, gguf_names
     from deskseek.placement import hardware, planner
+    from deskseek.units import parse_size
 
     path = Path(args.model)
     parts = [path.with_name(part) for part in gguf_names.split_parts(path.name)]
     facts = planner.ModelFacts.of(gguf.read_set(parts))
-    budget = hardware.parse_size(args.gpu_mem)
+    budget = parse_size(args.gpu_mem)
     machine = hardware.assumed(gpu_bytes=budget)
     chosen = planner.plan(facts, machine, ctx=args.ctx, explicit_gpu_budget=True)
     moe_layers = [i for i in range(facts.n_layer) if facts.expert_bytes[i]]

@@ -58,7 +58,7 @@ def main() -> int:
         rows = [
             ("shutil.copyfile", timed(lambda: shutil.copyfile(source, work / "copy.bin"))),
             ("copy + sha256", timed(lambda: copy_and_hash(source, work / "copy2.bin"))),
-            ("deskseek pull", timed(lambda: pull.pull(f"hf.co/bench/Model-GGUF"))),
+            ("deskseek pull", timed(lambda: pull.pull("hf.co/bench/Model-GGUF"))),
         ]
     reference = rows[0][1]
     print(f"\n{args.size_mb} MiB over 127.0.0.1, {os.cpu_count()} cores")

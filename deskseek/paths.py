@@ -54,7 +54,14 @@ def log_file() -> Path:
 
 
 def ensure(path: Path) -> Path:
-    """Create a directory (and parents) on first write; private to the user, as it holds their chats."""
+    """Create a directory (and parents) on first write; private to the user, as it holds their chats.
+
+    The root is made first and on its own: mkdir gives `mode` to the last folder only, and a root made as
+    a parent of logs/ would be left readable by everyone.
+    """
+    root = home()
+    if not root.is_dir():
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
 

@@ -18,6 +18,23 @@ def test_cache() -> Path:
     return Path(os.environ.get("DESKSEEK_TEST_CACHE", Path.home() / ".cache" / "deskseek-tests"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def amx_verdict(tmp_path_factory) -> None:
+    """Decide once for the whole suite, as deskseek decides once per machine, and hand the verdict to every process.
+
+    The probe runs for real here (in a child, a second or two) unless DESKSEEK_CPU_AMX is already set; its verdict
+    goes into the environment, so the tests' own processes and their children load models the way a user's deskseek
+    would on this machine, without probing again under each test's fresh data root.
+    """
+    if os.environ.get("DESKSEEK_CPU_AMX", "auto") in ("", "auto"):
+        os.environ["DESKSEEK_HOME"] = str(tmp_path_factory.mktemp("amx-home"))
+        from deskseek.llama import cpu
+
+        verdict = cpu.decide()
+        os.environ["DESKSEEK_CPU_AMX"] = "on" if verdict.used else "off"
+        print(f"\nAMX: {'used' if verdict.used else 'not used'} ({verdict.reason})")
+
+
 @pytest.fixture(autouse=True)
 def home(tmp_path, monkeypatch) -> Path:
     """An empty DESKSEEK_HOME per test, and a Hub client that knows no token and sends no telemetry."""

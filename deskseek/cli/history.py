@@ -13,6 +13,7 @@ from pathlib import Path
 
 from deskseek import paths
 from deskseek.chat.history import FORMATS, History
+from deskseek.cli import flags
 from deskseek.errors import DeskseekError, NotFound
 
 
@@ -63,7 +64,7 @@ def cmd_list(args) -> int:
         table.add_column(column, no_wrap=column != "TITLE", justify="right" if numeric else "left")
     for c in rows:
         table.add_row(str(c.id), _local(c.updated_at), c.model, str(c.message_count), c.title or "(untitled)")
-    _console().print(table)
+    flags.console().print(table)
     return 0
 
 
@@ -122,11 +123,3 @@ def _conversation_id(text: str) -> int:
 
 def _local(stamp: str) -> str:
     return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M")
-
-
-def _console():
-    """As wide as the terminal, or unbounded when piped, so scripts never get wrapped cells."""
-    from rich.console import Console
-
-    probe = Console()
-    return probe if probe.is_terminal else Console(width=400)

@@ -20,7 +20,7 @@ from rich.progress import (
 )
 
 from deskseek.models import pull
-from deskseek.models.pull import human_bytes
+from deskseek.units import human_bytes
 
 
 class PullView:
@@ -68,8 +68,9 @@ class PullView:
         self.started_at, self.start_bytes = time.monotonic(), event.already
         resumed = f", resuming at {human_bytes(event.already)}" if event.already else ""
         self._say(f"pulling {event.name} ({human_bytes(event.total)}) from {event.source}{resumed}")
-        if event.fit:
-            self._say(f"on this machine: {event.fit}")
+        fit = _fit(event.total)
+        if fit:
+            self._say(f"on this machine: {fit}")
         if self.fancy and self.progress is None:
             self.progress = Progress(
                 TextColumn("[bold]{task.description}"),
@@ -101,3 +102,13 @@ class PullView:
             file=sys.stderr,
             flush=True,
         )
+
+
+def _fit(size: int) -> str:
+    """How the model will fit this machine, said before the download (as Jan and LM Studio do)."""
+    from deskseek.placement import hardware, planner
+
+    try:
+        return planner.fit_from_size(size, hardware.detect())
+    except Exception:  # an estimate must never stop a download
+        return ""

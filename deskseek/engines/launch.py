@@ -14,6 +14,7 @@ from deskseek.engines.local import Settings
 from deskseek.errors import DeskseekError
 from deskseek.models import choice, gguf, gguf_names
 from deskseek.placement import hardware, planner
+from deskseek.units import parse_size
 
 log = logging.getLogger("deskseek.launch")
 
@@ -52,8 +53,8 @@ def read_grammar(path: str | None) -> str | None:
 def machine(flags) -> tuple[hardware.Machine, bool]:
     """This machine, with --gpu-mem/--ram as budgets where given; and whether the GPU budget was explicit."""
     try:
-        gpu = hardware.parse_size(flags.gpu_mem) if getattr(flags, "gpu_mem", None) else None
-        ram = hardware.parse_size(flags.ram) if getattr(flags, "ram", None) else None
+        gpu = parse_size(flags.gpu_mem) if getattr(flags, "gpu_mem", None) else None
+        ram = parse_size(flags.ram) if getattr(flags, "ram", None) else None
     except ValueError as err:
         raise DeskseekError(str(err)) from None
     return hardware.assumed(gpu_bytes=gpu, ram_bytes=ram), gpu is not None

@@ -28,7 +28,9 @@ from pathlib import Path
 from deskseek.engines import chat_template
 from deskseek.engines.thinking import ReasoningSplitter
 from deskseek.errors import DeskseekError
-from deskseek.llama import ext, native_log
+from deskseek.llama import cpu, native_log, threadpool
+from deskseek.llama.binding import set_fields
+from deskseek.llama.overrides import CpuOverrides
 from deskseek.models import gguf
 
 log = logging.getLogger("deskseek.engine")
@@ -166,36 +168,39 @@ class Engine:
         header = gguf.read(self.path)  # a clear message for non-GGUF and truncated headers
         self.architecture = header.architecture
         llama_cpp.llama_backend_init()
+        amx = cpu.prepare()  # before the first load: where AMX crashes, it is taken out of play
         mark = native_log.mark()
         params = llama_cpp.llama_model_default_params()
-        params.n_gpu_layers = n_gpu_layers
-        overrides = ext.CpuOverrides(cpu_patterns) if cpu_patterns else None
-        if overrides is not None:
-            overrides.apply(params)  # must outlive the load call: llama.cpp reads the array during it
+        set_fields(params, n_gpu_layers=n_gpu_layers)
+        if amx.plain_buffers:
+            set_fields(params, use_extra_bufts=False)
+        # The model keeps its params, pointers included, for its whole life: so do we with what they point to.
+        self._overrides = CpuOverrides(cpu_patterns) if cpu_patterns else None
+        if self._overrides is not None:
+            self._overrides.apply(params)
         self.cpu_patterns = list(cpu_patterns or [])
-        progress = None
+        self._progress = None
         if on_progress is not None:  # called by llama.cpp on this thread while it loads; True = carry on
-            progress = llama_cpp.llama_progress_callback(lambda fraction, _data: on_progress(fraction) or True)
-            params.progress_callback = progress
-        self._model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), params)
-        del overrides, progress
+            self._progress = llama_cpp.llama_progress_callback(lambda fraction, _data: on_progress(fraction) or True)
+            set_fields(params, progress_callback=self._progress)
+        try:
+            self._model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), params)
+        except (RuntimeError, OSError, ValueError) as err:  # llama-cpp-python's wrappers raise these
+            log.exception("loading %s failed", self.path)
+            raise LoadError(f"cannot load {self.path.name}: {err}") from None
         if not self._model:
             raise LoadError(self._explain_load_failure(mark))
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)
         threads = n_threads or default_threads()
         cparams = llama_cpp.llama_context_default_params()
-        cparams.n_ctx = n_ctx
-        cparams.n_batch = n_batch
-        cparams.n_ubatch = min(n_batch, 512)
-        cparams.n_threads = threads
-        cparams.n_threads_batch = threads
-        cparams.no_perf = True
+        set_fields(cparams, n_ctx=n_ctx, n_batch=n_batch, n_ubatch=min(n_batch, 512), n_threads=threads,
+                   n_threads_batch=threads, no_perf=True)
         self._ctx = llama_cpp.llama_init_from_model(self._model, cparams)
         if not self._ctx:
             llama_cpp.llama_model_free(self._model)
             reason = native_log.first_error(mark) or "llama.cpp could not allocate it"
             raise LoadError(f"not enough memory for a {n_ctx}-token context ({reason}); try a smaller --ctx")
-        self._pool = ext.attach_threadpool(self._ctx, threads)
+        self._pool = threadpool.attach(self._ctx, threads)
         self.n_ctx = llama_cpp.llama_n_ctx(self._ctx)
         self.n_batch = llama_cpp.llama_n_batch(self._ctx)
         self.threads = threads
@@ -273,7 +278,7 @@ class Engine:
     def _free(self) -> None:
         if getattr(self, "_ctx", None):
             if self._pool is not None:
-                ext.detach_threadpool(self._ctx)
+                threadpool.detach(self._ctx)
             self._llama.llama_free(self._ctx)
             self._ctx = None
         if getattr(self, "_pool", None) is not None:

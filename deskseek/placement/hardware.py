@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import platform
 import re
-import subprocess
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+
+from deskseek.llama.devices import Device
 
 GB = 1_000_000_000
 
@@ -32,16 +33,6 @@ DEFAULT_CPU_BANDWIDTH = 40.0  # dual-channel DDR4/DDR5 desktop, what llama.cpp's
 
 
 @dataclass
-class Device:
-    name: str
-    description: str
-    kind: str  # "gpu" | "igpu" | "cpu" | "accel"
-    free_bytes: int
-    total_bytes: int
-    bandwidth_gbs: float
-
-
-@dataclass
 class Machine:
     backend: str  # "cuda" | "metal" | "vulkan" | "cpu" | ...
     gpus: list[Device] = field(default_factory=list)
@@ -51,6 +42,8 @@ class Machine:
     unified_memory: bool = False  # Apple Silicon: GPU and CPU share one pool
     cpu_name: str = ""
     llama_cpp_features: str = ""
+    cpu_features: list[str] = field(default_factory=list)  # as llama.cpp sees them: "AVX2", "AMX_INT8", ...
+    amx: dict | None = None  # cpu.Verdict.as_dict(), where a face asked for the decision
 
     @property
     def gpu_bytes(self) -> int:
@@ -84,43 +77,25 @@ def ram() -> tuple[int, int]:
         return int(total * 0.75), total  # macOS and others: no cheap exact figure; assume a quarter in use
 
 
-def cpu_name() -> str:
-    if platform.system() == "Darwin":
-        try:
-            return subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True,
-                                  timeout=5).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return platform.processor()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def detect() -> Machine:
     """Ask llama.cpp which devices it will use, and the OS how much RAM is free."""
-    from deskseek.llama import ext
+    from deskseek.llama import cpu, devices
 
     available, total = ram()
-    name = cpu_name()
+    name = cpu.cpu_name()
     apple = platform.system() == "Darwin" and platform.machine() == "arm64"
     machine = Machine(
         backend="cpu", ram_bytes=available, ram_total_bytes=total, cpu_name=name, unified_memory=apple,
         cpu_bandwidth_gbs=_bandwidth(name, _APPLE_BANDWIDTH, DEFAULT_CPU_BANDWIDTH) if apple else DEFAULT_CPU_BANDWIDTH,
-        llama_cpp_features=ext.system_info(),
+        llama_cpp_features=devices.system_info(), cpu_features=cpu.features(),
     )
-    for device in ext.devices():
+    for device in devices.devices():
         if device.kind not in ("gpu", "igpu"):
             continue
         table = _APPLE_BANDWIDTH if apple else _GPU_BANDWIDTH
         bandwidth = _bandwidth(device.description or device.name, table,
                                machine.cpu_bandwidth_gbs if apple else DEFAULT_GPU_BANDWIDTH)
-        machine.gpus.append(Device(device.name, device.description, device.kind, device.free_bytes,
-                                   device.total_bytes, bandwidth))
+        machine.gpus.append(replace(device, bandwidth_gbs=bandwidth))
     if machine.gpus:
         machine.backend = re.sub(r"\d+$", "", machine.gpus[0].name).lower() or "gpu"
     return machine
@@ -138,13 +113,3 @@ def assumed(gpu_bytes: int | None = None, ram_bytes: int | None = None, base: Ma
     if ram_bytes is not None:
         machine.ram_bytes = ram_bytes
     return machine
-
-
-def parse_size(text: str) -> int:
-    """'24G', '24GB', '24GiB', '512M', '80e9' -> bytes. Decimal units (as GPU vendors count) unless 'i'."""
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kmgt]?)(i?)b?\s*", text.lower())
-    if not match:
-        raise ValueError(f"{text!r} is not a size like 24G, 512M or 80GiB")
-    number, unit, binary = match.groups()
-    base = 1024 if binary else 1000
-    return int(float(number) * base ** " kmgt".index(unit or " "))

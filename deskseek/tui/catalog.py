@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from deskseek.engines import launch
 from deskseek.models import registry, store
-from deskseek.models.pull import human_bytes
 from deskseek.placement import hardware, planner
+from deskseek.units import human_bytes
 
 
 def _fit(size: int | None, machine: hardware.Machine) -> str:

@@ -7,8 +7,9 @@ import re
 import pytest
 
 from deskseek.placement import planner
-from deskseek.placement.hardware import Device, Machine, parse_size
+from deskseek.placement.hardware import Device, Machine
 from deskseek.placement.planner import EXPERT_PATTERN, ModelFacts
+from deskseek.units import parse_size
 from tests.fixtures import tensor_tables as tables
 
 GB = 10**9

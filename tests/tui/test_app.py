@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from deskseek.chat.history import History
 from deskseek.engines.local import Settings
 from deskseek.tui.app import DeskseekApp, ModelRequest

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from textual.app import App
 from textual.widgets import Markdown
 
-from deskseek.tui.widgets.markdown_flow import Cutter, MarkdownFlow, Segment, segments
+from deskseek.tui.widgets.markdown_flow import Cutter, MarkdownFlow, segments
 
 DOCUMENT = """\
 ## 1. Reading the file

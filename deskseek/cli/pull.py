@@ -1,0 +1,21 @@
+"""`deskseek pull`: download and verify a model, resumable."""
+
+from __future__ import annotations
+
+
+def cmd_pull(args) -> int:
+    from deskseek.cli.pull_view import PullView
+    from deskseek.models import pull
+    from deskseek.units import human_bytes
+
+    with PullView() as view:
+        item, fetched = pull.pull(args.model, on_event=view)
+    verb = "pulled" if fetched else "already installed:"
+    print(f"{verb} {item.name} ({human_bytes(item.size)}) at {item.path}")
+    return 0
+
+
+def add_commands(commands) -> None:
+    p = commands.add_parser("pull", help="download a model (resumable, verified)")
+    p.add_argument("model", help="ALIAS[:QUANT], hf.co/OWNER/REPO[:QUANT] or OWNER/REPO/FILE.gguf")
+    p.set_defaults(func=cmd_pull)

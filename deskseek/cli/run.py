@@ -1,0 +1,107 @@
+"""`deskseek run`: answer one prompt and exit, or a plain line chat on a terminal."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from deskseek.cli import flags
+from deskseek.engines import launch
+from deskseek.errors import DeskseekError
+
+
+def _read_prompt(args) -> str:
+    if args.prompt and args.prompt != "-":
+        return args.prompt
+    if sys.stdin is None or sys.stdin.isatty():
+        raise DeskseekError("no prompt: give it as an argument, or pipe it in on standard input")
+    text = sys.stdin.read()
+    if not text.strip():
+        raise DeskseekError("the prompt on standard input is empty")
+    return text
+
+
+def cmd_run(args) -> int:
+    flags.go_offline()
+    from deskseek.engines.local import Engine
+    from deskseek.models import choice
+
+    interactive = args.prompt is None and sys.stdin is not None and sys.stdin.isatty() and not args.json
+    prompt = None if interactive else _read_prompt(args)
+    prepared = launch.prepare(args, args.model)
+    chosen, plan = prepared.chosen, prepared.plan
+    engine = Engine(
+        chosen.path, n_ctx=args.ctx, n_threads=args.threads, n_gpu_layers=plan.gpu_layers,
+        reasoning=chosen.reasoning, allow_system=chosen.sampling.system_prompt,
+        cpu_patterns=plan.cpu_tensor_patterns,
+    )
+    choice.remember(chosen.name)
+    messages = [{"role": "system", "content": args.system}] if args.system else []
+    settings = launch.settings(args, chosen.sampling)
+    try:
+        if interactive:
+            return _converse(engine, chosen.name, messages, settings, args)
+        messages.append({"role": "user", "content": prompt})
+        return _answer_once(engine, chosen.name, messages, settings, args)
+    finally:
+        engine.close()
+
+
+def _answer_once(engine, name, messages, settings, args) -> int:
+    from deskseek.cli.run_view import RunView
+
+    view = RunView(json_output=args.json, hide_thinking=args.hide_thinking)
+    reply = view.follow(engine.generate(messages, settings))
+    if args.json:
+        print(json.dumps({
+            "model": name,
+            "reasoning": reply.reasoning,
+            "content": reply.content,
+            "finish_reason": reply.finish_reason,
+            "thought_closed": reply.thought_closed,
+            "notices": reply.notices,
+            "stats": reply.stats.as_dict() if reply.stats else None,
+        }, ensure_ascii=False, indent=2))
+    if reply.error:
+        raise DeskseekError(reply.error)
+    return 130 if reply.finish_reason == "cancelled" else 0
+
+
+def _converse(engine, name, messages, settings, args) -> int:
+    """`deskseek run` on a terminal with no prompt: a plain multi-turn chat, as `ollama run` offers."""
+    from deskseek.cli.run_view import RunView
+
+    try:
+        import readline  # noqa: F401  (line editing and history for input())
+    except ImportError:
+        pass
+    print(f"deskseek · {name} · offline. Ctrl+C stops a reply, Ctrl+D or /bye quits.")
+    while True:
+        try:
+            line = input(">>> ")
+        except EOFError:
+            print()
+            return 0
+        except KeyboardInterrupt:
+            print("\n(Ctrl+D or /bye quits)")
+            continue
+        if line.strip() in ("/bye", "/exit", "/quit"):
+            return 0
+        if not line.strip():
+            continue
+        messages.append({"role": "user", "content": line})
+        reply = RunView(json_output=False, hide_thinking=args.hide_thinking).follow(engine.generate(messages, settings))
+        if reply.error:
+            print(f"error: {reply.error}", file=sys.stderr)
+            messages.pop()
+            continue
+        messages.append({"role": "assistant", "content": reply.content})
+
+
+def add_commands(commands) -> None:
+    p = commands.add_parser("run", help="answer one prompt and exit (offline)")
+    p.add_argument("prompt", nargs="?", help="the prompt; '-' reads standard input; none on a terminal: chat")
+    p.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    p.add_argument("--hide-thinking", action="store_true", help="print only the answer")
+    flags.model_flags(p)
+    p.set_defaults(func=cmd_run)

@@ -1,0 +1,220 @@
+"""The CPU as llama.cpp sees it, and one decision: may llama.cpp use its AMX kernels on this machine?
+
+llama.cpp repacks quantized weights into an "AMX" buffer on Intel CPUs with AMX (Sapphire Rapids and
+later). On some of those machines its AMX matmul crashes (SIGSEGV or SIGILL on the first multi-token
+batch, llama.cpp#20824, ollama#17205) or, for DeepSeek's MLA graph, aborts in the scheduler. Whether it
+does depends on the machine (hypervisor, kernel, microcode), so it is checked on the machine: once, by
+`amx_probe` in a child process, and the verdict is kept in `machine.json` under the data root, keyed
+by CPU model, CPU features and llama.cpp build. Where AMX is unsafe, or the probe cannot run, AMX is
+taken out of the CPU device's list of extra buffer types before any model loads; the other extra type
+(CPU_REPACK, the AVX2/AVX-512 repacking) stays. `DESKSEEK_CPU_AMX=on|off|auto` overrides the probe.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import logging
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+
+from deskseek import paths
+from deskseek.errors import DeskseekError
+from deskseek.llama import binding
+
+log = logging.getLogger("deskseek.llama")
+
+ENV = "DESKSEEK_CPU_AMX"
+PROBE_TIMEOUT_S = 180
+TOLERANCE = 0.05  # relative L2 error of the logits; broken kernels give 0.5 and more, rounding 1e-3
+_P = ctypes.c_void_p
+
+
+@dataclass(frozen=True)
+class Verdict:
+    present: bool  # this CPU and this llama.cpp build offer the AMX buffer type
+    used: bool  # models load with it
+    reason: str  # one line, for `deskseek info` and the log
+    plain_buffers: bool = False  # AMX could not be removed in place: loads must turn extra buffers off
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def cpu_name() -> str:
+    if platform.system() == "Darwin":
+        try:
+            return subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True,
+                                  timeout=5).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def features() -> list[str]:
+    """The CPU features llama.cpp reports as compiled in and present ("AVX2", "AMX_INT8", ...)."""
+    import llama_cpp
+
+    text = llama_cpp.llama_print_system_info().decode(errors="replace")
+    return re.findall(r"(\w+) = 1\b", text)
+
+
+def _extra_bufts():
+    """The CPU device's NULL-terminated array of extra buffer types, as llama.cpp's loader reads it."""
+    import llama_cpp
+
+    llama_cpp.llama_backend_init()
+    by_type = binding.function("ggml_backend_dev_by_type", "ggml", [ctypes.c_int], _P)
+    dev_reg = binding.function("ggml_backend_dev_backend_reg", "ggml-base", [_P], _P)
+    proc = binding.function("ggml_backend_reg_get_proc_address", "ggml-base", [_P, ctypes.c_char_p], _P)
+    cpu = by_type(0)  # GGML_BACKEND_DEVICE_TYPE_CPU
+    getter = proc(dev_reg(cpu), b"ggml_backend_dev_get_extra_bufts") if cpu else None
+    if not getter:
+        return None
+    return ctypes.CFUNCTYPE(ctypes.POINTER(_P), _P)(getter)(cpu)
+
+
+def extra_buffer_types() -> list[str]:
+    """Names of the CPU's extra buffer types llama.cpp will place weights in, in its order of preference."""
+    array = _extra_bufts()
+    name = binding.function("ggml_backend_buft_name", "ggml-base", [_P], ctypes.c_char_p)
+    found, index = [], 0
+    while array and array[index]:
+        found.append(name(array[index]).decode(errors="replace"))
+        index += 1
+    return found
+
+
+def exclude_amx() -> bool:
+    """Take AMX out of the CPU's extra buffer types for the rest of this process; True when verified gone.
+
+    ggml hands out a pointer to its own (static, never re-read) array, and the loader walks it on every
+    model load: rewriting it in place is the one way to drop AMX alone and keep CPU_REPACK.
+    """
+    array = _extra_bufts()
+    name = binding.function("ggml_backend_buft_name", "ggml-base", [_P], ctypes.c_char_p)
+    entries, index = [], 0
+    while array and array[index]:
+        entries.append(array[index])
+        index += 1
+    keep = [entry for entry in entries if name(entry) != b"AMX"]
+    for slot in range(len(entries)):
+        array[slot] = keep[slot] if slot < len(keep) else None
+    return "AMX" not in extra_buffer_types()
+
+
+def _cache_key() -> str:
+    build = hashlib.sha256(" ".join(features()).encode()).hexdigest()[:12]
+    return f"{cpu_name()} | llama-cpp-python {binding.version()} | {build}"
+
+
+def _read_cache() -> dict:
+    try:
+        return json.loads((paths.home() / "machine.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_cache(key: str, verdict: Verdict) -> None:
+    """Atomically, 0600: two processes probing at once both write the same verdict."""
+    data = _read_cache()
+    data.setdefault("amx", {})[key] = {"used": verdict.used, "reason": verdict.reason, "at": time.time()}
+    target = paths.ensure(paths.home()) / "machine.json"
+    tmp = target.with_name(f".machine.json.{os.getpid()}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1)
+        os.replace(tmp, target)
+    except OSError as err:  # a full disk: the verdict stands for this process, the probe reruns next time
+        log.warning("could not keep the AMX verdict: %s", err)
+        tmp.unlink(missing_ok=True)
+
+
+def probe(argv: list[str] | None = None) -> Verdict:
+    """Run the probe in a child process and judge it; a crash there is a verdict, not a crash here."""
+    command = argv or [sys.executable, "-m", "deskseek.llama.amx_probe"]
+    env = {**os.environ, ENV: "on"}
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, env=env,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return Verdict(True, False, f"the AMX check did not finish in {PROBE_TIMEOUT_S} s; AMX left off")
+    except OSError as err:
+        return Verdict(True, False, f"the AMX check could not start ({err.strerror}); AMX left off")
+    records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    last = next((r["model"] for r in reversed(records) if "model" in r), "loading")
+    if done.returncode < 0:
+        name = signal.Signals(-done.returncode).name
+        log.warning("AMX probe killed by %s on %s; stderr tail:\n%s", name, last, done.stderr[-2000:])
+        return Verdict(True, False, f"llama.cpp's AMX kernels crash on this CPU ({name} on a {last} model)")
+    result = records[-1] if records and "errors" in records[-1] else None
+    if done.returncode != 0 or result is None:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        log.warning("AMX probe failed (exit %s): %s", done.returncode, done.stderr[-2000:])
+        return Verdict(True, False, f"the AMX check failed ({tail[:160]}); AMX left off")
+    worst = max(result["errors"], key=result["errors"].get)
+    if result["errors"][worst] > TOLERANCE:
+        return Verdict(True, False, f"llama.cpp's AMX kernels give wrong results on this CPU "
+                                    f"({worst}: {result['errors'][worst]:.2f} relative error)")
+    return Verdict(True, True, f"checked on this CPU: {len(result['errors'])} models agree with the plain path")
+
+
+def decide() -> Verdict:
+    """The verdict for this machine: the variable, else the cached probe, else a probe now."""
+    mode = os.environ.get(ENV, "auto").strip().lower() or "auto"
+    if mode not in ("on", "off", "auto"):
+        raise DeskseekError(f"{ENV} must be on, off or auto, not {mode!r}")
+    if "AMX" not in extra_buffer_types():
+        return Verdict(False, False, "this CPU or this llama.cpp build has no AMX")
+    if mode != "auto":
+        return Verdict(True, mode == "on", f"set by {ENV}={mode}")
+    key = _cache_key()
+    cached = _read_cache().get("amx", {}).get(key)
+    if cached is not None:
+        return Verdict(True, bool(cached["used"]), str(cached["reason"]))
+    log.info("checking llama.cpp's AMX kernels on %s (once per machine)", key)
+    verdict = probe()
+    if "left off" not in verdict.reason:  # a probe that could not run is asked again next time
+        _write_cache(key, verdict)
+    return verdict
+
+
+_lock = threading.Lock()
+_applied: Verdict | None = None
+
+
+def prepare() -> Verdict:
+    """Decide once per process and act on it; call before llama.cpp loads any model."""
+    global _applied
+    with _lock:
+        if _applied is None:
+            verdict = decide()
+            if verdict.present and not verdict.used and not exclude_amx():
+                log.warning("could not take AMX out of llama.cpp's buffer types; loading without extra buffers")
+                verdict = Verdict(True, False, verdict.reason, plain_buffers=True)
+            log.info("AMX: %s (%s)", "used" if verdict.used else "not used", verdict.reason)
+            _applied = verdict
+        return _applied
+
+
+def needs_probe() -> bool:
+    """True when prepare() would run the probe now (a face may say why the first load takes longer)."""
+    if _applied is not None or os.environ.get(ENV, "auto").strip().lower() not in ("", "auto"):
+        return False
+    return "AMX" in extra_buffer_types() and _cache_key() not in _read_cache().get("amx", {})

@@ -1,0 +1,195 @@
+"""The AMX decision: probed in a child, cached per machine, forced by DESKSEEK_CPU_AMX, obeyed by every load.
+
+The decision is process-wide (AMX is taken out of ggml's own list of buffer types), so each test that loads a model
+under a particular verdict runs in a fresh interpreter, and reads llama.cpp's own log for the buffer types it used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from deskseek.errors import DeskseekError
+from deskseek.llama import cpu, probe_models
+from tests.conftest import REPO_ROOT
+from tests.fixtures.chat_templates import R1_TEMPLATE_NEW
+from tests.fixtures.gguf_writers import tiny_llama
+
+HAS_AMX = "AMX" in cpu.extra_buffer_types()
+NO_AMX = "this CPU (or this llama.cpp build) has no AMX: nothing to use"
+
+# Loads a model through deskseek's engine and reports which buffer types llama.cpp put the weights in.
+LOAD = textwrap.dedent("""
+    import json, sys
+    from deskseek.engines.local import Engine
+    from deskseek.llama import cpu, native_log
+    mark = native_log.mark()
+    with Engine(sys.argv[1], n_ctx=128, n_threads=2, reasoning=False) as engine:
+        pass
+    buffers = [line.split(":", 1)[1].split(" model buffer")[0].strip()
+               for line in native_log.lines_since(mark) if "model buffer size" in line]
+    json.dump({"buffers": buffers, "verdict": cpu.prepare().as_dict(), "extra": cpu.extra_buffer_types()},
+              sys.stdout)
+""")
+
+
+@pytest.fixture(scope="module")
+def quantized(tmp_path_factory) -> dict[str, Path]:
+    """The tests' tiny R1-template llama, 256 wide, in every quantization llama.cpp has AMX kernels for."""
+    out = tmp_path_factory.mktemp("quants")
+    source = tiny_llama(out / "tiny-f16.gguf", n_embd=256, n_ff=512, chat_template=R1_TEMPLATE_NEW)
+    return {quant: probe_models.quantize(source, out / f"tiny-{quant}.gguf", quant) for quant in probe_models.QUANTS}
+
+
+def load_in_child(path: Path, home: Path, amx: str | None) -> dict:
+    env = {**os.environ, "DESKSEEK_HOME": str(home)}
+    env.pop(cpu.ENV, None)
+    if amx is not None:
+        env[cpu.ENV] = amx
+    done = subprocess.run([sys.executable, "-c", LOAD, str(path)], capture_output=True, text=True, timeout=120,
+                          env=env, cwd=REPO_ROOT)  # fmt: skip
+    assert done.returncode == 0, f"exit {done.returncode}\n{done.stderr[-3000:]}"
+    return json.loads(done.stdout)
+
+
+def cache_verdict(home: Path, used: bool, reason: str) -> None:
+    """What a probe on this machine would have left behind."""
+    os.environ["DESKSEEK_HOME"] = str(home)  # the per-test root: the key is computed the same way as in the child
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "machine.json").write_text(json.dumps({"amx": {cpu._cache_key(): {"used": used, "reason": reason}}}))
+
+
+def test_an_unsafe_verdict_keeps_every_weight_out_of_amx(quantized, home, monkeypatch):
+    monkeypatch.delenv(cpu.ENV, raising=False)
+    cache_verdict(home, used=False, reason="crashes here (test)")
+    report = load_in_child(quantized["Q4_0"], home, amx=None)
+    assert "AMX" not in report["buffers"] and report["buffers"], report
+    assert "AMX" not in report["extra"]
+    assert report["verdict"]["used"] is False
+    if HAS_AMX:
+        assert report["verdict"]["reason"] == "crashes here (test)"
+        assert "CPU_REPACK" in report["extra"] or "CPU_REPACK" not in cpu.extra_buffer_types()  # only AMX goes
+
+
+@pytest.mark.skipif(not HAS_AMX, reason=NO_AMX)
+def test_a_safe_verdict_puts_quantized_weights_in_amx(quantized, home, monkeypatch):
+    monkeypatch.delenv(cpu.ENV, raising=False)
+    cache_verdict(home, used=True, reason="checked (test)")
+    report = load_in_child(quantized["Q4_0"], home, amx=None)  # load only: a decode could crash where AMX is broken
+    assert "AMX" in report["buffers"], report
+    assert report["verdict"] == {"present": True, "used": True, "reason": "checked (test)", "plain_buffers": False}
+
+
+@pytest.mark.parametrize("forced", ["on", "off"])
+def test_the_variable_overrides_the_cache(quantized, home, forced, monkeypatch):
+    monkeypatch.delenv(cpu.ENV, raising=False)
+    cache_verdict(home, used=forced == "off", reason="the opposite (test)")
+    report = load_in_child(quantized["Q8_0"], home, amx=forced)
+    assert ("AMX" in report["buffers"]) == (forced == "on" and HAS_AMX), report
+    if HAS_AMX:
+        assert report["verdict"]["reason"] == f"set by DESKSEEK_CPU_AMX={forced}"
+
+
+@pytest.mark.parametrize("quant", list(probe_models.QUANTS))
+def test_every_quantization_runs_through_deskseek_run(quantized, quant, tmp_path):
+    """With this machine's verdict (conftest probes once): on an AMX host whose kernels crash, this is what crashed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "deskseek.cli", "run", "--model", str(quantized[quant]), "--threads", "2",
+         "--temperature", "0", "--max-tokens", "12", "--json", "Tell me about the weather in Seoul today, please."],
+        capture_output=True, text=True, timeout=120, cwd=REPO_ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, f"exit {done.returncode}\n{done.stderr[-2000:]}"
+    stats = json.loads(done.stdout)["stats"]
+    assert stats["prompt_tokens"] > 8 and stats["completion_tokens"] > 0  # a multi-token batch, then decoding
+
+
+# --- the probe ------------------------------------------------------------------------------------------------------
+
+
+def fake_probe(tmp_path: Path, body: str) -> list[str]:
+    script = tmp_path / "probe.py"
+    script.write_text(textwrap.dedent(body))
+    return [sys.executable, str(script)]
+
+
+def test_a_probe_that_crashes_is_a_verdict_naming_signal_and_model(tmp_path):
+    verdict = cpu.probe(fake_probe(tmp_path, """
+        import os, signal
+        print('{"model": "llama Q4_0"}', flush=True)
+        print('{"model": "deepseek2 Q4_K_M"}', flush=True)
+        os.kill(os.getpid(), signal.SIGSEGV)
+    """))
+    assert (verdict.present, verdict.used) == (True, False)
+    assert verdict.reason == "llama.cpp's AMX kernels crash on this CPU (SIGSEGV on a deepseek2 Q4_K_M model)"
+
+
+def test_a_probe_with_wrong_numbers_is_refused(tmp_path):
+    verdict = cpu.probe(fake_probe(tmp_path, """
+        print('{"model": "llama Q4_0"}')
+        print('{"errors": {"llama Q4_0": 0.001, "deepseek2 F16": 0.83}, "amx": {}}')
+    """))
+    assert verdict.used is False and "wrong results" in verdict.reason and "deepseek2 F16: 0.83" in verdict.reason
+
+
+def test_a_probe_that_cannot_run_leaves_amx_off_and_is_asked_again(tmp_path, home, monkeypatch):
+    command = fake_probe(tmp_path, "import sys; sys.exit('gguf is not installed')")
+    verdict = cpu.probe(command)
+    assert verdict.used is False and "gguf is not installed" in verdict.reason and "left off" in verdict.reason
+
+    monkeypatch.delenv(cpu.ENV, raising=False)
+    monkeypatch.setattr(cpu, "extra_buffer_types", lambda: ["AMX", "CPU_REPACK"])  # decide() as on an AMX host
+    monkeypatch.setattr(cpu, "probe", lambda: verdict)
+    assert cpu.decide() == verdict
+    assert not (home / "machine.json").exists()  # not cached: the next start tries again
+
+
+def test_the_verdict_is_probed_once_then_read_from_the_cache(home, monkeypatch):
+    monkeypatch.delenv(cpu.ENV, raising=False)
+    monkeypatch.setattr(cpu, "extra_buffer_types", lambda: ["AMX", "CPU_REPACK"])
+    calls = []
+    monkeypatch.setattr(cpu, "probe", lambda: calls.append(1) or cpu.Verdict(True, False, "crashed (test)"))
+    assert cpu.decide().reason == "crashed (test)"
+    assert cpu.decide().reason == "crashed (test)"
+    assert calls == [1]
+    assert stat.S_IMODE((home / "machine.json").stat().st_mode) == 0o600
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+
+
+def test_the_real_probe_machinery_passes_a_control_run():
+    """The probe's models, quantizer and comparison, with AMX excluded from both passes: must agree everywhere."""
+    verdict = cpu.probe([sys.executable, "-m", "deskseek.llama.amx_probe", "--plain"])
+    assert verdict.used is True, verdict.reason
+    assert verdict.reason == "checked on this CPU: 14 models agree with the plain path"
+
+
+@pytest.mark.skipif(not HAS_AMX, reason=NO_AMX)
+def test_the_real_probe_reaches_a_verdict_on_this_amx_cpu():
+    verdict = cpu.probe()
+    assert verdict.present
+    assert verdict.used or "crash" in verdict.reason or "wrong results" in verdict.reason, verdict.reason
+
+
+def test_a_wrong_setting_is_one_clear_line(monkeypatch):
+    monkeypatch.setenv(cpu.ENV, "maybe")
+    with pytest.raises(DeskseekError, match="DESKSEEK_CPU_AMX must be on, off or auto, not 'maybe'"):
+        cpu.decide()
+
+
+def test_info_says_which_features_llama_cpp_sees_and_why_amx_is_or_is_not_used(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "deskseek.cli", "info", "--json"], capture_output=True, text=True,
+                          timeout=120, cwd=REPO_ROOT)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    machine = json.loads(done.stdout)["machine"]
+    assert machine["cpu_features"] == cpu.features() and machine["cpu_features"]
+    assert set(machine["amx"]) == {"present", "used", "reason", "plain_buffers"}
+    assert machine["amx"]["present"] == HAS_AMX and machine["amx"]["reason"]
+    text = subprocess.run([sys.executable, "-m", "deskseek.cli", "info"], capture_output=True, text=True,
+                          timeout=120, cwd=REPO_ROOT).stdout  # fmt: skip
+    assert f"AMX        {'used' if machine['amx']['used'] else 'not used'}: {machine['amx']['reason']}" in text
