@@ -83,7 +83,8 @@ def rates(stamps: list[float]) -> tuple[float, float, float]:
 
 
 def run_deskseek(model: Path, prompt: str, tokens: int, threads: int, ctx: int) -> dict:
-    from deskseek.engines.local import AnswerDelta, Engine, Settings
+    from deskseek.engines.events import AnswerDelta, Settings
+    from deskseek.engines.local import Engine
 
     with Engine(model, n_ctx=ctx, n_threads=threads, reasoning=False) as engine:
         settings = Settings(max_tokens=tokens, ignore_eos=True, **SAMPLING)

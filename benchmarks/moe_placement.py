@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 def measure(model: str, ctx: int, tokens: int, gpu_layers: int, patterns: list[str]) -> float:
     """Decode tok/s of one placement, in a fresh interpreter (no state carried between placements)."""
     code = (
-        "import json, sys; from deskseek.engines.local import Engine, Settings; "
+        "import json, sys; from deskseek.engines.local import Engine; from deskseek.engines.events import Settings; "
         f"e = Engine({model!r}, n_ctx={ctx}, n_gpu_layers={gpu_layers}, cpu_patterns={patterns!r}, reasoning=False); "
         "r = e.generate([{'role': 'user', 'content': 'Tell me a long story.'}], "
         f"Settings(temperature=0, max_tokens={tokens}, ignore_eos=True)).wait(); "

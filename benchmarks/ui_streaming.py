@@ -73,7 +73,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from deskseek.engines import local as ev  # noqa: E402
+from deskseek.engines import events as ev  # noqa: E402
 from deskseek.tui.app import DeskseekApp  # noqa: E402
 from deskseek.tui.widgets.prompt import PromptArea  # noqa: E402
 from deskseek.tui.widgets.status import StatusBar  # noqa: E402

@@ -23,18 +23,30 @@ def _read_prompt(args) -> str:
 
 def cmd_run(args) -> int:
     flags.go_offline()
+    from deskseek.cli.run_view import LoadingLine
     from deskseek.engines.local import Engine
+    from deskseek.llama import cpu
     from deskseek.models import choice
 
     interactive = args.prompt is None and sys.stdin is not None and sys.stdin.isatty() and not args.json
     prompt = None if interactive else _read_prompt(args)
     prepared = launch.prepare(args, args.model)
     chosen, plan = prepared.chosen, prepared.plan
-    engine = Engine(
-        chosen.path, n_ctx=args.ctx, n_threads=args.threads, n_gpu_layers=plan.gpu_layers,
-        reasoning=chosen.reasoning, allow_system=chosen.sampling.system_prompt,
-        cpu_patterns=plan.cpu_tensor_patterns,
-    )
+    size = sum(part.stat().st_size for part in launch.split_set(chosen.path))
+    line = LoadingLine(chosen.name, size) if sys.stderr.isatty() and not args.json else None
+    for note in plan.notes if line is not None else ():
+        print(f"note: {note}", file=sys.stderr)  # said before a load that may take minutes
+    if line is not None and cpu.needs_probe():
+        line.note("checking this CPU's AMX kernels (once per machine)…")
+    try:
+        engine = Engine(
+            chosen.path, n_ctx=args.ctx, n_threads=args.threads, n_gpu_layers=plan.gpu_layers,
+            reasoning=chosen.reasoning, allow_system=chosen.sampling.system_prompt,
+            cpu_patterns=plan.cpu_tensor_patterns, on_progress=line.update if line else None,
+        )
+    finally:
+        if line is not None:
+            line.done()
     choice.remember(chosen.name)
     messages = [{"role": "system", "content": args.system}] if args.system else []
     settings = launch.settings(args, chosen.sampling)

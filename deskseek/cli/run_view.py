@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sys
 
-from deskseek.engines import local as ev
+from deskseek.engines import events as ev
+from deskseek.engines.generation import Generation
 
 DIM, RESET, BOLD = "\x1b[2m", "\x1b[0m", "\x1b[1m"
 
@@ -22,7 +23,7 @@ class RunView:
         self.color = self.out.isatty()
         self.section = None  # "reasoning" | "answer"
 
-    def follow(self, generation: ev.Generation) -> ev.Reply:
+    def follow(self, generation: Generation) -> ev.Reply:
         while True:
             try:
                 event = generation.get()
@@ -67,3 +68,32 @@ class RunView:
             s = reply.stats
             print(f"{DIM}{s.completion_tokens} tokens · {s.gen_tok_s:.1f} tok/s · "
                   f"first token {s.ttft_s:.2f} s{RESET}", file=self.err)
+
+
+class LoadingLine:
+    """"loading NAME (SIZE) 42%" on one line of a terminal's stderr while llama.cpp reads the weights.
+
+    A 70B model takes minutes to load; silence looks like a hang. Nothing is printed on a pipe or with --json,
+    and the line is erased once the model is ready, so the reply starts on a clean line.
+    """
+
+    def __init__(self, name: str, size: int, err=None):
+        from deskseek.units import human_bytes
+
+        self.err = err or sys.stderr
+        self.label = f"loading {name} ({human_bytes(size)})"
+        self.shown = -1
+
+    def note(self, text: str) -> None:
+        self.err.write(f"\r\x1b[K{DIM}{text}{RESET}")
+        self.err.flush()
+
+    def update(self, fraction: float) -> None:
+        percent = int(fraction * 100)
+        if percent != self.shown:
+            self.shown = percent
+            self.note(f"{self.label} {percent}%")
+
+    def done(self) -> None:
+        self.err.write("\r\x1b[K")
+        self.err.flush()

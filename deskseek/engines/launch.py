@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from deskseek.engines.local import Settings
+from deskseek.engines.events import Settings
 from deskseek.errors import DeskseekError
 from deskseek.models import choice, gguf, gguf_names
 from deskseek.placement import hardware, planner
@@ -80,6 +80,7 @@ def prepare(flags, model: str | None) -> Launch:
     here, explicit = machine(flags)
     _, plan = plan_for(chosen.path, flags, here, explicit)
     if not plan.fits:
-        raise DeskseekError(f"{chosen.name} does not fit this machine: {plan.reason} (--plan off tries anyway)")
+        notes = "".join(f"; {note}" for note in plan.notes)
+        raise DeskseekError(f"{chosen.name} does not fit this machine: {plan.reason}{notes} (--plan off tries anyway)")
     log.info("placement for %s: %s (%s)", chosen.name, plan.summary(), plan.reason)
     return Launch(chosen, here, plan, settings(flags, chosen.sampling))

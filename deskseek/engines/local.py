@@ -14,19 +14,17 @@ callback, in the middle of prompt processing.
 
 from __future__ import annotations
 
-import codecs
 import ctypes
 import logging
 import os
 import queue
 import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 from deskseek.engines import chat_template
-from deskseek.engines.thinking import ReasoningSplitter
+from deskseek.engines.events import Settings
+from deskseek.engines.generation import Generation
 from deskseek.errors import DeskseekError
 from deskseek.llama import cpu, native_log, threadpool
 from deskseek.llama.binding import set_fields
@@ -38,101 +36,6 @@ log = logging.getLogger("deskseek.engine")
 
 class LoadError(DeskseekError):
     """The model could not be loaded: not a GGUF, damaged, unsupported, or too big for memory."""
-
-
-# --- events ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReasoningDelta:
-    text: str
-
-
-@dataclass(frozen=True)
-class AnswerDelta:
-    text: str
-
-
-@dataclass(frozen=True)
-class Notice:
-    """Something the user should know that is not text of the reply (e.g. old turns were dropped)."""
-
-    message: str
-
-
-@dataclass(frozen=True)
-class Stats:
-    prompt_tokens: int
-    cached_tokens: int  # of prompt_tokens, how many were reused from the KV cache
-    completion_tokens: int
-    reasoning_tokens: int
-    ttft_s: float  # request to first generated token
-    prompt_tok_s: float
-    gen_tok_s: float
-
-    def as_dict(self) -> dict:
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "reasoning_tokens": self.reasoning_tokens,
-            "ttft_s": round(self.ttft_s, 4),
-            "prompt_tok_s": round(self.prompt_tok_s, 2),
-            "gen_tok_s": round(self.gen_tok_s, 2),
-        }
-
-
-@dataclass(frozen=True)
-class Done:
-    finish_reason: str  # "stop" | "length" | "cancelled" | "error"
-    thought_closed: bool  # False for a reasoning reply that never left its thought
-
-
-@dataclass(frozen=True)
-class Error:
-    message: str
-
-
-Event = ReasoningDelta | AnswerDelta | Notice | Stats | Done | Error
-
-
-@dataclass
-class Settings:
-    temperature: float = 0.7
-    top_p: float = 0.95
-    top_k: int = 40
-    min_p: float = 0.05
-    seed: int | None = None
-    max_tokens: int | None = None  # None: until the model stops or the context is full
-    think_budget: int | None = None  # reasoning tokens before the thought is closed for it
-    grammar: str | None = None  # GBNF, applied by llama.cpp's own grammar sampler
-    ignore_eos: bool = False  # never sample an end-of-generation token (benchmarks of long replies)
-
-
-@dataclass
-class Reply:
-    """Everything one generation produced, accumulated for callers that want the whole thing."""
-
-    reasoning: str = ""
-    content: str = ""
-    finish_reason: str = ""
-    thought_closed: bool = True
-    stats: Stats | None = None
-    notices: list[str] = field(default_factory=list)
-    error: str | None = None
-
-    def add(self, event: Event) -> None:
-        if isinstance(event, ReasoningDelta):
-            self.reasoning += event.text
-        elif isinstance(event, AnswerDelta):
-            self.content += event.text
-        elif isinstance(event, Notice):
-            self.notices.append(event.message)
-        elif isinstance(event, Stats):
-            self.stats = event
-        elif isinstance(event, Done):
-            self.finish_reason, self.thought_closed = event.finish_reason, event.thought_closed
-        elif isinstance(event, Error):
-            self.error = event.message
 
 
 def default_threads() -> int:
@@ -168,30 +71,11 @@ class Engine:
         header = gguf.read(self.path)  # a clear message for non-GGUF and truncated headers
         self.architecture = header.architecture
         llama_cpp.llama_backend_init()
-        amx = cpu.prepare()  # before the first load: where AMX crashes, it is taken out of play
-        mark = native_log.mark()
-        params = llama_cpp.llama_model_default_params()
-        set_fields(params, n_gpu_layers=n_gpu_layers)
-        if amx.plain_buffers:
-            set_fields(params, use_extra_bufts=False)
-        # The model keeps its params, pointers included, for its whole life: so do we with what they point to.
-        self._overrides = CpuOverrides(cpu_patterns) if cpu_patterns else None
-        if self._overrides is not None:
-            self._overrides.apply(params)
         self.cpu_patterns = list(cpu_patterns or [])
-        self._progress = None
-        if on_progress is not None:  # called by llama.cpp on this thread while it loads; True = carry on
-            self._progress = llama_cpp.llama_progress_callback(lambda fraction, _data: on_progress(fraction) or True)
-            set_fields(params, progress_callback=self._progress)
-        try:
-            self._model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), params)
-        except (RuntimeError, OSError, ValueError) as err:  # llama-cpp-python's wrappers raise these
-            log.exception("loading %s failed", self.path)
-            raise LoadError(f"cannot load {self.path.name}: {err}") from None
-        if not self._model:
-            raise LoadError(self._explain_load_failure(mark))
+        self._model = self._load(n_gpu_layers, on_progress)
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)
         threads = n_threads or default_threads()
+        mark = native_log.mark()
         cparams = llama_cpp.llama_context_default_params()
         set_fields(cparams, n_ctx=n_ctx, n_batch=n_batch, n_ubatch=min(n_batch, 512), n_threads=threads,
                    n_threads_batch=threads, no_perf=True)
@@ -234,6 +118,43 @@ class Engine:
         log.info("loaded %s (%s, ctx %d, %d threads)", self.path, self.architecture, self.n_ctx, threads)
 
     # -- loading helpers --
+
+    def _load(self, n_gpu_layers: int, on_progress: Callable[[float], None] | None):
+        """The model, placed as asked; LoadError with llama.cpp's own reason, KeyboardInterrupt if Ctrl+C'd."""
+        llama_cpp = self._llama
+        amx = cpu.prepare()  # before the first load: where AMX crashes, it is taken out of play
+        mark = native_log.mark()
+        params = llama_cpp.llama_model_default_params()
+        set_fields(params, n_gpu_layers=n_gpu_layers)
+        if amx.plain_buffers:
+            set_fields(params, use_extra_bufts=False)
+        # The model keeps its params, pointers included, for its whole life: so do we with what they point to.
+        self._overrides = CpuOverrides(self.cpu_patterns) if self.cpu_patterns else None
+        if self._overrides is not None:
+            self._overrides.apply(params)
+        interrupted = []
+
+        def progress(fraction: float, _data) -> bool:  # on this thread, between tensors; False stops the load
+            try:
+                if on_progress is not None:
+                    on_progress(fraction)
+                return True
+            except KeyboardInterrupt:  # a 40 GB load takes minutes: Ctrl+C must stop it, not wait for it
+                interrupted.append(True)
+                return False
+
+        self._progress = llama_cpp.llama_progress_callback(progress)
+        set_fields(params, progress_callback=self._progress)
+        try:
+            model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), params)
+        except (RuntimeError, OSError, ValueError) as err:  # llama-cpp-python's wrappers raise these
+            log.exception("loading %s failed", self.path)
+            raise LoadError(f"cannot load {self.path.name}: {err}") from None
+        if interrupted:
+            raise KeyboardInterrupt
+        if not model:
+            raise LoadError(self._explain_load_failure(mark))
+        return model
 
     def _explain_load_failure(self, mark: int) -> str:
         lines = native_log.lines_since(mark)
@@ -454,151 +375,3 @@ def _droppable_index(messages: list[dict]) -> int | None:
     if first_user is not None and first_user < len(messages) - 1:
         return first_user  # only the first user turn and the last are left: the first must go after all
     return None
-
-
-class Generation:
-    """One reply in flight. Iterate it for events (ending with Done); cancel() stops it promptly."""
-
-    def __init__(self, engine: Engine, messages: list[dict], settings: Settings):
-        self.engine, self.messages, self.settings = engine, messages, settings
-        self._events: queue.Queue = queue.Queue()
-        self.reply = Reply()
-
-    def start(self) -> None:
-        self.engine._cancel.clear()
-        self.engine._jobs.put(self)
-
-    def cancel(self) -> None:
-        self.engine._cancel.set()
-
-    def get(self) -> Event:
-        """The next event, blocking. Safe to call again after a KeyboardInterrupt interrupted the wait."""
-        event = self._events.get()
-        self.reply.add(event)
-        return event
-
-    def __iter__(self) -> Iterator[Event]:
-        while True:
-            event = self.get()
-            yield event
-            if isinstance(event, Done):
-                return
-
-    def wait(self) -> Reply:
-        """Consume the rest of the stream and return the whole reply."""
-        for _ in self:
-            pass
-        return self.reply
-
-    def _emit(self, event: Event) -> None:
-        self._events.put(event)
-
-    def _run(self) -> None:
-        engine = self.engine
-        try:
-            self._generate()
-        except DeskseekError as err:
-            self._emit(Error(str(err)))
-            self._emit(Done("error", True))
-        except Exception as err:  # a bug: say so in one line, keep the traceback in the log
-            log.exception("generation failed")
-            self._emit(Error(f"{type(err).__name__}: {err}"))
-            self._emit(Done("error", True))
-        finally:
-            engine._busy.release()
-
-    def _generate(self) -> None:
-        engine, settings, llama = self.engine, self.settings, self.engine._llama
-        started = time.perf_counter()
-        reserve = min(settings.max_tokens or engine.n_ctx // 4, engine.n_ctx // 2)
-        rendered, tokens, dropped = engine._fit(self.messages, reserve)
-        if dropped:
-            self._emit(Notice(f"dropped {dropped} earlier message(s) to fit the {engine.n_ctx}-token context"))
-        splitter = ReasoningSplitter(starts_in_thought=rendered.starts_in_thought) if engine.reasoning else None
-        cached = engine._reuse_prefix(tokens)
-        if not engine._decode(tokens[cached:]):
-            self._finish("cancelled", splitter, started, len(tokens), cached, 0, 0, None, None)
-            return
-        prompt_done = time.perf_counter()
-        sampler = engine._sampler(settings)
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        limit = settings.max_tokens if settings.max_tokens is not None else engine.n_ctx
-        generated = reasoning_tokens = 0
-        first_token_at = None
-        reason = "length"
-        budget_spent = False
-        try:
-            while generated < limit:
-                if engine._cancel.is_set():
-                    reason = "cancelled"
-                    break
-                if len(engine._cached) >= engine.n_ctx:
-                    self._emit(Notice("the context is full; the reply was cut short"))
-                    break
-                token = llama.llama_sampler_sample(sampler, engine._ctx, -1)
-                if first_token_at is None:
-                    first_token_at = time.perf_counter()
-                if llama.llama_vocab_is_eog(engine._vocab, token):
-                    reason = "stop"
-                    break
-                generated += 1
-                if splitter is not None and splitter.in_thought:
-                    reasoning_tokens += 1
-                self._text(decoder.decode(engine._piece(token)), splitter)
-                status = engine._decode_one(token)
-                if status != 0:
-                    self._emit(Notice("the context is full; the reply was cut short"))
-                    break
-                if (
-                    splitter is not None and settings.think_budget is not None and not budget_spent
-                    and splitter.in_thought and reasoning_tokens >= settings.think_budget
-                ):
-                    budget_spent = True
-                    if not self._close_thought(splitter):
-                        reason = "cancelled"
-                        break
-        finally:
-            llama.llama_sampler_free(sampler)
-        # A reply cut off mid-character (length, cancel) leaves bytes of half a character: drop them
-        # rather than show a replacement glyph.
-        decoder.reset()
-        self._finish(reason, splitter, started, len(tokens), cached, generated, reasoning_tokens,
-                     prompt_done, first_token_at)
-
-    def _close_thought(self, splitter: ReasoningSplitter) -> bool:
-        """Think budget spent: write `</think>` into the context as if the model had, and let it answer."""
-        closing = "\n" + chat_template.THINK_CLOSE + "\n\n"
-        self._text(closing, splitter)
-        return self.engine._decode(self.engine.tokenize(closing, add_bos=False))
-
-    def _text(self, text: str, splitter: ReasoningSplitter | None) -> None:
-        if not text:
-            return
-        if splitter is None:
-            self._emit(AnswerDelta(text))
-            return
-        self._emit_deltas(splitter.feed(text))
-
-    def _emit_deltas(self, deltas) -> None:
-        for delta in deltas:
-            self._emit(ReasoningDelta(delta.text) if delta.kind == "reasoning" else AnswerDelta(delta.text))
-
-    def _finish(self, reason, splitter, started, prompt_tokens, cached, generated, reasoning_tokens,
-                prompt_done, first_token_at) -> None:
-        thought_closed = True
-        if splitter is not None:
-            self._emit_deltas(splitter.finish())
-            thought_closed = splitter.thought_closed or not splitter.saw_thought
-        now = time.perf_counter()
-        prompt_s = (prompt_done - started) if prompt_done else now - started
-        gen_s = (now - first_token_at) if first_token_at else 0.0
-        self._emit(Stats(
-            prompt_tokens=prompt_tokens,
-            cached_tokens=cached,
-            completion_tokens=generated,
-            reasoning_tokens=reasoning_tokens,
-            ttft_s=(first_token_at - started) if first_token_at else now - started,
-            prompt_tok_s=(prompt_tokens - cached) / prompt_s if prompt_s > 0 else 0.0,
-            gen_tok_s=(generated - 1) / gen_s if gen_s > 0 and generated > 1 else 0.0,
-        ))
-        self._emit(Done(reason, thought_closed))

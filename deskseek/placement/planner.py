@@ -153,6 +153,35 @@ def compute_buffer_bytes(facts: ModelFacts, n_ubatch: int = 512) -> int:
 
 def plan(facts: ModelFacts, machine: Machine, *, ctx: int, cache_type: str = "f16",
          explicit_gpu_budget: bool = False) -> Plan:
+    chosen = _plan(facts, machine, ctx=ctx, cache_type=cache_type, explicit_gpu_budget=explicit_gpu_budget)
+    if machine.unified_memory and machine.gpus and chosen.strategy != "all-gpu" and not explicit_gpu_budget:
+        note = metal_ceiling_note(facts, machine, facts.kv_bytes(ctx, cache_type) + compute_buffer_bytes(facts))
+        if note:
+            chosen.notes.append(note)
+    return chosen
+
+
+def metal_ceiling_note(facts: ModelFacts, machine: Machine, overhead: int) -> str:
+    """What to do when Metal's working-set ceiling, not the Mac's memory, keeps the model off the GPU.
+
+    macOS lets the GPU keep about 65-75% of unified memory resident (recommendedMaxWorkingSetSize, which ggml
+    reports as the Metal device's memory); past it llama.cpp fails mid-compute or swaps. The limit can be
+    raised until the next reboot with `sysctl iogpu.wired_limit_mb`; we suggest it only where macOS keeps
+    at least 4 GiB (and a tenth of the memory) for itself.
+    """
+    need = facts.total_bytes - facts.input_bytes + overhead + GPU_RESERVE
+    ceiling = max((gpu.total_bytes for gpu in machine.gpus), default=0)
+    total = machine.ram_total_bytes or machine.ram_bytes
+    if need <= ceiling:
+        return ""
+    limit_mb = -(-need // (256 * 2**20)) * 256  # rounded up to 256 MiB
+    said = f"Metal keeps at most {_gb(ceiling)} of this Mac's {_gb(total)} on the GPU; all on the GPU needs {_gb(need)}"
+    if limit_mb * 2**20 > total - max(4 * 2**30, total // 10):
+        return f"{said}, more than macOS can spare"
+    return f"{said}: to allow it until the next reboot, run `sudo sysctl iogpu.wired_limit_mb={limit_mb}`"
+
+
+def _plan(facts: ModelFacts, machine: Machine, *, ctx: int, cache_type: str, explicit_gpu_budget: bool) -> Plan:
     kv = facts.kv_bytes(ctx, cache_type)
     compute = compute_buffer_bytes(facts)
     weights = facts.total_bytes

@@ -21,7 +21,9 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, ListItem, ListView, Static
 
 from deskseek.chat.history import History
-from deskseek.engines import local as ev
+from deskseek.engines import events as ev
+from deskseek.engines.generation import Generation
+from deskseek.engines.local import Engine
 from deskseek.tui.messages import LoadProgress, ModelFailed, ModelReady, ReplyChunk, ReplyFinished
 from deskseek.tui.quiet_gc import QuietCollector
 from deskseek.tui.screens.help import HelpScreen
@@ -68,18 +70,18 @@ class DeskseekApp(App):
     ]
 
     def __init__(self, request: ModelRequest | None, *, history: History, resume: int | None = None,
-                 clock=time.monotonic, engine_factory=ev.Engine, flags=None) -> None:
+                 clock=time.monotonic, engine_factory=Engine, flags=None) -> None:
         super().__init__()
         self.request = request  # None: nothing installed yet, the first-run screen comes up
         self.flags = flags  # the command line's flags, for loading another model the same way
         self.engine_factory = engine_factory  # the real Engine; benchmarks and snapshots pass a scripted one
         self.history = history
         self.clock = clock
-        self.engine: ev.Engine | None = None
+        self.engine: Engine | None = None
         self.messages: list[dict] = []  # what the model sees: roles and answers, no thoughts
         self.conversation_id = resume
         self.pending: str | None = None  # a prompt typed before the model was ready
-        self.generation: ev.Generation | None = None
+        self.generation: Generation | None = None
         self.turn: AssistantTurn | None = None
         self.outbox = _Outbox()
         self.shown_at, self.frame_pending = 0.0, False
@@ -221,7 +223,7 @@ class DeskseekApp(App):
         self.follow_reply(self.generation, self.history.start_reply(self.conversation_id, self.request.name))
 
     @work(thread=True, group="reply")
-    def follow_reply(self, generation: ev.Generation, writer) -> None:
+    def follow_reply(self, generation: Generation, writer) -> None:
         """Reads the engine's events on a thread, stores them as they come, and hands text to the UI.
 
         Text goes into an outbox; a ReplyChunk message is posted only when none is already waiting, and the

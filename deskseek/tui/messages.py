@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from deskseek.engines.local import Engine, Reply
+from deskseek.engines.events import Reply
+from deskseek.engines.local import Engine
 
 
 class LoadProgress(Message):

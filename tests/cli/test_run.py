@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -138,7 +139,9 @@ def test_run_on_a_terminal_without_prompt_is_a_conversation(starter_path, home):
         return seen
 
     try:
-        assert b"Ctrl+D or /bye quits" in read_until(b">>> ")
+        banner = read_until(b">>> ")
+        assert b"Ctrl+D or /bye quits" in banner
+        assert re.search(rb"loading \S+ \(98\.36 MB\) 100%", banner), banner  # the load said what it was doing
         os.write(fd, b"My name is Ada.\n")
         first = read_until(b">>> ")
         os.write(fd, b"What is my name?\n")

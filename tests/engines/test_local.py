@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from deskseek.engines.local import AnswerDelta, Done, Engine, LoadError, Notice, ReasoningDelta, Settings
+from deskseek.engines.events import AnswerDelta, Done, Notice, ReasoningDelta, Settings
+from deskseek.engines.local import Engine, LoadError
 from deskseek.llama import native_log
 from deskseek.models import gguf
 from tests.fixtures import chat_templates, gguf_writers
@@ -230,3 +231,13 @@ def test_one_reply_at_a_time(starter):
         starter.generate([{"role": "user", "content": "Hi"}])
     first.cancel()
     first.wait()
+
+
+def test_ctrl_c_while_loading_stops_the_load(starter_path):
+    """llama.cpp's progress callback runs on the loading thread: Ctrl+C there must end the load, not be swallowed."""
+
+    def interrupted(_fraction: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Engine(starter_path, n_ctx=128, n_threads=2, on_progress=interrupted)

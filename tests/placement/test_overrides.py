@@ -15,7 +15,8 @@ import sys
 
 import pytest
 
-from deskseek.engines.local import Engine, Settings
+from deskseek.engines.events import Settings
+from deskseek.engines.local import Engine
 from deskseek.llama import native_log
 from deskseek.models import gguf
 from deskseek.placement import planner

@@ -170,3 +170,33 @@ def test_sizes_are_parsed_as_users_write_them():
     assert parse_size("16GiB") == 16 * 2**30 and parse_size("512m") == 512 * 10**6
     with pytest.raises(ValueError):
         parse_size("lots")
+
+
+def mac(memory_gb: float) -> Machine:
+    """An Apple Silicon Mac as ggml reports it: the Metal device's memory is recommendedMaxWorkingSetSize (75%)."""
+    machine = apple(memory_gb)
+    machine.ram_total_bytes = int(memory_gb * GB)
+    return machine
+
+
+def test_metal_ceiling_says_how_to_raise_it_when_that_is_all_that_keeps_a_model_off_the_gpu(facts):
+    model = facts["qwen3-30b-a3b-Q4_K_M"]
+    plan = planner.plan(model, mac(24), ctx=4096)
+    assert plan.strategy == "experts-cpu" and plan.fits  # it runs, but not all on the GPU
+    [note] = plan.notes
+    limit_mb = int(re.search(r"`sudo sysctl iogpu\.wired_limit_mb=(\d+)`", note)[1])
+    need = model.total_bytes - model.input_bytes + model.kv_bytes(4096) + planner.compute_buffer_bytes(model)
+    assert need < limit_mb * 2**20 <= 24 * GB - 4 * 2**30  # enough for the model, and macOS keeps 4 GiB
+    assert note.startswith("Metal keeps at most 18.0 GB of this Mac's 24.0 GB on the GPU; all on the GPU needs")
+    # With the limit raised to that figure (ggml then reports it as the device's memory), the plan is all on the GPU.
+    raised = mac(24)
+    raised.gpus[0].free_bytes = raised.gpus[0].total_bytes = limit_mb * 2**20
+    assert planner.plan(model, raised, ctx=4096).strategy == "all-gpu"
+
+
+def test_metal_ceiling_gives_no_remedy_that_would_starve_macos(facts):
+    plan = planner.plan(facts["r1-distill-llama-70b-Q4_K_M"], mac(48), ctx=4096)
+    assert plan.notes == ["Metal keeps at most 36.0 GB of this Mac's 48.0 GB on the GPU; all on the GPU needs "
+                          "44.4 GB, more than macOS can spare"]
+    assert planner.plan(facts["r1-distill-llama-70b-Q4_K_M"], mac(64), ctx=4096).notes == []  # under the ceiling
+    assert planner.plan(facts["qwen3-30b-a3b-Q4_K_M"], cuda(16), ctx=4096).notes == []  # not a Mac: no such limit

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from deskseek.chat.history import History
-from deskseek.engines.local import Settings
+from deskseek.engines.events import Settings
 from deskseek.tui.app import DeskseekApp, ModelRequest
 from deskseek.tui.widgets.prompt import PromptArea
 from deskseek.tui.widgets.status import StatusBar

@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from deskseek.engines.local import Settings
+from deskseek.engines.events import Settings
 
 FIELDS = [  # (attribute, label, type, allowed range)
     ("temperature", "Temperature", float, (0.0, 2.0)),

@@ -1,0 +1,101 @@
+"""What every engine streams, and what it is asked with: the events of one reply, its settings, the whole reply.
+
+A face (the chat app, `run`) and the chat session consume these and nothing engine-specific, so a local
+llama.cpp engine and a remote server can stand behind the same screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ReasoningDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class AnswerDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should know that is not text of the reply (e.g. old turns were dropped)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Stats:
+    prompt_tokens: int
+    cached_tokens: int  # of prompt_tokens, how many were reused from the KV cache
+    completion_tokens: int
+    reasoning_tokens: int
+    ttft_s: float  # request to first generated token
+    prompt_tok_s: float
+    gen_tok_s: float
+
+    def as_dict(self) -> dict:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            "ttft_s": round(self.ttft_s, 4),
+            "prompt_tok_s": round(self.prompt_tok_s, 2),
+            "gen_tok_s": round(self.gen_tok_s, 2),
+        }
+
+
+@dataclass(frozen=True)
+class Done:
+    finish_reason: str  # "stop" | "length" | "cancelled" | "error"
+    thought_closed: bool  # False for a reasoning reply that never left its thought
+
+
+@dataclass(frozen=True)
+class Error:
+    message: str
+
+
+Event = ReasoningDelta | AnswerDelta | Notice | Stats | Done | Error
+
+
+@dataclass
+class Settings:
+    temperature: float = 0.7
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    seed: int | None = None
+    max_tokens: int | None = None  # None: until the model stops or the context is full
+    think_budget: int | None = None  # reasoning tokens before the thought is closed for it
+    grammar: str | None = None  # GBNF, applied by llama.cpp's own grammar sampler
+    ignore_eos: bool = False  # never sample an end-of-generation token (benchmarks of long replies)
+
+
+@dataclass
+class Reply:
+    """Everything one generation produced, accumulated for callers that want the whole thing."""
+
+    reasoning: str = ""
+    content: str = ""
+    finish_reason: str = ""
+    thought_closed: bool = True
+    stats: Stats | None = None
+    notices: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def add(self, event: Event) -> None:
+        if isinstance(event, ReasoningDelta):
+            self.reasoning += event.text
+        elif isinstance(event, AnswerDelta):
+            self.content += event.text
+        elif isinstance(event, Notice):
+            self.notices.append(event.message)
+        elif isinstance(event, Stats):
+            self.stats = event
+        elif isinstance(event, Done):
+            self.finish_reason, self.thought_closed = event.finish_reason, event.thought_closed
+        elif isinstance(event, Error):
+            self.error = event.message

@@ -1,0 +1,172 @@
+"""One reply in flight on the local engine: rendering the conversation to fit, the token loop, the events.
+
+Runs on the engine's one long-lived thread (see local.py for why); the caller iterates the events from
+its own thread and may cancel() at any moment.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import queue
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from deskseek.engines import chat_template
+from deskseek.engines.events import AnswerDelta, Done, Error, Event, Notice, ReasoningDelta, Reply, Settings, Stats
+from deskseek.engines.thinking import ReasoningSplitter
+from deskseek.errors import DeskseekError
+
+if TYPE_CHECKING:
+    from deskseek.engines.local import Engine
+
+log = logging.getLogger("deskseek.engine")
+
+
+class Generation:
+    """One reply in flight. Iterate it for events (ending with Done); cancel() stops it promptly."""
+
+    def __init__(self, engine: Engine, messages: list[dict], settings: Settings):
+        self.engine, self.messages, self.settings = engine, messages, settings
+        self._events: queue.Queue = queue.Queue()
+        self.reply = Reply()
+
+    def start(self) -> None:
+        self.engine._cancel.clear()
+        self.engine._jobs.put(self)
+
+    def cancel(self) -> None:
+        self.engine._cancel.set()
+
+    def get(self) -> Event:
+        """The next event, blocking. Safe to call again after a KeyboardInterrupt interrupted the wait."""
+        event = self._events.get()
+        self.reply.add(event)
+        return event
+
+    def __iter__(self) -> Iterator[Event]:
+        while True:
+            event = self.get()
+            yield event
+            if isinstance(event, Done):
+                return
+
+    def wait(self) -> Reply:
+        """Consume the rest of the stream and return the whole reply."""
+        for _ in self:
+            pass
+        return self.reply
+
+    def _emit(self, event: Event) -> None:
+        self._events.put(event)
+
+    def _run(self) -> None:
+        engine = self.engine
+        try:
+            self._generate()
+        except DeskseekError as err:
+            self._emit(Error(str(err)))
+            self._emit(Done("error", True))
+        except Exception as err:  # a bug: say so in one line, keep the traceback in the log
+            log.exception("generation failed")
+            self._emit(Error(f"{type(err).__name__}: {err}"))
+            self._emit(Done("error", True))
+        finally:
+            engine._busy.release()
+
+    def _generate(self) -> None:
+        engine, settings, llama = self.engine, self.settings, self.engine._llama
+        started = time.perf_counter()
+        reserve = min(settings.max_tokens or engine.n_ctx // 4, engine.n_ctx // 2)
+        rendered, tokens, dropped = engine._fit(self.messages, reserve)
+        if dropped:
+            self._emit(Notice(f"dropped {dropped} earlier message(s) to fit the {engine.n_ctx}-token context"))
+        splitter = ReasoningSplitter(starts_in_thought=rendered.starts_in_thought) if engine.reasoning else None
+        cached = engine._reuse_prefix(tokens)
+        if not engine._decode(tokens[cached:]):
+            self._finish("cancelled", splitter, started, len(tokens), cached, 0, 0, None, None)
+            return
+        prompt_done = time.perf_counter()
+        sampler = engine._sampler(settings)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        limit = settings.max_tokens if settings.max_tokens is not None else engine.n_ctx
+        generated = reasoning_tokens = 0
+        first_token_at = None
+        reason = "length"
+        budget_spent = False
+        try:
+            while generated < limit:
+                if engine._cancel.is_set():
+                    reason = "cancelled"
+                    break
+                if len(engine._cached) >= engine.n_ctx:
+                    self._emit(Notice("the context is full; the reply was cut short"))
+                    break
+                token = llama.llama_sampler_sample(sampler, engine._ctx, -1)
+                if first_token_at is None:
+                    first_token_at = time.perf_counter()
+                if llama.llama_vocab_is_eog(engine._vocab, token):
+                    reason = "stop"
+                    break
+                generated += 1
+                if splitter is not None and splitter.in_thought:
+                    reasoning_tokens += 1
+                self._text(decoder.decode(engine._piece(token)), splitter)
+                status = engine._decode_one(token)
+                if status != 0:
+                    self._emit(Notice("the context is full; the reply was cut short"))
+                    break
+                if (
+                    splitter is not None and settings.think_budget is not None and not budget_spent
+                    and splitter.in_thought and reasoning_tokens >= settings.think_budget
+                ):
+                    budget_spent = True
+                    if not self._close_thought(splitter):
+                        reason = "cancelled"
+                        break
+        finally:
+            llama.llama_sampler_free(sampler)
+        # A reply cut off mid-character (length, cancel) leaves bytes of half a character: drop them
+        # rather than show a replacement glyph.
+        decoder.reset()
+        self._finish(reason, splitter, started, len(tokens), cached, generated, reasoning_tokens,
+                     prompt_done, first_token_at)
+
+    def _close_thought(self, splitter: ReasoningSplitter) -> bool:
+        """Think budget spent: write `</think>` into the context as if the model had, and let it answer."""
+        closing = "\n" + chat_template.THINK_CLOSE + "\n\n"
+        self._text(closing, splitter)
+        return self.engine._decode(self.engine.tokenize(closing, add_bos=False))
+
+    def _text(self, text: str, splitter: ReasoningSplitter | None) -> None:
+        if not text:
+            return
+        if splitter is None:
+            self._emit(AnswerDelta(text))
+            return
+        self._emit_deltas(splitter.feed(text))
+
+    def _emit_deltas(self, deltas) -> None:
+        for delta in deltas:
+            self._emit(ReasoningDelta(delta.text) if delta.kind == "reasoning" else AnswerDelta(delta.text))
+
+    def _finish(self, reason, splitter, started, prompt_tokens, cached, generated, reasoning_tokens,
+                prompt_done, first_token_at) -> None:
+        thought_closed = True
+        if splitter is not None:
+            self._emit_deltas(splitter.finish())
+            thought_closed = splitter.thought_closed or not splitter.saw_thought
+        now = time.perf_counter()
+        prompt_s = (prompt_done - started) if prompt_done else now - started
+        gen_s = (now - first_token_at) if first_token_at else 0.0
+        self._emit(Stats(
+            prompt_tokens=prompt_tokens,
+            cached_tokens=cached,
+            completion_tokens=generated,
+            reasoning_tokens=reasoning_tokens,
+            ttft_s=(first_token_at - started) if first_token_at else now - started,
+            prompt_tok_s=(prompt_tokens - cached) / prompt_s if prompt_s > 0 else 0.0,
+            gen_tok_s=(generated - 1) / gen_s if gen_s > 0 and generated > 1 else 0.0,
+        ))
+        self._emit(Done(reason, thought_closed))
