@@ -22,94 +22,27 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from deskseek import paths
+from deskseek.chat.export import FORMATS, to_json, to_markdown
+from deskseek.chat.records import (
+    MESSAGE_COLUMNS,
+    MIGRATIONS,
+    ROLES,
+    SCHEMA_VERSION,
+    STATES,
+    Conversation,
+    ConversationSummary,
+    check,
+    message_from_row,
+)
+from deskseek.chat.reply_writer import ReplyWriter
 from deskseek.errors import DeskseekError, DiskFull, NotFound
 
-ROLES = ("system", "user", "assistant")
-STATES = ("complete", "streaming", "stopped", "interrupted", "error", "no-answer")
-FORMATS = ("md", "json")
 TITLE_CHARS = 60
-
-# MIGRATIONS[n] takes a database from version n to n + 1; version 0 is an empty file. Never edit a shipped
-# step: users have files written by it. Add a new one.
-MIGRATIONS: list[tuple[str, ...]] = [
-    (  # v1: conversations and their messages
-        """CREATE TABLE conversations (
-            id INTEGER PRIMARY KEY,
-            title TEXT,
-            model TEXT NOT NULL,
-            settings TEXT NOT NULL DEFAULT '{}',
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL
-        )""",
-        "CREATE INDEX conversations_by_update ON conversations (updated_at)",
-        """CREATE TABLE messages (
-            id INTEGER PRIMARY KEY,
-            conversation_id INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
-            position INTEGER NOT NULL,
-            role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
-            content TEXT NOT NULL DEFAULT '',
-            reasoning TEXT NOT NULL DEFAULT '',
-            state TEXT NOT NULL DEFAULT 'complete'
-                CHECK (state IN ('complete', 'streaming', 'stopped', 'interrupted', 'error', 'no-answer')),
-            model TEXT,
-            stats TEXT,
-            finish_reason TEXT,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            UNIQUE (conversation_id, position)
-        )""",
-        "CREATE INDEX messages_streaming ON messages (state) WHERE state = 'streaming'",
-    ),
-    (  # v2: how long the model thought, for "Thought for 12.4 s"
-        "ALTER TABLE messages ADD COLUMN reasoning_seconds REAL",
-    ),
-]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-@dataclass(frozen=True)
-class ConversationSummary:
-    id: int
-    title: str | None
-    model: str
-    created_at: str
-    updated_at: str
-    message_count: int
-
-
-@dataclass(frozen=True)
-class Message:
-    id: int
-    conversation_id: int
-    position: int
-    role: str
-    content: str
-    reasoning: str
-    state: str
-    model: str | None
-    stats: dict | None
-    finish_reason: str | None
-    reasoning_seconds: float | None
-    created_at: str
-    updated_at: str
-
-
-@dataclass(frozen=True)
-class Conversation:
-    id: int
-    title: str | None
-    model: str
-    settings: dict
-    created_at: str
-    updated_at: str
-    messages: list[Message] = field(default_factory=list)
-
 
 def _now() -> str:
     """UTC ISO 8601 with microseconds: sorts as text, and two writes a millisecond apart still order."""
@@ -303,12 +236,12 @@ class History:
             if row is None:
                 raise _no_conversation(conversation_id)
             messages = db.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY position",
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY position",
                 (conversation_id,),
             ).fetchall()
         cid, title, model, settings, created_at, updated_at = row
         return Conversation(
-            cid, title, model, json.loads(settings), created_at, updated_at, [_message(m) for m in messages]
+            cid, title, model, json.loads(settings), created_at, updated_at, [message_from_row(m) for m in messages]
         )
 
     def rename(self, conversation_id: int, title: str) -> None:
@@ -336,8 +269,8 @@ class History:
         self, conversation_id: int, role: str, content: str, *,
         reasoning: str = "", state: str = "complete", model: str | None = None,
     ) -> int:
-        _check(role, ROLES, "role")
-        _check(state, STATES, "state")
+        check(role, ROLES, "role")
+        check(state, STATES, "state")
         with self._write() as db:
             self._touch(db, conversation_id)
             if role == "user":
@@ -402,96 +335,6 @@ class History:
         return to_json(conversation) if fmt == "json" else to_markdown(conversation)
 
 
-class ReplyWriter:
-    """One assistant reply as it streams: text gathers in memory and reaches the row every `flush_every_s`.
-
-    Writing per token would cost a transaction per token; writing only at the end would lose a whole reply
-    to a crash. A timed flush bounds the loss to one interval for the price of about one write a second.
-    State changes (the thought's length, the end) are written at once: they are rare and matter most.
-    """
-
-    def __init__(self, history: History, conversation_id: int, message_id: int, flush_every_s: float, clock):
-        self.history = history
-        self.conversation_id = conversation_id
-        self.message_id = message_id
-        self.flush_every_s = flush_every_s
-        self.clock = clock
-        self.state = "streaming"
-        self.reasoning_seconds: float | None = None
-        self._answer: list[str] = []  # chunks, joined only when written: a long reply stays linear
-        self._thought: list[str] = []
-        self._last_write = clock()
-
-    @property
-    def content(self) -> str:
-        return "".join(self._answer)
-
-    @property
-    def reasoning(self) -> str:
-        return "".join(self._thought)
-
-    def add_reasoning(self, text: str) -> bool:
-        """Returns whether this call wrote the row (the caller can tell what a crash now would keep)."""
-        self._open_or_raise()
-        self._thought.append(text)
-        return self._flush_if_due()
-
-    def add_answer(self, text: str) -> bool:
-        """Returns whether this call wrote the row."""
-        self._open_or_raise()
-        self._answer.append(text)
-        return self._flush_if_due()
-
-    def set_reasoning_seconds(self, seconds: float) -> None:
-        self._open_or_raise()
-        self.reasoning_seconds = seconds
-        self.flush()
-
-    def flush(self) -> None:
-        self.history._save_reply(self)
-        self._last_write = self.clock()
-
-    def finish(self, state: str, finish_reason: str | None = None, stats: Mapping | None = None) -> None:
-        self._open_or_raise()
-        _check(state, tuple(s for s in STATES if s != "streaming"), "final state")
-        self.state = state
-        self.history._live.discard(self)
-        self.history._save_reply(self, finish_reason=finish_reason, stats=stats)
-
-    @property
-    def finished(self) -> bool:
-        return self.state != "streaming"
-
-    def _flush_if_due(self) -> bool:
-        if self.clock() - self._last_write < self.flush_every_s:
-            return False
-        self.flush()
-        return True
-
-    def _open_or_raise(self) -> None:
-        if self.finished:
-            raise RuntimeError(f"reply {self.message_id} is already {self.state}")
-
-
-# --- rows and formats -------------------------------------------------------------------------------------
-
-_MESSAGE_COLUMNS = (
-    "id, conversation_id, position, role, content, reasoning, state, model, stats, finish_reason, "
-    "reasoning_seconds, created_at, updated_at"
-)
-
-
-def _message(row: tuple) -> Message:
-    values = list(row)
-    values[8] = json.loads(values[8]) if values[8] else None
-    return Message(*values)
-
-
-def _check(value: str, allowed: tuple[str, ...], what: str) -> None:
-    if value not in allowed:
-        raise ValueError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
-
-
 def _no_conversation(conversation_id: int) -> NotFound:
     return NotFound(f"no conversation with id {conversation_id} (`deskseek history list` shows them)")
 
@@ -508,56 +351,3 @@ def _user_facing(err: sqlite3.OperationalError, path: Path | None) -> Exception:
     return err
 
 
-def to_json(conversation: Conversation) -> str:
-    """A stable shape for scripts: these keys, in this order, whatever the schema grows into."""
-    return json.dumps({
-        "id": conversation.id,
-        "title": conversation.title,
-        "model": conversation.model,
-        "settings": conversation.settings,
-        "created_at": conversation.created_at,
-        "messages": [{
-            "role": m.role,
-            "content": m.content,
-            "reasoning": m.reasoning,
-            "state": m.state,
-            "model": m.model,
-            "stats": m.stats,
-            "finish_reason": m.finish_reason,
-            "reasoning_seconds": m.reasoning_seconds,
-            "created_at": m.created_at,
-        } for m in conversation.messages],
-    }, ensure_ascii=False, indent=2)
-
-
-_HEADINGS = {"system": "System", "user": "You", "assistant": "Assistant"}
-_STATE_NOTES = {
-    "streaming": "still being written",
-    "stopped": "stopped: the reply was cut short on request",
-    "interrupted": "interrupted: deskseek ended before this reply finished",
-    "error": "error: generation failed part-way",
-    "no-answer": "no answer: the model never finished thinking",
-}
-
-
-def to_markdown(conversation: Conversation) -> str:
-    """A transcript a person reads: the thought folded away (GitHub and most viewers render <details>)."""
-    facts = [f"- Model: `{conversation.model}`", f"- Started: {conversation.created_at}"]
-    system_prompt = conversation.settings.get("system_prompt") or conversation.settings.get("system")
-    if system_prompt and not any(m.role == "system" for m in conversation.messages):
-        facts.append(f"- System prompt: {' '.join(str(system_prompt).split())}")
-    blocks = [f"# {conversation.title or 'Untitled conversation'}", "\n".join(facts)]
-    for m in conversation.messages:
-        heading = _HEADINGS[m.role]
-        if m.role == "assistant" and m.model and m.model != conversation.model:
-            heading += f" ({m.model})"
-        blocks.append(f"## {heading}")
-        if m.reasoning.strip():
-            summary = "Thought" if m.reasoning_seconds is None else f"Thought for {m.reasoning_seconds:.1f} s"
-            thought = m.reasoning.strip().replace("</details>", "&lt;/details&gt;")
-            blocks.append(f"<details><summary>{summary}</summary>\n\n{thought}\n\n</details>")
-        if m.content.strip():
-            blocks.append(m.content.strip())
-        if m.state in _STATE_NOTES:
-            blocks.append(f"*[{_STATE_NOTES[m.state]}]*")
-    return "\n\n".join(blocks) + "\n"

@@ -12,7 +12,8 @@ from datetime import datetime
 from pathlib import Path
 
 from deskseek import paths
-from deskseek.chat.history import FORMATS, History
+from deskseek.chat.export import FORMATS
+from deskseek.chat.history import History
 from deskseek.cli import flags
 from deskseek.errors import DeskseekError, NotFound
 
