@@ -19,7 +19,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from deskseek.models import pull
+from deskseek.models import download
 from deskseek.units import human_bytes
 
 
@@ -45,16 +45,16 @@ class PullView:
             self.progress.stop()
         return False
 
-    def __call__(self, event: pull.Event) -> None:
-        if isinstance(event, pull.Started):
+    def __call__(self, event: download.Event) -> None:
+        if isinstance(event, download.Started):
             self._start(event)
-        elif isinstance(event, pull.Progress):
+        elif isinstance(event, download.Progress):
             self._advance(event)
-        elif isinstance(event, pull.Checking):
+        elif isinstance(event, download.Checking):
             self._say(f"checking {human_bytes(event.size)} kept from an earlier pull of {event.file}")
-        elif isinstance(event, pull.Retrying):
+        elif isinstance(event, download.Retrying):
             self._say(f"{event.file}: {event.reason}; retrying in {event.delay_s:.1f} s")
-        elif isinstance(event, pull.Note):
+        elif isinstance(event, download.Note):
             self._say(event.message)
 
     def _say(self, text: str) -> None:
@@ -63,7 +63,7 @@ class PullView:
         else:
             self.console.print(text, highlight=False, markup=False)
 
-    def _start(self, event: pull.Started) -> None:
+    def _start(self, event: download.Started) -> None:
         self.name = event.name
         self.started_at, self.start_bytes = time.monotonic(), event.already
         resumed = f", resuming at {human_bytes(event.already)}" if event.already else ""
@@ -84,7 +84,7 @@ class PullView:
             self.progress.start()
             self.task = self.progress.add_task(event.name, total=event.total, completed=event.already)
 
-    def _advance(self, event: pull.Progress) -> None:
+    def _advance(self, event: download.Progress) -> None:
         if self.progress is not None:
             self.progress.update(self.task, completed=event.done, total=event.total)
             return

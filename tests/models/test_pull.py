@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from deskseek.errors import Busy, CorruptDownload, DiskFull, NetworkError, NotFound
-from deskseek.models import pull, store
+from deskseek.models import download, pull, store
+from deskseek.models.sources import hf
 from tests.conftest import REPO_ROOT, gguf_bytes, write_registry
 
 REPO = "acme/Tiny-R1-GGUF"
@@ -64,7 +65,7 @@ def test_pull_alias_installs_verified_model(tiny):
     assert item.files[0].sha256 == hashlib.sha256(tiny[Q4]).hexdigest()
     assert item.architecture == "llama" and item.reasoning and item.quant == "Q4_K_M"
     assert [m.name for m in store.installed()] == ["tiny:Q4_K_M"]
-    assert isinstance(seen[0], pull.Started) and seen[-1] == pull.Progress(3 * MB, 3 * MB)
+    assert isinstance(seen[0], download.Started) and seen[-1] == download.Progress(3 * MB, 3 * MB)
     assert not store.staging_folder(item.name).exists()
 
 
@@ -118,7 +119,7 @@ def test_dropped_connection_resumes_with_range(tiny, hub):
     gets = [r for r in hub.requests if r.method == "GET" and r.file == Q4]
     assert len(gets) == 2 and gets[1].range == f"bytes={MB + 12345}-"
     assert hub.bytes_sent(REPO, Q4) == 3 * MB  # nothing fetched twice
-    assert any(isinstance(e, pull.Retrying) for e in seen)
+    assert any(isinstance(e, download.Retrying) for e in seen)
 
 
 def test_server_errors_are_retried(tiny, hub):
@@ -128,7 +129,7 @@ def test_server_errors_are_retried(tiny, hub):
 
 
 def test_resume_in_a_later_pull_fetches_only_the_rest(tiny, hub, monkeypatch):
-    monkeypatch.setattr(pull, "MAX_ATTEMPTS_WITHOUT_PROGRESS", 1)
+    monkeypatch.setattr(hf, "MAX_ATTEMPTS_WITHOUT_PROGRESS", 1)
     hub.fault(REPO, Q4, "cut", after=2 * MB)
     hub.fault(REPO, Q4, "status500", times=1)
     with pytest.raises(NetworkError, match="run the same command to resume"):
@@ -139,8 +140,8 @@ def test_resume_in_a_later_pull_fetches_only_the_rest(tiny, hub, monkeypatch):
     item, _ = pull.pull("tiny", on_event=on_event)
     assert item.path.read_bytes() == tiny[Q4]
     assert hub.bytes_sent(REPO, Q4) == MB  # only the missing third
-    assert seen[0] == pull.Checking(Q4, 2 * MB) or isinstance(seen[0], pull.Started)
-    assert any(e == pull.Checking(Q4, 2 * MB) for e in seen)
+    assert seen[0] == download.Checking(Q4, 2 * MB) or isinstance(seen[0], download.Started)
+    assert any(e == download.Checking(Q4, 2 * MB) for e in seen)
 
 
 def test_corrupt_bytes_are_deleted_never_installed(tiny, hub):
@@ -250,7 +251,7 @@ sources = [{{ hf = "gone/Tiny-GGUF" }}, {{ hf = "mirror/Tiny-GGUF" }}]
     seen, on_event = events()
     item, _ = pull.pull("tiny", on_event=on_event)
     assert item.path.read_bytes() == blob and item.repo == "mirror/Tiny-GGUF"
-    assert any(isinstance(e, pull.Note) and "trying Hugging Face mirror/Tiny-GGUF" in e.message for e in seen)
+    assert any(isinstance(e, download.Note) and "trying Hugging Face mirror/Tiny-GGUF" in e.message for e in seen)
 
 
 # --- real processes -------------------------------------------------------------------------------------

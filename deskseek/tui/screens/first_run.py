@@ -64,12 +64,12 @@ class FirstRunScreen(Screen[str]):
         from huggingface_hub import constants
 
         from deskseek.errors import DeskseekError
-        from deskseek.models import pull
+        from deskseek.models import download, pull
 
         constants.HF_HUB_OFFLINE = False  # the user asked for this download; chat is offline otherwise
 
         def on_event(event) -> None:
-            if isinstance(event, pull.Progress):
+            if isinstance(event, download.Progress):
                 self.post_message(self.Advanced(event.done, event.total))
 
         try:

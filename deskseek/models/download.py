@@ -1,0 +1,138 @@
+"""What every source does with the bytes of a model: progress events, room on disk, resumable parts, hashes.
+
+A download lands in the model's staging folder as `<file>.part`; its sha256 is computed while it streams
+and checked against every hash the source and the registry promise before the store takes it.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from deskseek.errors import CorruptDownload, DiskFull
+from deskseek.models.registry import Ref
+from deskseek.units import human_bytes
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Started:
+    name: str
+    source: str
+    total: int  # bytes of the whole model
+    already: int  # bytes already on disk from an earlier, interrupted pull
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int  # bytes of the whole model now on disk
+    total: int
+
+
+@dataclass(frozen=True)
+class Checking:
+    """Re-hashing bytes kept from an interrupted pull, so the final check covers the whole file."""
+
+    file: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Retrying:
+    file: str
+    reason: str
+    delay_s: float
+
+
+@dataclass(frozen=True)
+class Note:
+    message: str
+
+
+Event = Started | Progress | Checking | Retrying | Note
+OnEvent = Callable[[Event], None]
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    path: str  # inside the repo (or the wheel)
+    size: int
+    sha256: str | None
+
+
+def spec_facts(ref: Ref) -> dict:
+    if ref.spec is None:
+        return {}
+    return {"alias": ref.spec.alias, "architecture": ref.spec.architecture, "reasoning": ref.spec.reasoning}
+
+
+def part_path(staging: Path, remote: RemoteFile) -> Path:
+    return staging / (remote.path.replace("/", "__") + ".part")
+
+
+def size_of(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def check_space(staging: Path, files: list[RemoteFile], extra: int = 0) -> None:
+    """Refuse before the first byte when the rest of the download cannot fit."""
+    need = extra + sum(max(f.size - size_of(part_path(staging, f)), 0) for f in files)
+    free = shutil.disk_usage(staging).free
+    if need > free:
+        raise DiskFull(
+            f"not enough disk space: the download needs {human_bytes(need)} more, "
+            f"{human_bytes(free)} free in {staging.parent}"
+        )
+
+
+class Counter:
+    """Turns per-chunk byte counts into whole-model Progress events."""
+
+    def __init__(self, total: int, done: int, emit: OnEvent):
+        self.total, self.done, self.emit = total, done, emit
+
+    def add(self, count: int) -> None:
+        self.done += count
+        self.emit(Progress(self.done, self.total))
+
+    def rewind(self, count: int) -> None:
+        self.done -= count
+        self.emit(Progress(self.done, self.total))
+
+
+def hash_existing(part: Path, emit: OnEvent) -> hashlib._Hash:
+    """Hash the bytes kept from an interrupted pull (hash state cannot be saved across processes)."""
+    hasher = hashlib.sha256()
+    size = size_of(part)
+    if size:
+        emit(Checking(part.name.removesuffix(".part"), size))
+        with open(part, "rb") as handle:
+            while block := handle.read(8 * CHUNK):
+                hasher.update(block)
+    return hasher
+
+
+def raise_if_disk_full(err: OSError, part: Path) -> None:
+    if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        raise DiskFull(
+            f"disk full while writing {part.parent}: free some space and run the same command to resume "
+            f"({human_bytes(size_of(part))} of this file are kept)"
+        ) from None
+
+
+def verify(actual: str, expected: list[str | None], remote: RemoteFile, part: Path) -> None:
+    for want in expected:
+        if want and actual != want:
+            part.unlink()
+            raise CorruptDownload(
+                f"{remote.path} is corrupt (sha256 {actual[:12]}…, expected {want[:12]}…); "
+                "the bad file was deleted, run the same command to fetch it again"
+            )

