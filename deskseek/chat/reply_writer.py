@@ -80,3 +80,14 @@ class ReplyWriter:
     def _open_or_raise(self) -> None:
         if self.finished:
             raise RuntimeError(f"reply {self.message_id} is already {self.state}")
+
+
+def final_state(finish_reason: str, thought_closed: bool) -> str:
+    """How a finished reply is stored: what stopped it, or a thought that never reached an answer."""
+    if finish_reason == "cancelled":
+        return "stopped"
+    if finish_reason == "error":
+        return "error"
+    if not thought_closed:
+        return "no-answer"
+    return "complete"

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from textual import events, on, work
@@ -21,10 +19,13 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, ListItem, ListView, Static
 
 from deskseek.chat.history import History
+from deskseek.chat.reply_writer import final_state
 from deskseek.engines import events as ev
 from deskseek.engines.generation import Generation
 from deskseek.engines.local import Engine
+from deskseek.tui.catalog import ModelRequest
 from deskseek.tui.messages import LoadProgress, ModelFailed, ModelReady, ReplyChunk, ReplyFinished
+from deskseek.tui.outbox import Outbox, note_for
 from deskseek.tui.quiet_gc import QuietCollector
 from deskseek.tui.screens.help import HelpScreen
 from deskseek.tui.widgets.conversation import ConversationView
@@ -33,23 +34,6 @@ from deskseek.tui.widgets.status import StatusBar
 from deskseek.tui.widgets.turn import AssistantTurn, UserTurn
 
 FRAME_S = 1 / 30  # streamed text is handed to the turn at most this often, however fast the model
-
-
-@dataclass
-class ModelRequest:
-    """What to load, decided by the CLI (model choice and placement are core concerns, not the TUI's)."""
-
-    name: str
-    path: Path
-    reasoning: bool | None
-    allow_system: bool
-    settings: ev.Settings
-    n_ctx: int = 4096
-    n_threads: int | None = None
-    gpu_layers: int = -1
-    cpu_patterns: list[str] = field(default_factory=list)
-    placement: str = ""
-    backend: str = ""
 
 
 class DeskseekApp(App):
@@ -83,7 +67,7 @@ class DeskseekApp(App):
         self.pending: str | None = None  # a prompt typed before the model was ready
         self.generation: Generation | None = None
         self.turn: AssistantTurn | None = None
-        self.outbox = _Outbox()
+        self.outbox = Outbox()
         self.shown_at, self.frame_pending = 0.0, False
         self.system = getattr(flags, "system", None) or ""  # this conversation's system prompt
         self.quiet_gc = QuietCollector()
@@ -231,7 +215,7 @@ class DeskseekApp(App):
         chunk (key presses are never stuck behind a backlog of text), a fast model's tokens are batched
         at whatever rate the screen keeps up with, and no text waits for the next token to be shown.
         """
-        outbox = self.outbox = _Outbox()
+        outbox = self.outbox = Outbox()
         thought_started, thought_seconds, saved_at = time.monotonic(), None, 0.0
         for event in generation:
             now = time.monotonic()
@@ -256,7 +240,7 @@ class DeskseekApp(App):
         reply = generation.reply
         if thought_seconds is None and outbox.tokens:
             writer.set_reasoning_seconds(time.monotonic() - thought_started)
-        writer.finish(_state_of(reply), finish_reason=reply.finish_reason,
+        writer.finish(final_state(reply.finish_reason, reply.thought_closed), finish_reason=reply.finish_reason,
                       stats=reply.stats.as_dict() if reply.stats else None)
         self.post_message(ReplyFinished(reply))
 
@@ -289,7 +273,7 @@ class DeskseekApp(App):
         if reply.content or not reply.reasoning:
             self.messages.append({"role": "assistant", "content": reply.content})
         if turn is not None:
-            turn.finish(_note_of(reply), reasoning_tokens=reply.stats.reasoning_tokens if reply.stats else 0)
+            turn.finish(note_for(reply), reasoning_tokens=reply.stats.reasoning_tokens if reply.stats else 0)
         if reply.stats:
             status = self.query_one(StatusBar)
             used = reply.stats.prompt_tokens + reply.stats.completion_tokens
@@ -437,59 +421,3 @@ class DeskseekApp(App):
                 await asyncio.wait_for(self.workers.wait_for_complete(followers), timeout=10)
         if self.engine is not None:
             self.engine.close()
-
-
-class _Outbox:
-    """Text from the reply worker waiting for the UI thread; at most one message announces it."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.reasoning: list[str] = []
-        self.answer: list[str] = []
-        self.notices: list[str] = []
-        self.tokens = 0  # reasoning tokens so far in this reply
-        self.announced = False
-
-    def put(self, *, reasoning: str = "", answer: str = "", notice: str = "", token: bool = False) -> None:
-        with self.lock:
-            if reasoning:
-                self.reasoning.append(reasoning)
-            if answer:
-                self.answer.append(answer)
-            if notice:
-                self.notices.append(notice)
-            self.tokens += token
-
-    def claim(self) -> bool:
-        """True for the one caller that should post a message: none is waiting yet."""
-        with self.lock:
-            if self.announced:
-                return False
-            self.announced = True
-            return True
-
-    def take(self) -> tuple[str, str, int, list[str]]:
-        with self.lock:
-            taken = ("".join(self.reasoning), "".join(self.answer), self.tokens, self.notices)
-            self.reasoning, self.answer, self.notices, self.announced = [], [], [], False
-            return taken
-
-
-def _state_of(reply: ev.Reply) -> str:
-    if reply.finish_reason == "cancelled":
-        return "stopped"
-    if reply.finish_reason == "error":
-        return "error"
-    if not reply.thought_closed:
-        return "no-answer"
-    return "complete"
-
-
-def _note_of(reply: ev.Reply) -> str:
-    if reply.error:
-        return f"error: {reply.error}"
-    if reply.finish_reason == "cancelled":
-        return "stopped"
-    if not reply.thought_closed:
-        return "The model never finished thinking, so there is no answer: raise the token limit or set a think budget."
-    return ""

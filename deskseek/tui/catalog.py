@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
+
 from deskseek.engines import launch
+from deskseek.engines.events import Settings
 from deskseek.models import registry, store
 from deskseek.placement import hardware, planner
 from deskseek.units import human_bytes
+
+
+@dataclass
+class ModelRequest:
+    """What to load, decided by the CLI (model choice and placement are core concerns, not the TUI's)."""
+
+    name: str
+    path: Path
+    reasoning: bool | None
+    allow_system: bool
+    settings: Settings
+    n_ctx: int = 4096
+    n_threads: int | None = None
+    gpu_layers: int = -1
+    cpu_patterns: list[str] = field(default_factory=list)
+    placement: str = ""
+    backend: str = ""
 
 
 def _fit(size: int | None, machine: hardware.Machine) -> str:
@@ -31,8 +52,6 @@ def available_rows() -> list[tuple[str, str]]:
 
 def request_for(flags, model: str | None):
     """A loadable request for `model` with the user's flags (placement, sampling); raises DeskseekError."""
-    from deskseek.tui.app import ModelRequest
-
     prepared = launch.prepare(flags, model)
     chosen, plan = prepared.chosen, prepared.plan
     return ModelRequest(

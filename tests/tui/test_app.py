@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from deskseek.chat.history import History
 from deskseek.engines.events import Settings
-from deskseek.tui.app import DeskseekApp, ModelRequest
+from deskseek.tui.app import DeskseekApp
+from deskseek.tui.catalog import ModelRequest
 from deskseek.tui.widgets.prompt import PromptArea
 from deskseek.tui.widgets.status import StatusBar
 from deskseek.tui.widgets.thinking import ThinkingPane, ThoughtHeader
