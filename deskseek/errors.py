@@ -9,8 +9,6 @@ Anything else is a bug: the CLI logs its traceback to the log file and still pri
 class DeskseekError(Exception):
     """A user-facing failure; `str(err)` is the whole message, one line, no traceback."""
 
-    exit_code = 1
-
 
 class NotFound(DeskseekError):
     """A model, alias, repository, file or quantization that does not exist."""

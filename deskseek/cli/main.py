@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     except DeskseekError as err:
         log.info("error: %s", err)
         print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
+        return 1
     except KeyboardInterrupt:
         print("\ninterrupted; run the same command again to pick up where it stopped", file=sys.stderr)
         return 130

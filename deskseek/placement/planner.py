@@ -20,7 +20,6 @@ from deskseek.placement.hardware import Machine
 
 EXPERT_PATTERN = r"\.ffn_(up|down|gate)_exps"
 _LAYER = re.compile(r"^blk\.(\d+)\.")
-KV_TYPE_BYTES = {"f16": 2.0, "bf16": 2.0, "f32": 4.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
 GPU_RESERVE = 512 * 1024 * 1024  # kept free on a detected GPU (driver, display, fragmentation); not on --gpu-mem
 
 
@@ -53,8 +52,9 @@ class ModelFacts:
     def dense_bytes(self) -> int:
         return self.total_bytes - self.routed_expert_bytes
 
-    def kv_bytes(self, ctx: int, cache_type: str = "f16") -> int:
-        return int(self.kv_bytes_per_token * ctx * KV_TYPE_BYTES.get(cache_type, 2.0) / 2.0)
+    def kv_bytes(self, ctx: int) -> int:
+        """An F16 cache, llama.cpp's default and the engine's."""
+        return int(self.kv_bytes_per_token * ctx)
 
     def touched_per_token(self, layers: range) -> int:
         """Bytes a token reads in these layers: everything dense, and `used/count` of the routed experts."""
@@ -151,11 +151,10 @@ def compute_buffer_bytes(facts: ModelFacts, n_ubatch: int = 512) -> int:
     return int(n_ubatch * 4 * (facts.n_vocab + 16 * max(facts.n_embd, 1)) + 64 * 1024 * 1024)
 
 
-def plan(facts: ModelFacts, machine: Machine, *, ctx: int, cache_type: str = "f16",
-         explicit_gpu_budget: bool = False) -> Plan:
-    chosen = _plan(facts, machine, ctx=ctx, cache_type=cache_type, explicit_gpu_budget=explicit_gpu_budget)
+def plan(facts: ModelFacts, machine: Machine, *, ctx: int, explicit_gpu_budget: bool = False) -> Plan:
+    chosen = _plan(facts, machine, ctx=ctx, explicit_gpu_budget=explicit_gpu_budget)
     if machine.unified_memory and machine.gpus and chosen.strategy != "all-gpu" and not explicit_gpu_budget:
-        note = metal_ceiling_note(facts, machine, facts.kv_bytes(ctx, cache_type) + compute_buffer_bytes(facts))
+        note = metal_ceiling_note(facts, machine, facts.kv_bytes(ctx) + compute_buffer_bytes(facts))
         if note:
             chosen.notes.append(note)
     return chosen
@@ -181,8 +180,8 @@ def metal_ceiling_note(facts: ModelFacts, machine: Machine, overhead: int) -> st
     return f"{said}: to allow it until the next reboot, run `sudo sysctl iogpu.wired_limit_mb={limit_mb}`"
 
 
-def _plan(facts: ModelFacts, machine: Machine, *, ctx: int, cache_type: str, explicit_gpu_budget: bool) -> Plan:
-    kv = facts.kv_bytes(ctx, cache_type)
+def _plan(facts: ModelFacts, machine: Machine, *, ctx: int, explicit_gpu_budget: bool) -> Plan:
+    kv = facts.kv_bytes(ctx)
     compute = compute_buffer_bytes(facts)
     weights = facts.total_bytes
     gpu_budget = machine.gpu_bytes if explicit_gpu_budget else max(machine.gpu_bytes - GPU_RESERVE, 0)
@@ -193,7 +192,7 @@ def _plan(facts: ModelFacts, machine: Machine, *, ctx: int, cache_type: str, exp
         return ram - gpu_used if machine.unified_memory else ram
 
     capacity = ram if machine.unified_memory else gpu_budget + ram
-    estimate = _Estimator(facts, machine, ctx, cache_type)
+    estimate = _Estimator(facts, machine, ctx)
 
     if not machine.gpus or gpu_budget <= compute:
         fits = weights + kv + compute <= machine.ram_bytes
@@ -270,9 +269,9 @@ class _Estimator:
     absolute figure is an upper bound, not a promise.
     """
 
-    def __init__(self, facts: ModelFacts, machine: Machine, ctx: int, cache_type: str):
+    def __init__(self, facts: ModelFacts, machine: Machine, ctx: int):
         self.facts, self.machine = facts, machine
-        self.kv_per_layer_avg = facts.kv_bytes(ctx // 2, cache_type) / max(facts.n_layer, 1)
+        self.kv_per_layer_avg = facts.kv_bytes(ctx // 2) / max(facts.n_layer, 1)
 
     def rate(self, cpu_expert_layers: list[int], gpu_layers: int) -> float:
         facts = self.facts
