@@ -26,7 +26,7 @@ def amx_verdict(tmp_path_factory) -> None:
     goes into the environment, so the tests' own processes and their children load models the way a user's deskseek
     would on this machine, without probing again under each test's fresh data root.
     """
-    if os.environ.get("DESKSEEK_CPU_AMX", "auto") in ("", "auto"):
+    if os.environ.get("DESKSEEK_CPU_AMX", "auto").strip().lower() in ("", "auto"):
         os.environ["DESKSEEK_HOME"] = str(tmp_path_factory.mktemp("amx-home"))
         from deskseek.llama import cpu
 

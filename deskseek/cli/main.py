@@ -27,6 +27,7 @@ def _setup_logging() -> None:
     except OSError:
         return
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.raiseExceptions = False  # a full disk must not print a traceback per log line over the user's output
     root = logging.getLogger("deskseek")
     root.addHandler(handler)
     root.setLevel(logging.INFO)
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\ninterrupted; run the same command again to pick up where it stopped", file=sys.stderr)
+        print("\ninterrupted", file=sys.stderr)
         return 130
     except Exception as err:  # a bug: one line for the user, the traceback for us
         log.exception("unexpected error")

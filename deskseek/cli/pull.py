@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import sys
+
 
 def cmd_pull(args) -> int:
     from deskseek.cli.pull_view import PullView
     from deskseek.models import pull
     from deskseek.units import human_bytes
 
-    with PullView() as view:
-        item, fetched = pull.pull(args.model, on_event=view)
+    try:
+        with PullView() as view:
+            item, fetched = pull.pull(args.model, on_event=view)
+    except KeyboardInterrupt:
+        print("\ninterrupted; run the same command again to pick up where it stopped", file=sys.stderr)
+        return 130
     verb = "pulled" if fetched else "already installed:"
     print(f"{verb} {item.name} ({human_bytes(item.size)}) at {item.path}")
     return 0

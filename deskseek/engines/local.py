@@ -14,10 +14,12 @@ callback, in the middle of prompt processing.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
 import queue
+import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -132,25 +134,28 @@ class Engine:
         self._overrides = CpuOverrides(self.cpu_patterns) if self.cpu_patterns else None
         if self._overrides is not None:
             self._overrides.apply(params)
-        interrupted = []
+        interrupted = threading.Event()
 
         def progress(fraction: float, _data) -> bool:  # on this thread, between tensors; False stops the load
-            try:
-                if on_progress is not None:
-                    on_progress(fraction)
-                return True
-            except KeyboardInterrupt:  # a 40 GB load takes minutes: Ctrl+C must stop it, not wait for it
-                interrupted.append(True)
-                return False
+            if on_progress is not None and not interrupted.is_set():
+                on_progress(fraction)
+            return not interrupted.is_set()
 
         self._progress = llama_cpp.llama_progress_callback(progress)
         set_fields(params, progress_callback=self._progress)
-        try:
-            model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), params)
-        except (RuntimeError, OSError, ValueError) as err:  # llama-cpp-python's wrappers raise these
-            log.exception("loading %s failed", self.path)
-            raise LoadError(f"cannot load {self.path.name}: {err}") from None
-        if interrupted:
+        # A 40 GB load takes minutes: Ctrl+C must stop it. A KeyboardInterrupt raised inside a ctypes
+        # callback (ours, or the log's) is printed and swallowed by ctypes, so on the main thread SIGINT
+        # only sets a flag while llama.cpp loads, the progress callback then asks it to stop, and the
+        # interrupt is raised here once the C call has returned.
+        with _sigint_sets(interrupted):
+            try:
+                model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), params)
+            except (RuntimeError, OSError, ValueError) as err:  # llama-cpp-python's wrappers raise these
+                log.exception("loading %s failed", self.path)
+                raise LoadError(f"cannot load {self.path.name}: {err}") from None
+        if interrupted.is_set():
+            if model:
+                llama_cpp.llama_model_free(model)
             raise KeyboardInterrupt
         if not model:
             raise LoadError(self._explain_load_failure(mark))
@@ -375,3 +380,16 @@ def _droppable_index(messages: list[dict]) -> int | None:
     if first_user is not None and first_user < len(messages) - 1:
         return first_user  # only the first user turn and the last are left: the first must go after all
     return None
+
+
+@contextlib.contextmanager
+def _sigint_sets(flag: threading.Event):
+    """While inside, Ctrl+C sets `flag` instead of raising (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda _signum, _frame: flag.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -50,7 +50,7 @@ def function(name: str, library: str, argtypes: list, restype):
 
 def set_fields(struct: ctypes.Structure, **values) -> None:
     """Assign C struct fields, refusing any name the struct does not declare (ctypes would accept it)."""
-    declared = {name for name, *_ in type(struct)._fields_}
+    declared = {name for cls in type(struct).__mro__ for name, *_ in getattr(cls, "_fields_", [])}
     missing = sorted(set(values) - declared)
     if missing:
         raise BindingError(

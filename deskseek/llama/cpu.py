@@ -12,10 +12,12 @@ taken out of the CPU device's list of extra buffer types before any model loads;
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import json
 import logging
+import math
 import os
 import platform
 import re
@@ -23,7 +25,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import asdict, dataclass
 
 from deskseek import paths
@@ -33,7 +34,7 @@ from deskseek.llama import binding
 log = logging.getLogger("deskseek.llama")
 
 ENV = "DESKSEEK_CPU_AMX"
-PROBE_TIMEOUT_S = 180
+PROBE_TIMEOUT_S = 60  # the check takes 1-2 s; a kernel still busy after 60 s is hung
 TOLERANCE = 0.05  # relative L2 error of the logits; broken kernels give 0.5 and more, rounding 1e-3
 _P = ctypes.c_void_p
 
@@ -118,61 +119,122 @@ def exclude_amx() -> bool:
     return "AMX" not in extra_buffer_types()
 
 
-def _cache_key() -> str:
-    build = hashlib.sha256(" ".join(features()).encode()).hexdigest()[:12]
-    return f"{cpu_name()} | llama-cpp-python {binding.version()} | {build}"
+PROBE_VERSION = 2  # bump when the probe learns to catch more: every cached verdict is then asked again
+CRASHES = {"SIGILL", "SIGSEGV", "SIGBUS", "SIGABRT", "SIGFPE"}  # what a broken kernel dies of; not SIGKILL (OOM)
 
 
-def _read_cache() -> dict:
+def _microcode() -> str:
     try:
-        return json.loads((paths.home() / "machine.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            return next((line.split(":", 1)[1].strip() for line in handle if line.startswith("microcode")), "")
+    except OSError:
+        return ""
+
+
+def _cache_key() -> str:
+    """What the verdict depends on: the CPU, its microcode and kernel, llama.cpp's build, and the probe itself."""
+    build = hashlib.sha256(" ".join(features()).encode()).hexdigest()[:12]
+    return (f"{cpu_name()} | microcode {_microcode() or '?'} | {platform.system()} {platform.release()} | "
+            f"llama-cpp-python {binding.version()} {build} | probe {PROBE_VERSION}")
+
+
+def _cache_file():
+    return paths.home() / "machine.json"
+
+
+def _load_json() -> dict:
+    try:
+        data = json.loads(_cache_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
         return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _read_cache(data: dict | None = None) -> dict:
+    """The verdicts kept so far, {key: {"used": bool, "reason": str}}; whatever else is in the file is ignored."""
+    verdicts = (_load_json() if data is None else data).get("amx")
+    if not isinstance(verdicts, dict):
+        return {}
+    return {key: entry for key, entry in verdicts.items()
+            if isinstance(entry, dict) and isinstance(entry.get("used"), bool) and isinstance(entry.get("reason"), str)}
 
 
 def _write_cache(key: str, verdict: Verdict) -> None:
-    """Atomically, 0600: two processes probing at once both write the same verdict."""
-    data = _read_cache()
-    data.setdefault("amx", {})[key] = {"used": verdict.used, "reason": verdict.reason, "at": time.time()}
-    target = paths.ensure(paths.home()) / "machine.json"
+    """Atomically and 0600, under a lock: two deskseeks (two llama.cpp builds) may each add their own key."""
+    from filelock import FileLock, Timeout
+
+    target = _cache_file()
     tmp = target.with_name(f".machine.json.{os.getpid()}")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1)
-        os.replace(tmp, target)
-    except OSError as err:  # a full disk: the verdict stands for this process, the probe reruns next time
+        paths.ensure(target.parent)
+        with FileLock(str(target) + ".lock", timeout=10):
+            data = _load_json()
+            data["amx"] = {**_read_cache(data), key: {"used": verdict.used, "reason": verdict.reason}}
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle, indent=1)
+            os.replace(tmp, target)
+    except (OSError, Timeout) as err:  # read-only or full: the verdict stands for this process, asked again next time
         log.warning("could not keep the AMX verdict: %s", err)
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def _records(stdout: str) -> list[dict]:
+    records = []
+    for line in stdout.splitlines():
+        with contextlib.suppress(ValueError):
+            record = json.loads(line)
+            if isinstance(record, dict):
+                records.append(record)
+    return records
 
 
 def probe(argv: list[str] | None = None) -> Verdict:
-    """Run the probe in a child process and judge it; a crash there is a verdict, not a crash here."""
+    """Run the probe in a child process and judge it; a crash there is a verdict, not a crash here.
+
+    Only a verdict about AMX is cached (`Verdict.reason` then does not say "left off"): a crash of the kind
+    broken kernels cause during an AMX pass, numbers that disagree, a hang, or a pass. A check that could
+    not run, or died of something else (the OOM killer's SIGKILL), leaves AMX off and is asked again.
+    """
     command = argv or [sys.executable, "-m", "deskseek.llama.amx_probe"]
     env = {**os.environ, ENV: "on"}
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, env=env,
                               stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        return Verdict(True, False, f"the AMX check did not finish in {PROBE_TIMEOUT_S} s; AMX left off")
+        return Verdict(True, False, f"llama.cpp's AMX check hung for {PROBE_TIMEOUT_S} s on this CPU")
     except OSError as err:
         return Verdict(True, False, f"the AMX check could not start ({err.strerror}); AMX left off")
-    records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    last = next((r["model"] for r in reversed(records) if "model" in r), "loading")
+    records = _records(done.stdout)
+    step = next((r for r in reversed(records) if "model" in r), {})
     if done.returncode < 0:
-        name = signal.Signals(-done.returncode).name
-        log.warning("AMX probe killed by %s on %s; stderr tail:\n%s", name, last, done.stderr[-2000:])
-        return Verdict(True, False, f"llama.cpp's AMX kernels crash on this CPU ({name} on a {last} model)")
-    result = records[-1] if records and "errors" in records[-1] else None
-    if done.returncode != 0 or result is None:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        try:
+            name = signal.Signals(-done.returncode).name
+        except ValueError:
+            name = f"signal {-done.returncode}"
+        log.warning("AMX probe killed by %s at %s; stderr tail:\n%s", name, step, done.stderr[-2000:])
+        if name in CRASHES and step.get("phase") == "amx":
+            return Verdict(True, False, f"llama.cpp's AMX kernels crash on this CPU ({name} on a {step['model']} model)")
+        return Verdict(True, False, f"the AMX check died of {name}; AMX left off")
+    result = records[-1] if records and "errors" in records[-1] else {}
+    errors, used = result.get("errors"), result.get("amx")
+    if done.returncode != 0 or not isinstance(errors, dict) or not errors or not isinstance(used, dict):
+        tail = (done.stderr.strip().splitlines() or ["no result"])[-1]
         log.warning("AMX probe failed (exit %s): %s", done.returncode, done.stderr[-2000:])
         return Verdict(True, False, f"the AMX check failed ({tail[:160]}); AMX left off")
-    worst = max(result["errors"], key=result["errors"].get)
-    if result["errors"][worst] > TOLERANCE:
-        return Verdict(True, False, f"llama.cpp's AMX kernels give wrong results on this CPU "
-                                    f"({worst}: {result['errors'][worst]:.2f} relative error)")
-    return Verdict(True, True, f"checked on this CPU: {len(result['errors'])} models agree with the plain path")
+    expected_first = not result.get("control")  # a control run keeps AMX out of both passes
+    if not any(isinstance(u, list) and u[:1] == [expected_first] for u in used.values()) or any(
+            not isinstance(u, list) or u[1:2] != [False] for u in used.values()):
+        return Verdict(True, False, "the AMX check could not compare AMX with the plain path; AMX left off")
+    bad = {name: e for name, e in errors.items() if not (isinstance(e, (int, float)) and math.isfinite(e)
+                                                           and e <= TOLERANCE)}
+    if bad:
+        name, error = next(iter(bad.items()))
+        return Verdict(True, False, f"llama.cpp's AMX kernels give wrong results on this CPU ({name}: "
+                                    f"{error:.2f} relative error)" if isinstance(error, (int, float)) else
+                                    f"llama.cpp's AMX kernels give wrong results on this CPU ({name})")
+    return Verdict(True, True, f"checked on this CPU: {len(errors)} models agree with the plain path")
 
 
 def decide() -> Verdict:
@@ -182,15 +244,18 @@ def decide() -> Verdict:
         raise DeskseekError(f"{ENV} must be on, off or auto, not {mode!r}")
     if "AMX" not in extra_buffer_types():
         return Verdict(False, False, "this CPU or this llama.cpp build has no AMX")
-    if mode != "auto":
-        return Verdict(True, mode == "on", f"set by {ENV}={mode}")
     key = _cache_key()
-    cached = _read_cache().get("amx", {}).get(key)
+    cached = _read_cache().get(key)
+    if mode != "auto":
+        found = f" (the check found: {cached['reason']})" if cached and cached["used"] != (mode == "on") else ""
+        if found:
+            log.warning("AMX %s by %s=%s although%s", "forced on" if mode == "on" else "forced off", ENV, mode, found)
+        return Verdict(True, mode == "on", f"set by {ENV}={mode}{found}")
     if cached is not None:
-        return Verdict(True, bool(cached["used"]), str(cached["reason"]))
+        return Verdict(True, cached["used"], cached["reason"])
     log.info("checking llama.cpp's AMX kernels on %s (once per machine)", key)
     verdict = probe()
-    if "left off" not in verdict.reason:  # a probe that could not run is asked again next time
+    if "left off" not in verdict.reason:
         _write_cache(key, verdict)
     return verdict
 
@@ -217,4 +282,4 @@ def needs_probe() -> bool:
     """True when prepare() would run the probe now (a face may say why the first load takes longer)."""
     if _applied is not None or os.environ.get(ENV, "auto").strip().lower() not in ("", "auto"):
         return False
-    return "AMX" in extra_buffer_types() and _cache_key() not in _read_cache().get("amx", {})
+    return "AMX" in extra_buffer_types() and _cache_key() not in _read_cache()

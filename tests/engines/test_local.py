@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import threading
 import time
 
@@ -234,10 +237,18 @@ def test_one_reply_at_a_time(starter):
 
 
 def test_ctrl_c_while_loading_stops_the_load(starter_path):
-    """llama.cpp's progress callback runs on the loading thread: Ctrl+C there must end the load, not be swallowed."""
+    """A real SIGINT mid-load: it must stop the load and surface as KeyboardInterrupt once llama.cpp has returned.
 
-    def interrupted(_fraction: float) -> None:
-        raise KeyboardInterrupt
+    (Raised inside a ctypes callback, a KeyboardInterrupt would be printed and swallowed, and the load go on.)
+    """
+    fractions = []
+
+    def press_ctrl_c(fraction: float) -> None:
+        fractions.append(fraction)
+        if len(fractions) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
 
     with pytest.raises(KeyboardInterrupt):
-        Engine(starter_path, n_ctx=128, n_threads=2, on_progress=interrupted)
+        Engine(starter_path, n_ctx=128, n_threads=2, on_progress=press_ctrl_c)
+    assert fractions and max(fractions) < 1.0  # stopped part-way, not after loading everything
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl+C behaves as before afterwards

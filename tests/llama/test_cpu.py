@@ -94,7 +94,7 @@ def test_the_variable_overrides_the_cache(quantized, home, forced, monkeypatch):
     report = load_in_child(quantized["Q8_0"], home, amx=forced)
     assert ("AMX" in report["buffers"]) == (forced == "on" and HAS_AMX), report
     if HAS_AMX:
-        assert report["verdict"]["reason"] == f"set by DESKSEEK_CPU_AMX={forced}"
+        assert report["verdict"]["reason"] == f"set by DESKSEEK_CPU_AMX={forced} (the check found: the opposite (test))"
 
 
 @pytest.mark.parametrize("quant", list(probe_models.QUANTS))
@@ -122,20 +122,59 @@ def fake_probe(tmp_path: Path, body: str) -> list[str]:
 def test_a_probe_that_crashes_is_a_verdict_naming_signal_and_model(tmp_path):
     verdict = cpu.probe(fake_probe(tmp_path, """
         import os, signal
-        print('{"model": "llama Q4_0"}', flush=True)
-        print('{"model": "deepseek2 Q4_K_M"}', flush=True)
+        print('{"phase": "amx", "model": "llama Q4_0"}', flush=True)
+        print('{"phase": "amx", "model": "deepseek2 Q4_K_M"}', flush=True)
         os.kill(os.getpid(), signal.SIGSEGV)
     """))
     assert (verdict.present, verdict.used) == (True, False)
     assert verdict.reason == "llama.cpp's AMX kernels crash on this CPU (SIGSEGV on a deepseek2 Q4_K_M model)"
 
 
+@pytest.mark.parametrize("how, phase", [("SIGKILL", "amx"), ("SIGSEGV", "plain"), ("SIGSEGV", None)])
+def test_a_death_that_says_nothing_about_amx_is_not_blamed_on_it(tmp_path, how, phase):
+    """The OOM killer, or a crash outside the AMX pass (quantizing, the plain pass): asked again next time."""
+    said = f"print('{{\"phase\": \"{phase}\", \"model\": \"llama Q8_0\"}}', flush=True)" if phase else ""
+    verdict = cpu.probe(fake_probe(tmp_path, f"""
+        import os, signal
+        {said}
+        os.kill(os.getpid(), signal.{how})
+    """))
+    assert verdict.used is False and verdict.reason == f"the AMX check died of {how}; AMX left off"
+
+
 def test_a_probe_with_wrong_numbers_is_refused(tmp_path):
     verdict = cpu.probe(fake_probe(tmp_path, """
-        print('{"model": "llama Q4_0"}')
-        print('{"errors": {"llama Q4_0": 0.001, "deepseek2 F16": 0.83}, "amx": {}}')
+        print('{"phase": "amx", "model": "llama Q4_0"}')
+        print('{not json, but a brace')
+        print('{"errors": {"llama Q4_0": 0.001, "deepseek2 F16": 0.83}, "amx": {"llama Q4_0": [true, false], '
+              '"deepseek2 F16": [true, false]}, "control": false}')
     """))
     assert verdict.used is False and "wrong results" in verdict.reason and "deepseek2 F16: 0.83" in verdict.reason
+
+
+def test_numbers_that_are_not_numbers_are_wrong_numbers(tmp_path):
+    verdict = cpu.probe(fake_probe(tmp_path, """
+        print('{"errors": {"llama Q4_0": NaN, "llama Q8_0": 0.0}, "amx": {"llama Q4_0": [true, false], '
+              '"llama Q8_0": [true, false]}, "control": false}')
+    """))
+    assert verdict.used is False and verdict.reason == "llama.cpp's AMX kernels give wrong results on this CPU " \
+                                                       "(llama Q4_0: nan relative error)"
+
+
+@pytest.mark.parametrize("flags", [[[False, False]], [[True, True]], [[True, False], [True, True]]])
+def test_agreement_counts_only_when_amx_was_used_then_left_out(tmp_path, flags):
+    """Two passes that both ran AMX, or neither, agree without comparing anything."""
+    models = {f"m{i}": pair for i, pair in enumerate(flags)}
+    result = json.dumps({"errors": {name: 0.0 for name in models}, "amx": models, "control": False})
+    verdict = cpu.probe(fake_probe(tmp_path, f"print({result!r})"))
+    assert verdict.used is False and verdict.reason == (
+        "the AMX check could not compare AMX with the plain path; AMX left off")
+
+
+def test_a_probe_that_hangs_is_a_verdict(tmp_path, monkeypatch):
+    monkeypatch.setattr(cpu, "PROBE_TIMEOUT_S", 1)
+    verdict = cpu.probe(fake_probe(tmp_path, "import time; time.sleep(30)"))
+    assert verdict.used is False and verdict.reason == "llama.cpp's AMX check hung for 1 s on this CPU"
 
 
 def test_a_probe_that_cannot_run_leaves_amx_off_and_is_asked_again(tmp_path, home, monkeypatch):
@@ -148,6 +187,48 @@ def test_a_probe_that_cannot_run_leaves_amx_off_and_is_asked_again(tmp_path, hom
     monkeypatch.setattr(cpu, "probe", lambda: verdict)
     assert cpu.decide() == verdict
     assert not (home / "machine.json").exists()  # not cached: the next start tries again
+
+
+HOSTILE = {
+    "not json": "{{{",
+    "a list": "[1, 2]",
+    "a string": '"x"',
+    "amx null": '{"amx": null}',
+    "amx a list": '{"amx": [1]}',
+    "entry a string": '{"amx": {"KEY": "yes"}}',
+    "used a string": '{"amx": {"KEY": {"used": "false", "reason": "r"}}}',
+    "no used": '{"amx": {"KEY": {"reason": "r"}}}',
+    "deeply nested": "[" * 100_000,
+}
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE))
+def test_a_hostile_machine_json_is_ignored_and_replaced(kind, home, monkeypatch):
+    monkeypatch.delenv(cpu.ENV, raising=False)
+    monkeypatch.setattr(cpu, "extra_buffer_types", lambda: ["AMX", "CPU_REPACK"])
+    monkeypatch.setattr(cpu, "probe", lambda: cpu.Verdict(True, False, "crashed (test)"))
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "machine.json").write_text(HOSTILE[kind].replace("KEY", cpu._cache_key()))
+    assert cpu.decide() == cpu.Verdict(True, False, "crashed (test)")  # asked afresh, never trusted
+    assert cpu._read_cache()[cpu._cache_key()] == {"used": False, "reason": "crashed (test)"}
+
+
+def test_a_verdict_that_cannot_be_kept_still_stands(home, monkeypatch):
+    """A data root where machine.json cannot be written (here it is a folder): no traceback, the verdict holds."""
+    monkeypatch.delenv(cpu.ENV, raising=False)
+    monkeypatch.setattr(cpu, "extra_buffer_types", lambda: ["AMX", "CPU_REPACK"])
+    monkeypatch.setattr(cpu, "probe", lambda: cpu.Verdict(True, False, "crashed (test)"))
+    (home / "machine.json").mkdir(parents=True)
+    assert cpu.decide().reason == "crashed (test)"
+    assert [p.name for p in home.iterdir() if p.name.startswith(".machine")] == []  # no temporary left behind
+
+
+def test_forcing_amx_against_the_check_says_what_the_check_found(home, monkeypatch):
+    monkeypatch.setattr(cpu, "extra_buffer_types", lambda: ["AMX", "CPU_REPACK"])
+    cache_verdict(home, used=False, reason="llama.cpp's AMX kernels crash on this CPU (SIGILL on a llama Q4_0 model)")
+    monkeypatch.setenv(cpu.ENV, " On ")
+    assert cpu.decide() == cpu.Verdict(True, True, "set by DESKSEEK_CPU_AMX=on (the check found: llama.cpp's AMX "
+                                                   "kernels crash on this CPU (SIGILL on a llama Q4_0 model))")
 
 
 def test_the_verdict_is_probed_once_then_read_from_the_cache(home, monkeypatch):
