@@ -343,7 +343,7 @@ class FrameLog:
         answer = self.answer_md.rendered_chars if self.answer_md is not None else 0
         frame = Frame(now, cpu, ui_cpu, self.script.shown(thought, answer))
         self.frames.append(frame)
-        if (self.done is None and frame.shown == self.script.total and self.app.generation is None
+        if (self.done is None and frame.shown == self.script.total and self.app.live is None
                 and self.status is not None and self.status.speed):
             self.done = frame  # on_reply_finished ran to its end: every stream stopped, every block mounted
         for mark, profile in list(self.profile_at.items()):
@@ -415,7 +415,7 @@ async def stream(script: Script, rate: float, *, presses: int = 0, profiles: tup
         frames = FrameLog(app, script)
         for start_at, stop_at, profile in profiles:
             frames.profile_at[start_at], frames.profile_until[stop_at] = profile, profile
-        await wait_for(app, lambda: app.engine is not None, 30, "the scripted model to load")
+        await wait_for(app, lambda: app.session.engine is not None, 30, "the scripted model to load")
         prompt = app.query_one(PromptArea)
         prompt.text = PROMPT
         await asyncio.sleep(0.1)  # let the frames from setting the text go by

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
+import socket
 import sqlite3
 import threading
 import time
@@ -41,6 +43,9 @@ from deskseek.chat.records import (
 )
 from deskseek.chat.reply_writer import ReplyWriter
 from deskseek.errors import DeskseekError, DiskFull, NotFound
+
+log = logging.getLogger("deskseek.history")
+REMOTE_SILENCE_S = 120  # a reply owned on another host (a shared folder) is dead after this long unheard
 
 TITLE_CHARS = 60
 
@@ -153,20 +158,33 @@ class History:
                 ) from None
 
     def recover(self) -> int:
-        """Replies whose process died mid-stream would look alive forever; say what happened to them."""
+        """Replies whose process died mid-stream would look alive forever; say what happened to them.
+
+        Only those whose owner is gone: another deskseek streaming into the same file right now (a second
+        chat, `deskseek history list`) must find its reply as it left it.
+        """
         with self._write() as db:
-            return db.execute(
-                "UPDATE messages SET state = 'interrupted', updated_at = ? WHERE state = 'streaming'", (_now(),)
-            ).rowcount
+            rows = db.execute("SELECT id, owner, heartbeat_at FROM messages WHERE state = 'streaming'").fetchall()
+            dead = [(_now(), message_id) for message_id, owner, beat in rows if not owner_alive(owner, beat)]
+            db.executemany("UPDATE messages SET state = 'interrupted', updated_at = ? WHERE id = ?", dead)
+        return len(dead)
 
     def close(self) -> None:
         """A reply still streaming at close keeps its buffered text, marked interrupted: it did not finish."""
         try:
             for writer in list(self._live):
-                writer.finish("interrupted")
+                try:
+                    writer.flush() if writer.finished else writer.finish("interrupted")
+                except DeskseekError as err:  # its row is gone, or the disk is still full: nothing more to do
+                    log.warning("reply %s could not be saved at close: %s", writer.message_id, err)
         finally:
             with self._lock:
                 self._db.close()
+
+    def save_pending(self) -> None:
+        """Write replies that finished while their row could not be written (a full disk); raises if it still fails."""
+        for writer in [writer for writer in self._live if writer.finished]:
+            writer.flush()
 
     def __enter__(self) -> History:
         return self
@@ -195,11 +213,11 @@ class History:
                 self._db.execute(begin)
                 try:
                     yield self._db
-                except BaseException:
+                    self._db.execute("COMMIT")
+                except BaseException:  # a failed COMMIT (disk full) too: the next transaction starts clean
                     if self._db.in_transaction:
                         self._db.execute("ROLLBACK")
                     raise
-                self._db.execute("COMMIT")
             except sqlite3.OperationalError as err:
                 raise _user_facing(err, self.path) from None
 
@@ -290,14 +308,29 @@ class History:
             (conversation_id, conversation_id, role, content, reasoning, state, model, now, now),
         ).lastrowid
 
-    def delete_message(self, message_id: int) -> None:
-        """Regenerate drops the last reply before asking again."""
+    def delete_messages(self, message_ids: list[int]) -> None:
+        """Regenerate drops the last reply, edit-last the last prompt and what followed: by id, never by position.
+
+        A reply another live process is still writing is refused: deleting it would send that process's
+        text nowhere (or, with the id reused, under someone else's row).
+        """
+        if not message_ids:
+            return
         with self._write() as db:
-            row = db.execute("SELECT conversation_id FROM messages WHERE id = ?", (message_id,)).fetchone()
-            if row is None:
-                raise NotFound(f"no message with id {message_id} in the chat history")
-            db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
-            self._touch(db, row[0])
+            marks = ",".join("?" * len(message_ids))
+            rows = db.execute(f"SELECT id, conversation_id, state, owner, heartbeat_at FROM messages "
+                              f"WHERE id IN ({marks})", message_ids).fetchall()
+            missing = sorted(set(message_ids) - {row[0] for row in rows})
+            if missing:
+                raise NotFound(f"no message with id {missing[0]} in the chat history")
+            mine = {writer.message_id for writer in self._live}
+            for message_id, _, state, owner, beat in rows:
+                if state == "streaming" and message_id not in mine and owner_alive(owner, beat):
+                    raise DeskseekError(f"that reply is still being written by another deskseek ({owner}); "
+                                        "stop it there first")
+            db.execute(f"DELETE FROM messages WHERE id IN ({marks})", message_ids)
+            for conversation_id in {row[1] for row in rows}:
+                self._touch(db, conversation_id)
 
     def start_reply(
         self, conversation_id: int, model: str, *,
@@ -307,6 +340,7 @@ class History:
         with self._write() as db:
             self._touch(db, conversation_id)
             message_id = self._insert(db, conversation_id, "assistant", "", "", "streaming", model)
+            db.execute("UPDATE messages SET owner = ?, heartbeat_at = ? WHERE id = ?", (OWNER, time.time(), message_id))
         writer = ReplyWriter(
             self, conversation_id, message_id,
             self.flush_every_s if flush_every_s is None else flush_every_s, clock or self.clock,
@@ -315,15 +349,20 @@ class History:
         return writer
 
     def _save_reply(self, writer: ReplyWriter, *, finish_reason=None, stats=None) -> None:
+        """Only into its own row: one deleted, or taken over by another process, raises ReplyGone."""
         with self._write() as db:
-            db.execute(
+            saved = db.execute(
                 """UPDATE messages SET content = ?, reasoning = ?, reasoning_seconds = ?, state = ?,
                                        finish_reason = COALESCE(?, finish_reason), stats = COALESCE(?, stats),
-                                       updated_at = ?
-                   WHERE id = ?""",
+                                       updated_at = ?, heartbeat_at = ?
+                   WHERE id = ? AND owner = ?""",
                 (writer.content, writer.reasoning, writer.reasoning_seconds, writer.state, finish_reason,
-                 None if stats is None else _json_text(stats), _now(), writer.message_id),
-            )
+                 None if stats is None else _json_text(stats), _now(), time.time(), writer.message_id, OWNER),
+            ).rowcount
+            if not saved:
+                self._live.discard(writer)
+                raise ReplyGone("this conversation was deleted or changed by another deskseek; "
+                                "the reply on screen is no longer saved")
             self._touch(db, writer.conversation_id)
 
     # --- export -----------------------------------------------------------------------------------------
@@ -339,11 +378,41 @@ def _no_conversation(conversation_id: int) -> NotFound:
     return NotFound(f"no conversation with id {conversation_id} (`deskseek history list` shows them)")
 
 
+class ReplyGone(DeskseekError):
+    """The row a streaming reply writes to was deleted (`deskseek history rm`) or taken over elsewhere."""
+
+
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_alive(owner: str | None, heartbeat_at: float | None) -> bool:
+    """Whether the process that owns a streaming reply may still be writing it.
+
+    On this host the process table says; a reply owned on another host (a history on a shared folder)
+    is alive while it was heard from in the last REMOTE_SILENCE_S. Rows from before owners were kept
+    have none: nobody is writing them any more.
+    """
+    if not owner:
+        return False
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname():
+        return heartbeat_at is not None and time.time() - heartbeat_at < REMOTE_SILENCE_S
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True  # it exists, as another user
+    return True
+
+
 def _user_facing(err: sqlite3.OperationalError, path: Path | None) -> Exception:
     """A full disk or a stuck lock is the user's to fix, so it gets a readable line; anything else is a bug."""
     text = str(err)
     if "full" in text:
         return DiskFull(f"the disk is full: the chat history at {path} could not be saved")
+    if "disk I/O error" in text:
+        return DiskFull(f"the chat history at {path} could not be written ({text}; is the disk full?)")
     if "locked" in text or "busy" in text:
         return DeskseekError(f"the chat history at {path} is locked by another program; try again")
     if "readonly" in text:

@@ -42,6 +42,10 @@ MIGRATIONS: list[tuple[str, ...]] = [
     (  # v2: how long the model thought, for "Thought for 12.4 s"
         "ALTER TABLE messages ADD COLUMN reasoning_seconds REAL",
     ),
+    (  # v3: who writes a streaming reply ("host:pid") and when it last did, so no other process takes it for dead
+        "ALTER TABLE messages ADD COLUMN owner TEXT",
+        "ALTER TABLE messages ADD COLUMN heartbeat_at REAL",
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -30,6 +30,8 @@ class ReplyWriter:
         self._answer: list[str] = []  # chunks, joined only when written: a long reply stays linear
         self._thought: list[str] = []
         self._last_write = clock()
+        self._finish_reason: str | None = None
+        self._stats: Mapping | None = None
 
     @property
     def content(self) -> str:
@@ -57,15 +59,19 @@ class ReplyWriter:
         self.flush()
 
     def flush(self) -> None:
-        self.history._save_reply(self)
+        """Write the row now. Timed from the attempt: on a full disk the next try is an interval later."""
         self._last_write = self.clock()
+        self.history._save_reply(self, finish_reason=self._finish_reason, stats=self._stats)
+        if self.finished:
+            self.history._live.discard(self)
 
     def finish(self, state: str, finish_reason: str | None = None, stats: Mapping | None = None) -> None:
+        """The final write. Should it fail (disk full), the reply stays pending: History.save_pending() and
+        close() write it later, with this state."""
         self._open_or_raise()
         check(state, tuple(s for s in STATES if s != "streaming"), "final state")
-        self.state = state
-        self.history._live.discard(self)
-        self.history._save_reply(self, finish_reason=finish_reason, stats=stats)
+        self.state, self._finish_reason, self._stats = state, finish_reason, stats
+        self.flush()
 
     @property
     def finished(self) -> bool:

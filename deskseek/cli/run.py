@@ -52,7 +52,7 @@ def cmd_run(args) -> int:
     settings = launch.settings(args, chosen.sampling)
     try:
         if interactive:
-            return _converse(engine, chosen.name, messages, settings, args)
+            return _converse(engine, chosen.name, settings, args)
         messages.append({"role": "user", "content": prompt})
         return _answer_once(engine, chosen.name, messages, settings, args)
     finally:
@@ -79,35 +79,43 @@ def _answer_once(engine, name, messages, settings, args) -> int:
     return 130 if reply.finish_reason == "cancelled" else 0
 
 
-def _converse(engine, name, messages, settings, args) -> int:
-    """`deskseek run` on a terminal with no prompt: a plain multi-turn chat, as `ollama run` offers."""
+def _converse(engine, name, settings, args) -> int:
+    """`deskseek run` on a terminal with no prompt: a plain multi-turn chat, as `ollama run` offers.
+
+    The same ChatSession as the chat app drives it, over a history kept in memory only.
+    """
+    from deskseek.chat.history import History
+    from deskseek.chat.session import ChatSession
     from deskseek.cli.run_view import RunView
 
     try:
         import readline  # noqa: F401  (line editing and history for input())
     except ImportError:
         pass
+    history = History(ephemeral=True)
+    session = ChatSession(history, settings=settings, system=args.system or "")
+    session.attach(engine, name)
     print(f"deskseek · {name} · offline. Ctrl+C stops a reply, Ctrl+D or /bye quits.")
-    while True:
-        try:
-            line = input(">>> ")
-        except EOFError:
-            print()
-            return 0
-        except KeyboardInterrupt:
-            print("\n(Ctrl+D or /bye quits)")
-            continue
-        if line.strip() in ("/bye", "/exit", "/quit"):
-            return 0
-        if not line.strip():
-            continue
-        messages.append({"role": "user", "content": line})
-        reply = RunView(json_output=False, hide_thinking=args.hide_thinking).follow(engine.generate(messages, settings))
-        if reply.error:
-            print(f"error: {reply.error}", file=sys.stderr)
-            messages.pop()
-            continue
-        messages.append({"role": "assistant", "content": reply.content})
+    try:
+        while True:
+            try:
+                line = input(">>> ")
+            except EOFError:
+                print()
+                return 0
+            except KeyboardInterrupt:
+                print("\n(Ctrl+D or /bye quits)")
+                continue
+            if line.strip() in ("/bye", "/exit", "/quit"):
+                return 0
+            if not line.strip():
+                continue
+            reply = RunView(json_output=False, hide_thinking=args.hide_thinking).follow(session.send(line))
+            if reply.error:
+                print(f"error: {reply.error}", file=sys.stderr)
+                session.edit_last()  # the failed exchange is not part of the conversation
+    finally:
+        history.close()
 
 
 def add_commands(commands) -> None:

@@ -65,6 +65,8 @@ class Generation:
         engine = self.engine
         try:
             self._generate()
+        except chat_template.TemplateStopped:
+            self._emit(Done("cancelled", True))
         except DeskseekError as err:
             self._emit(Error(str(err)))
             self._emit(Done("error", True))

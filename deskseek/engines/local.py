@@ -40,6 +40,10 @@ class LoadError(DeskseekError):
     """The model could not be loaded: not a GGUF, damaged, unsupported, or too big for memory."""
 
 
+class LoadCancelled(LoadError):
+    """The caller's progress callback asked to stop (it returned False)."""
+
+
 def default_threads() -> int:
     """llama.cpp decodes fastest on physical cores; os.cpu_count() counts SMT siblings, so halve large counts."""
     count = os.cpu_count() or 2
@@ -63,7 +67,7 @@ class Engine:
         reasoning: bool | None = None,
         allow_system: bool = True,
         cpu_patterns: list[str] | None = None,
-        on_progress: Callable[[float], None] | None = None,
+        on_progress: Callable[[float], bool | None] | None = None,
     ):
         import llama_cpp
 
@@ -136,10 +140,12 @@ class Engine:
             self._overrides.apply(params)
         interrupted = threading.Event()
 
+        stopped = threading.Event()
+
         def progress(fraction: float, _data) -> bool:  # on this thread, between tensors; False stops the load
-            if on_progress is not None and not interrupted.is_set():
-                on_progress(fraction)
-            return not interrupted.is_set()
+            if on_progress is not None and not interrupted.is_set() and on_progress(fraction) is False:
+                stopped.set()  # the caller no longer wants this model (another was picked, the app quits)
+            return not (interrupted.is_set() or stopped.is_set())
 
         self._progress = llama_cpp.llama_progress_callback(progress)
         set_fields(params, progress_callback=self._progress)
@@ -153,10 +159,12 @@ class Engine:
             except (RuntimeError, OSError, ValueError) as err:  # llama-cpp-python's wrappers raise these
                 log.exception("loading %s failed", self.path)
                 raise LoadError(f"cannot load {self.path.name}: {err}") from None
-        if interrupted.is_set():
+        if interrupted.is_set() or stopped.is_set():
             if model:
                 llama_cpp.llama_model_free(model)
-            raise KeyboardInterrupt
+            if interrupted.is_set():
+                raise KeyboardInterrupt
+            raise LoadCancelled(f"loading {self.path.name} was stopped")
         if not model:
             raise LoadError(self._explain_load_failure(mark))
         return model
@@ -248,9 +256,10 @@ class Engine:
     # -- generation --
 
     def render(self, messages: list[dict]) -> chat_template.Rendered:
+        """The prompt, rendered where cancel() and a deadline reach it (templates come from downloaded files)."""
         return chat_template.render(
             self.template, messages, bos_token=self.bos, eos_token=self.eos,
-            reasoning=self.reasoning, allow_system=self.allow_system,
+            reasoning=self.reasoning, allow_system=self.allow_system, should_stop=self._cancel.is_set,
         )
 
     def generate(self, messages: list[dict], settings: Settings | None = None) -> Generation:

@@ -1,6 +1,7 @@
-"""`deskseek chat`: the Textual app. A thin face: the engine generates, history stores, this only shows.
+"""`deskseek chat`: the Textual app. A thin face over a ChatSession: the session keeps the turns, the model
+and the history; this shows them and turns keys into the session's verbs.
 
-Threads never touch widgets. Loading the model and generating a reply run in thread workers that post
+Threads never touch widgets. Loading a model and following a reply run in thread workers that post
 messages (messages.py); the handlers here, on the UI thread, update widgets. A prompt typed while the
 model still loads waits and is sent when it is ready.
 """
@@ -16,13 +17,15 @@ from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
 from textual.widgets import Footer, ListItem, ListView, Static
 
 from deskseek.chat.history import History
-from deskseek.chat.reply_writer import final_state
+from deskseek.chat.live_reply import LiveReply
+from deskseek.chat.session import ChatSession
 from deskseek.engines import events as ev
-from deskseek.engines.generation import Generation
 from deskseek.engines.local import Engine
+from deskseek.errors import DeskseekError
 from deskseek.tui.catalog import ModelRequest
 from deskseek.tui.messages import LoadProgress, ModelFailed, ModelReady, ReplyChunk, ReplyFinished
 from deskseek.tui.outbox import Outbox, note_for
@@ -56,20 +59,20 @@ class DeskseekApp(App):
     def __init__(self, request: ModelRequest | None, *, history: History, resume: int | None = None,
                  clock=time.monotonic, engine_factory=Engine, flags=None) -> None:
         super().__init__()
-        self.request = request  # None: nothing installed yet, the first-run screen comes up
+        self.request = request  # the model shown; None: nothing installed yet, the first-run screen comes up
+        self.first_request = request  # planned by the CLI before the app started: loaded as it is
         self.flags = flags  # the command line's flags, for loading another model the same way
         self.engine_factory = engine_factory  # the real Engine; benchmarks and snapshots pass a scripted one
         self.history = history
         self.clock = clock
-        self.engine: Engine | None = None
-        self.messages: list[dict] = []  # what the model sees: roles and answers, no thoughts
-        self.conversation_id = resume
+        self.session = ChatSession(history, settings=request.settings if request else None,
+                                   system=getattr(flags, "system", None) or "")
+        self.resume = resume
         self.pending: str | None = None  # a prompt typed before the model was ready
-        self.generation: Generation | None = None
+        self.live: LiveReply | None = None  # the reply being shown, until its last words are on screen
         self.turn: AssistantTurn | None = None
         self.outbox = Outbox()
         self.shown_at, self.frame_pending = 0.0, False
-        self.system = getattr(flags, "system", None) or ""  # this conversation's system prompt
         self.quiet_gc = QuietCollector()
 
     # -- layout --
@@ -88,44 +91,21 @@ class DeskseekApp(App):
         self.refresh_sidebar()
         self.set_timer(2.0, self.quiet_gc.start)  # it collects once: not in the way of the first keys
         self.set_interval(1.0, self._gc_tick)
-        if self.conversation_id is not None:
-            self.call_after_refresh(self.show_conversation, self.conversation_id)
+        if self.resume is not None:
+            self.call_after_refresh(self.show_conversation, self.resume)
         if self.request is None:
             from deskseek.tui import catalog
             from deskseek.tui.screens.first_run import FirstRunScreen
 
             self.push_screen(FirstRunScreen(catalog.available_rows()), self.use_model)
             return
-        self.begin_loading()
+        self.use_model(self.request.name)
 
-    def begin_loading(self) -> None:
-        status = self.query_one(StatusBar)
-        status.model, status.backend = f"loading {self.request.name}…", self.request.backend
-        status.placement = self.request.placement
-        self.load_model()
-
-    def use_model(self, name: str | None) -> None:
-        """Load another model (picked, or just pulled), with the same flags the chat was started with."""
-        if not name or (self.request is not None and name == self.request.name and self.engine is not None):
-            return
-        from deskseek.errors import DeskseekError
-        from deskseek.tui import catalog
-
-        try:
-            request = catalog.request_for(self.flags, name)
-        except DeskseekError as err:
-            self.notify(str(err), severity="error", timeout=10)
-            return
-        if self.generation is not None:
-            self.generation.cancel()
-        old, self.engine, self.request = self.engine, None, request
-        if old is not None:
-            self.close_engine(old)
-        self.begin_loading()
-
-    @work(thread=True, group="close")
-    def close_engine(self, engine) -> None:
-        engine.close()  # waits for a reply in flight to stop: never on the UI thread
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """Under a dialog (picker, settings, help) the chat's own keys wait: Esc there closes the dialog."""
+        if isinstance(self.screen, ModalScreen) and action not in ("quit", "help"):
+            return False
+        return True
 
     def refresh_sidebar(self) -> None:
         sidebar = self.query_one("#sidebar", ListView)
@@ -137,78 +117,110 @@ class DeskseekApp(App):
 
     # -- the model --
 
-    @work(thread=True, exclusive=True, group="load")
-    def load_model(self) -> None:
-        request = self.request
-        try:
-            engine = self.engine_factory(
-                request.path, n_ctx=request.n_ctx, n_threads=request.n_threads, n_gpu_layers=request.gpu_layers,
-                reasoning=request.reasoning, allow_system=request.allow_system, cpu_patterns=request.cpu_patterns,
-                on_progress=lambda fraction: self.post_message(LoadProgress(fraction)),
-            )
-        except Exception as err:  # shown in the app, never as a traceback
-            self.post_message(ModelFailed(str(err)))
+    def use_model(self, name: str | None) -> None:
+        """Load a model (picked, or just pulled) with the flags the chat was started with; the session
+        stops the reply in flight and closes the old model first, on the worker."""
+        if not name or (name == self.session.model and self.session.engine is not None):
             return
-        self.post_message(ModelReady(engine, request.name, request.placement))
+        status = self.query_one(StatusBar)
+        status.model, status.context = f"loading {name}…", ""
+        self.load_model(name)
+
+    @work(thread=True, group="load")
+    def load_model(self, name: str) -> None:
+        try:
+            loaded = self.session.load(name, self._load)
+        except Exception as err:  # shown in the app, never as a traceback
+            self.post_message(ModelFailed(name, str(err)))
+            return
+        if loaded:
+            self.post_message(ModelReady(name, self.session.model_info))
+
+    def _load(self, name: str, keep_going) -> tuple[Engine, ModelRequest]:
+        """Plan (now that the old model is closed, so its memory counts as free) and load; on the worker."""
+        from deskseek.tui import catalog
+
+        first, self.first_request = self.first_request, None
+        request = first if first is not None and first.name == name else catalog.request_for(self.flags, name)
+
+        def progress(fraction: float) -> bool:
+            self.post_message(LoadProgress(name, fraction))
+            return keep_going()
+
+        engine = self.engine_factory(
+            request.path, n_ctx=request.n_ctx, n_threads=request.n_threads, n_gpu_layers=request.gpu_layers,
+            reasoning=request.reasoning, allow_system=request.allow_system, cpu_patterns=request.cpu_patterns,
+            on_progress=progress,
+        )
+        return engine, request
 
     def on_load_progress(self, message: LoadProgress) -> None:
-        self.query_one(StatusBar).model = f"loading {self.request.name}… {message.fraction:.0%}"
+        self.query_one(StatusBar).model = f"loading {message.name}… {message.fraction:.0%}"
 
     def on_model_ready(self, message: ModelReady) -> None:
-        self.engine = message.engine
+        if message.name != self.session.model:
+            return  # overtaken by a newer pick
+        self.request = request = message.info
+        self.session.settings = request.settings
         status = self.query_one(StatusBar)
-        status.model = message.name
-        status.context = f"ctx {self.engine.n_ctx}"
+        status.model, status.backend, status.placement = message.name, request.backend, request.placement
+        status.context = f"ctx {self.session.engine.n_ctx}"
         if self.pending:
             text, self.pending = self.pending, None
             self.start_reply(text)
 
     def on_model_failed(self, message: ModelFailed) -> None:
         self.query_one(StatusBar).model = "no model"
-        self.query_one("#conversation").mount(Static(f"Could not load the model: {message.error}",
+        self.query_one("#conversation").mount(Static(f"Could not load {message.name}: {message.error}",
                                                      classes="error", markup=False))
         if self.flags is not None:  # started from the command line: offer the other installed models
             from deskseek.tui import catalog
 
-            failed = self.request.name if self.request else ""
-            others = [row for row in catalog.installed_rows() if row[0] != failed]
+            others = [row for row in catalog.installed_rows() if row[0] != message.name]
             if others:
                 from deskseek.tui.screens.model_picker import ModelPicker
 
-                self.push_screen(ModelPicker(others, failed), self.use_model)
+                self.push_screen(ModelPicker(others, message.name), self.use_model)
 
     # -- a turn --
 
     @on(PromptArea.Submitted)
     def on_prompt(self, message: PromptArea.Submitted) -> None:
-        if self.generation is not None:
-            self.notify("A reply is still being written: Esc stops it.", severity="warning")
+        prompt = self.query_one(PromptArea)
+        if self.live is not None:  # the text stays in the prompt, to send once the reply is done
+            self.notify("A reply is still being written: Esc stops it, then Enter sends this.", severity="warning")
             return
+        prompt.take()
         self.query_one("#conversation").mount(UserTurn(message.text))
-        if self.engine is None:
+        if self.session.engine is None:
             self.pending = message.text
             self.notify("The model is still loading; your prompt goes as soon as it is ready.")
             return
         self.start_reply(message.text)
 
-    def start_reply(self, text: str, *, record_user: bool = True) -> None:
-        if self.conversation_id is None:
-            self.conversation_id = self.history.new_conversation(self.request.name, settings=vars(self.request.settings))
-        if record_user:
-            self.messages.append({"role": "user", "content": text})
-            self.history.add_message(self.conversation_id, "user", text)
-            self.refresh_sidebar()
-        self.turn = AssistantTurn(self.clock, reasoning=self.engine.reasoning)
+    def start_reply(self, text: str) -> None:
+        try:
+            live = self.session.send(text)
+        except DeskseekError as err:
+            self.notify(str(err), severity="error", timeout=10)
+            return
+        users = self.query_one("#conversation").query(UserTurn)
+        if users:
+            users.last().turn = self.session.turns[-2]
+        self.refresh_sidebar()
+        self.follow(live)
+
+    def follow(self, live: LiveReply) -> None:
+        self.live = live
+        self.turn = AssistantTurn(self.clock, reasoning=self.session.engine.reasoning, turn=live.turn)
         conversation = self.query_one("#conversation")
         conversation.mount(self.turn)
         conversation.scroll_end(animate=False)
-        system = [{"role": "system", "content": self.system}] if self.system.strip() else []
-        self.generation = self.engine.generate(system + self.messages, self.request.settings)
-        self.follow_reply(self.generation, self.history.start_reply(self.conversation_id, self.request.name))
+        self.follow_reply(live)
 
     @work(thread=True, group="reply")
-    def follow_reply(self, generation: Generation, writer) -> None:
-        """Reads the engine's events on a thread, stores them as they come, and hands text to the UI.
+    def follow_reply(self, live: LiveReply) -> None:
+        """Reads the reply's events on a thread (the session stores each first) and hands text to the UI.
 
         Text goes into an outbox; a ReplyChunk message is posted only when none is already waiting, and the
         UI takes everything gathered when it handles it. So the app's queue never holds more than one
@@ -216,33 +228,18 @@ class DeskseekApp(App):
         at whatever rate the screen keeps up with, and no text waits for the next token to be shown.
         """
         outbox = self.outbox = Outbox()
-        thought_started, thought_seconds, saved_at = time.monotonic(), None, 0.0
-        for event in generation:
-            now = time.monotonic()
+        for event in live:
             if isinstance(event, ev.ReasoningDelta):
                 outbox.put(reasoning=event.text, token=True)
-                writer.add_reasoning(event.text)
-                if now - saved_at >= 1.0:  # so an interrupted reply still knows how long it thought
-                    writer.set_reasoning_seconds(now - thought_started)
-                    saved_at = now
             elif isinstance(event, ev.AnswerDelta):
-                if thought_seconds is None and outbox.tokens:
-                    thought_seconds = now - thought_started
-                    writer.set_reasoning_seconds(thought_seconds)
                 outbox.put(answer=event.text)
-                writer.add_answer(event.text)
             elif isinstance(event, ev.Notice):
                 outbox.put(notice=event.message)
             else:
                 continue
             if outbox.claim():
                 self.post_message(ReplyChunk())
-        reply = generation.reply
-        if thought_seconds is None and outbox.tokens:
-            writer.set_reasoning_seconds(time.monotonic() - thought_started)
-        writer.finish(final_state(reply.finish_reason, reply.thought_closed), finish_reason=reply.finish_reason,
-                      stats=reply.stats.as_dict() if reply.stats else None)
-        self.post_message(ReplyFinished(reply))
+        self.post_message(ReplyFinished(live.reply))
 
     async def on_reply_chunk(self, message: ReplyChunk) -> None:
         """Show new text at most once a frame; between frames the loop is free for keys and painting."""
@@ -260,77 +257,80 @@ class DeskseekApp(App):
     async def _show_outbox(self) -> None:
         self.shown_at = time.monotonic()
         reasoning, answer, tokens, notices = self.outbox.take()
-        if self.turn is None:
-            return
-        self.turn.add(reasoning, answer, tokens)
         for notice in notices:
-            self.notify(notice)
+            self.notify(notice, timeout=8)
+        if self.turn is not None:
+            self.turn.add(reasoning, answer, tokens)
 
     async def on_reply_finished(self, message: ReplyFinished) -> None:
         await self._show_outbox()  # whatever text the last chunk message did not carry
         reply, turn = message.reply, self.turn
-        self.generation = None
-        if reply.content or not reply.reasoning:
-            self.messages.append({"role": "assistant", "content": reply.content})
+        self.live = None
         if turn is not None:
             turn.finish(note_for(reply), reasoning_tokens=reply.stats.reasoning_tokens if reply.stats else 0)
-        if reply.stats:
+        engine = self.session.engine  # None when this reply was stopped for a model switch
+        if reply.stats and engine is not None:
             status = self.query_one(StatusBar)
-            used = reply.stats.prompt_tokens + reply.stats.completion_tokens
-            status.context = f"ctx {used}/{self.engine.n_ctx}"
+            status.context = f"ctx {reply.stats.prompt_tokens + reply.stats.completion_tokens}/{engine.n_ctx}"
             status.speed = f"{reply.stats.gen_tok_s:.1f} tok/s · TTFT {reply.stats.ttft_s:.2f} s"
+        self.refresh_sidebar()
 
     # -- showing a stored conversation --
 
     def show_conversation(self, conversation_id: int) -> None:
-        stored = self.history.conversation(conversation_id)
+        try:
+            turns = self.session.resume(conversation_id)
+        except DeskseekError as err:
+            self.notify(str(err), severity="error", timeout=10)
+            return
         conversation = self.query_one("#conversation")
         conversation.remove_children()
-        self.messages = []
-        self.conversation_id = conversation_id
-        for message in stored.messages:
-            if message.role == "user":
-                conversation.mount(UserTurn(message.content))
-                self.messages.append({"role": "user", "content": message.content})
-            elif message.role == "assistant":
-                turn = AssistantTurn(self.clock, reasoning=bool(message.reasoning))
-                conversation.mount(turn)
-                self.call_after_refresh(self._fill_stored, turn, message)
-                if message.content:
-                    self.messages.append({"role": "assistant", "content": message.content})
+        for stored in turns:
+            if stored.role == "user":
+                conversation.mount(UserTurn(stored.content, turn=stored))
+            else:
+                widget = AssistantTurn(self.clock, reasoning=bool(stored.reasoning), turn=stored)
+                conversation.mount(widget)
+                self.call_after_refresh(self._fill_stored, widget)
 
-    def _fill_stored(self, turn: AssistantTurn, message) -> None:
-        if message.reasoning:
-            turn.thinking.started = self.clock() - (message.reasoning_seconds or 0)
-        turn.add(message.reasoning, message.content, 0, stored=True)
-        note = {"interrupted": "interrupted: Ctrl+R writes the reply again", "stopped": "stopped"}.get(message.state, "")
-        tokens = (message.stats or {}).get("reasoning_tokens", 0)
-        turn.finish(note, reasoning_tokens=tokens)
+    def _fill_stored(self, widget: AssistantTurn) -> None:
+        stored = widget.turn
+        if stored.reasoning:
+            widget.thinking.started = self.clock() - (stored.reasoning_seconds or 0)
+        widget.add(stored.reasoning, stored.content, 0, stored=True)
+        note = {"interrupted": "interrupted: Ctrl+R writes the reply again", "stopped": "stopped",
+                "streaming": "still being written by another deskseek"}.get(stored.state, "")
+        widget.finish(note, reasoning_tokens=(stored.stats or {}).get("reasoning_tokens", 0))
 
     @on(ListView.Selected, "#sidebar")
     def on_pick_conversation(self, event: ListView.Selected) -> None:
-        if self.generation is None:
-            self.show_conversation(event.item.conversation_id)
+        if self.live is not None:
+            self.notify("A reply is still being written: Esc stops it first.", severity="warning")
+            return
+        self.show_conversation(event.item.conversation_id)
+
+    async def _remove_turns(self, removed) -> None:
+        for widget in list(self.query_one("#conversation").query("UserTurn, AssistantTurn")):
+            if any(widget.turn is turn for turn in removed):
+                await widget.remove()
 
     # -- actions --
 
     def action_stop(self) -> None:
-        if self.generation is not None:
-            self.generation.cancel()
+        self.session.stop()
 
     async def action_regenerate(self) -> None:
-        if self.generation is not None or self.engine is None or not self.messages:
+        if self.live is not None or self.session.engine is None:
             return
-        if self.messages[-1]["role"] == "assistant":
-            self.messages.pop()
-        stored = self.history.conversation(self.conversation_id).messages if self.conversation_id else []
-        if stored and stored[-1].role == "assistant":
-            self.history.delete_message(stored[-1].id)
-        turns = self.query_one("#conversation").query(AssistantTurn)
-        if turns and self.turn is not None:
-            await turns.last().remove()
-        if self.messages and self.messages[-1]["role"] == "user":
-            self.start_reply(self.messages[-1]["content"], record_user=False)
+        last = self.session.turns[-1] if self.session.turns else None
+        try:
+            _, live = self.session.regenerate()
+        except DeskseekError as err:
+            self.notify(str(err), severity="error", timeout=10)
+            return
+        if last is not None and last.role == "assistant":
+            await self._remove_turns([last])
+        self.follow(live)
 
     def action_copy_answer(self) -> None:
         turns = self.query_one("#conversation").query(AssistantTurn)
@@ -339,31 +339,26 @@ class DeskseekApp(App):
             self.notify("Answer copied to the clipboard.")
 
     async def action_edit_last(self) -> None:
-        if self.generation is not None or not self.messages:
+        if self.live is not None:
+            self.notify("A reply is still being written: Esc stops it first.", severity="warning")
             return
-        users = [i for i, m in enumerate(self.messages) if m["role"] == "user"]
-        if not users:
+        gone = list(self.session.turns)
+        try:
+            text, _ = self.session.edit_last()
+        except DeskseekError as err:
+            self.notify(str(err), severity="warning")
             return
-        last_user = users[-1]
+        await self._remove_turns(gone[len(self.session.turns):])
         prompt = self.query_one(PromptArea)
-        prompt.text = self.messages[last_user]["content"]
+        prompt.text = text
         prompt.move_cursor(prompt.document.end)
-        del self.messages[last_user:]
-        if self.conversation_id is not None:
-            for stored in self.history.conversation(self.conversation_id).messages[last_user:]:
-                self.history.delete_message(stored.id)
-        conversation = self.query_one("#conversation")
-        turns = list(conversation.query("UserTurn, AssistantTurn"))
-        for widget in turns[last_user:]:
-            await widget.remove()
         prompt.focus()
 
     def action_switch_model(self) -> None:
         from deskseek.tui import catalog
         from deskseek.tui.screens.model_picker import ModelPicker
 
-        current = self.request.name if self.request else ""
-        self.push_screen(ModelPicker(catalog.installed_rows(), current), self.use_model)
+        self.push_screen(ModelPicker(catalog.installed_rows(), self.session.model or ""), self.use_model)
 
     def action_settings(self) -> None:
         from deskseek.tui.screens.settings import SettingsScreen
@@ -373,17 +368,18 @@ class DeskseekApp(App):
 
         def apply(result) -> None:
             if result is not None:
-                self.request.settings, self.system = result
+                self.session.settings, self.session.system = result
                 self.notify("Settings saved for this conversation.")
 
-        self.push_screen(SettingsScreen(self.request.settings, self.system,
+        self.push_screen(SettingsScreen(self.session.settings, self.session.system,
                                         allow_system=self.request.allow_system), apply)
 
     def action_new_chat(self) -> None:
-        if self.generation is not None:
+        if self.live is not None:
             return
+        self.session.new_chat()
         self.query_one("#conversation").remove_children()
-        self.messages, self.conversation_id, self.turn = [], None, None
+        self.turn = None
         self.query_one(PromptArea).focus()
 
     def action_toggle_sidebar(self) -> None:
@@ -408,16 +404,14 @@ class DeskseekApp(App):
         await super().on_event(event)
 
     def _gc_tick(self) -> None:
-        self.quiet_gc.tick(busy=self.generation is not None or (self.turn is not None and self.turn.rendering))
+        self.quiet_gc.tick(busy=self.live is not None or (self.turn is not None and self.turn.rendering))
 
     async def on_unmount(self) -> None:
-        """Stop a reply in flight and let its worker store the last words before the history closes."""
+        """Stop a reply in flight (its worker stores the last words) and a load under way, then the model."""
         self.quiet_gc.stop()
-        if self.generation is not None:
-            self.generation.cancel()
+        self.session.stop()
         followers = [worker for worker in self.workers if worker.group == "reply"]
         if followers:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.workers.wait_for_complete(followers), timeout=10)
-        if self.engine is not None:
-            self.engine.close()
+        await asyncio.to_thread(self.session.close)  # a load stops at its next progress report

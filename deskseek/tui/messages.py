@@ -9,25 +9,26 @@ from __future__ import annotations
 from textual.message import Message
 
 from deskseek.engines.events import Reply
-from deskseek.engines.local import Engine
 
 
 class LoadProgress(Message):
-    def __init__(self, fraction: float) -> None:
+    def __init__(self, name: str, fraction: float) -> None:
         super().__init__()
-        self.fraction = fraction
+        self.name, self.fraction = name, fraction
 
 
 class ModelReady(Message):
-    def __init__(self, engine: Engine, name: str, placement: str) -> None:
+    """The session now answers with `name`; `info` is the ModelRequest it was loaded from."""
+
+    def __init__(self, name: str, info) -> None:
         super().__init__()
-        self.engine, self.name, self.placement = engine, name, placement
+        self.name, self.info = name, info
 
 
 class ModelFailed(Message):
-    def __init__(self, error: str) -> None:
+    def __init__(self, name: str, error: str) -> None:
         super().__init__()
-        self.error = error
+        self.name, self.error = name, error
 
 
 class ReplyChunk(Message):

@@ -6,6 +6,7 @@ import hashlib
 import os
 import queue
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 
 from deskseek import paths
 from deskseek.chat import history as history_module
-from deskseek.chat.history import SCHEMA_VERSION, History, default_title
+from deskseek.chat.history import SCHEMA_VERSION, History, ReplyGone, default_title
 from deskseek.errors import DeskseekError, NotFound
 from tests.conftest import REPO_ROOT
 
@@ -70,7 +71,7 @@ def test_new_file_is_private_wal_and_current(db_path):
         h.close()
     finally:
         os.umask(old)
-    assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
 
 
 def test_an_existing_file_is_made_private(db_path):
@@ -172,8 +173,8 @@ def test_v1_file_is_upgraded_with_its_data_intact(db_path):
         reply.set_reasoning_seconds(3.5)
         reply.finish("complete")
         assert h.conversation(1).messages[-1].reasoning_seconds == 3.5
-    assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == 2
-    assert "reasoning_seconds" in columns(db_path, "messages")
+    assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == 3
+    assert {"reasoning_seconds", "owner", "heartbeat_at"} <= set(columns(db_path, "messages"))
 
 
 def test_an_empty_file_gets_the_whole_schema(db_path):
@@ -191,10 +192,10 @@ def test_a_failed_upgrade_leaves_the_file_as_it_was(db_path, monkeypatch):
     monkeypatch.setattr(history_module, "SCHEMA_VERSION", len(broken))
     with pytest.raises(DeskseekError) as caught:
         History(db_path)
-    assert "from schema v1 to v3" in str(caught.value) and "left as it was" in str(caught.value)
+    assert "from schema v1 to v4" in str(caught.value) and "left as it was" in str(caught.value)
     db = raw(db_path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == 1
-    assert "reasoning_seconds" not in columns(db_path, "messages")  # v2's step rolled back with v3's
+    assert "reasoning_seconds" not in columns(db_path, "messages")  # v2's and v3's steps rolled back with v4's
     assert db.execute("SELECT name FROM sqlite_master WHERE name = 'extra'").fetchall() == []
     assert db.execute("SELECT state FROM messages WHERE id = 3").fetchone() == ("streaming",)
 
@@ -208,7 +209,7 @@ def test_a_newer_file_is_refused_untouched(db_path):
     with pytest.raises(DeskseekError) as caught:
         History(db_path)
     message = str(caught.value)
-    assert "newer deskseek" in message and "v7" in message and "v2" in message and "\n" not in message
+    assert "newer deskseek" in message and "v7" in message and "v3" in message and "\n" not in message
     assert hashlib.sha256(db_path.read_bytes()).hexdigest() == before
     assert sorted(p.name for p in db_path.parent.iterdir()) == ["history.sqlite3"]  # no -wal, no -shm
 
@@ -314,13 +315,14 @@ def test_delete_message_for_regenerate(db_path):
         cid = h.new_conversation("r1")
         h.add_message(cid, "user", "Tell me a joke")
         bad = h.add_message(cid, "assistant", "a bad joke")
-        h.delete_message(bad)
+        h.delete_messages([bad])
         assert [m.content for m in h.conversation(cid).messages] == ["Tell me a joke"]
         reply = h.start_reply(cid, "r1")
         reply.finish("complete")
         assert [m.position for m in h.conversation(cid).messages] == [0, 1]
         with pytest.raises(NotFound, match="no message with id 999"):
-            h.delete_message(999)
+            h.delete_messages([reply.message_id, 999])
+        assert len(h.conversation(cid).messages) == 2  # nothing deleted when one id is unknown
 
 
 def test_unknown_ids_are_one_clear_line(db_path):
@@ -422,12 +424,21 @@ def test_flush_interval_can_be_set_per_reply(db_path):
         assert reply.add_answer("a") is True and on_disk(h, cid).content == "a"
 
 
-def test_streaming_rows_become_interrupted_on_next_open(db_path):
+def dead_pid() -> int:
+    """The pid of a process that has exited (and was reaped): what a crashed deskseek leaves in its rows."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_streaming_rows_whose_owner_is_gone_become_interrupted_on_next_open(db_path):
     h = History(db_path)
     cid = h.new_conversation("r1")
     reply = h.start_reply(cid, "r1")
     reply.add_answer("half an ans")
     reply.flush()
+    h._db.execute("UPDATE messages SET owner = ? WHERE id = ?", (f"{socket.gethostname()}:{dead_pid()}",
+                                                                 reply.message_id))
     h._db.close()  # dies without finishing the reply
     with History(db_path) as again:
         assert again.recovered == 1
@@ -450,17 +461,31 @@ def test_close_saves_a_reply_still_streaming_as_interrupted(db_path):
         assert (cut.state, cut.reasoning, cut.content, stopped.state) == ("interrupted", "hmm", "the start of", "stopped")
 
 
-def test_a_reply_marked_interrupted_by_another_process_heals_on_its_next_write(db_path):
-    """A second deskseek opening the file mid-reply (say, `history list`) cannot tell a live reply from a dead one."""
+def test_another_deskseek_opening_the_file_mid_reply_leaves_it_alone(db_path):
+    """`history list` or a second chat opens the file while a reply streams: the reply is alive, not interrupted."""
     with History(db_path, flush_every_s=0) as live:
         cid = live.new_conversation("r1")
         reply = live.start_reply(cid, "r1")
         with History(db_path) as other:
-            assert other.recovered == 1
+            assert other.recovered == 0
+            assert on_disk(other, cid).state == "streaming"
+            with pytest.raises(DeskseekError, match="still being written by another deskseek"):
+                other._live.clear()  # as a second process: it owns no reply
+                other.delete_messages([reply.message_id])
         reply.add_answer("still here")
-        assert on_disk(live, cid).state == "streaming"
         reply.finish("complete")
-        assert on_disk(live, cid).state == "complete"
+        assert (on_disk(live, cid).state, on_disk(live, cid).content) == ("complete", "still here")
+
+
+def test_a_reply_whose_row_was_deleted_elsewhere_says_so_and_writes_nowhere(db_path):
+    with History(db_path, flush_every_s=0) as live:
+        cid = live.new_conversation("r1")
+        reply = live.start_reply(cid, "r1")
+        with History(db_path) as other:
+            other.delete(cid)  # `deskseek history rm` while the chat streams
+        with pytest.raises(ReplyGone, match="deleted or changed by another deskseek"):
+            reply.add_answer("words")
+        assert live.conversations() == []  # nothing written anywhere
 
 
 def test_one_thread_streams_while_another_reads(db_path):

@@ -48,9 +48,9 @@ async def send(pilot, app, text: str) -> None:
 
 
 async def reply(pilot, app, text: str) -> AssistantTurn:
-    await until(pilot, lambda: app.engine is not None)
+    await until(pilot, lambda: app.session.engine is not None)
     await send(pilot, app, text)
-    await until(pilot, lambda: app.generation is None and app.query(AssistantTurn))
+    await until(pilot, lambda: app.live is None and app.query(AssistantTurn))
     await pilot.pause(0.2)
     return app.query(AssistantTurn).last()
 
@@ -69,15 +69,15 @@ async def test_r1_thought_streams_then_collapses_with_its_label(r1_paths):  # no
     settings = Settings(temperature=0, max_tokens=80, grammar=R1_GRAMMAR)
     app = app_for(r1_paths["old"], settings=settings, clock=clock)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.engine is not None)
+        await until(pilot, lambda: app.session.engine is not None)
         await send(pilot, app, "What is 6 times 7?")
-        await until(pilot, lambda: app.generation is None)
+        await until(pilot, lambda: app.live is None)
         await pilot.pause(0.2)
         pane = app.query_one(ThinkingPane)
         turn = app.query_one(AssistantTurn)
         assert pane.text.startswith("Let me think") and turn.answer.startswith("The answer is ")
         assert pane.has_class("-collapsed")
-        tokens = app.history.conversation(app.conversation_id).messages[-1].stats["reasoning_tokens"]
+        tokens = app.history.conversation(app.session.conversation_id).messages[-1].stats["reasoning_tokens"]
         assert pane.label() == f"▸ Thought for 0.0 s · {tokens} tokens"  # the test's clock did not move
         pane.query_one(ThoughtHeader).focus()
         await pilot.press("enter")
@@ -130,15 +130,15 @@ async def test_escape_stops_mid_thought_and_keeps_it_marked(r1_paths):  # noqa: 
     settings = Settings(temperature=0, max_tokens=900, grammar="root ::= [a-z ]+")
     app = app_for(r1_paths["old"], settings=settings)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.engine is not None)
+        await until(pilot, lambda: app.session.engine is not None)
         await send(pilot, app, "Think.")
         await until(pilot, lambda: app.query(ThinkingPane) and app.query_one(ThinkingPane).text)
         await pilot.press("escape")
-        await until(pilot, lambda: app.generation is None)
+        await until(pilot, lambda: app.live is None)
         await pilot.pause(0.1)
         turn = app.query_one(AssistantTurn)
         assert turn.has_class("-noted") and app.query_one(ThinkingPane).text
-        stored = app.history.conversation(app.conversation_id).messages[-1]
+        stored = app.history.conversation(app.session.conversation_id).messages[-1]
         assert stored.state == "stopped" and stored.reasoning
 
 
@@ -147,16 +147,16 @@ async def test_a_thought_that_never_closes_says_so(r1_paths):  # noqa: F811
     async with app.run_test(size=SIZE) as pilot:
         turn = await reply(pilot, app, "Think.")
         assert turn.has_class("-noted") and turn.answer == ""
-        assert app.history.conversation(app.conversation_id).messages[-1].state == "no-answer"
+        assert app.history.conversation(app.session.conversation_id).messages[-1].state == "no-answer"
 
 
 async def test_prompt_typed_while_loading_is_sent_when_ready(starter_path):  # noqa: F811
     app = app_for(starter_path)
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, app, "Hello there")  # the model is still loading
-        await until(pilot, lambda: app.engine is not None and app.generation is None and app.query(AssistantTurn))
-        await until(pilot, lambda: app.generation is None)
-        assert app.query(UserTurn).first().text == "Hello there" and app.messages[-1]["role"] == "assistant"
+        await until(pilot, lambda: app.session.engine is not None and app.live is None and app.query(AssistantTurn))
+        await until(pilot, lambda: app.live is None)
+        assert app.query(UserTurn).first().text == "Hello there" and app.session.turns[-1].role == "assistant"
 
 
 async def test_a_model_that_fails_to_load_is_shown_not_raised(tmp_path):
@@ -165,7 +165,7 @@ async def test_a_model_that_fails_to_load_is_shown_not_raised(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.query(".error"))
         assert "not a GGUF file" in str(app.query_one(".error").render())
-        assert app.engine is None
+        assert app.session.engine is None
 
 
 async def test_regenerate_replaces_the_last_reply(starter_path):  # noqa: F811
@@ -173,10 +173,10 @@ async def test_regenerate_replaces_the_last_reply(starter_path):  # noqa: F811
     async with app.run_test(size=SIZE) as pilot:
         await reply(pilot, app, "Tell me a word.")
         await pilot.press("ctrl+r")
-        await until(pilot, lambda: app.generation is None)
+        await until(pilot, lambda: app.live is None)
         await pilot.pause(0.2)
         assert len(app.query(AssistantTurn)) == 1
-        assert [m.role for m in app.history.conversation(app.conversation_id).messages] == ["user", "assistant"]
+        assert [m.role for m in app.history.conversation(app.session.conversation_id).messages] == ["user", "assistant"]
 
 
 async def test_help_lists_every_key(starter_path):  # noqa: F811
@@ -225,7 +225,7 @@ quants = {{ Q8_0 = {{ file = "Tiny-Q8_0.gguf", size = {tiny.stat().st_size} }} }
         options.highlighted = ids.index("tiny")
         options.focus()
         await pilot.press("enter")
-        await until(pilot, lambda: app.engine is not None)
+        await until(pilot, lambda: app.session.engine is not None)
         assert app.request.name == "tiny:Q8_0" and not isinstance(app.screen, FirstRunScreen)
     assert [m.name for m in store.installed()] == ["tiny:Q8_0"]
 
@@ -242,8 +242,8 @@ async def test_switching_model_loads_the_picked_one(starter_path, home, tmp_path
     flags = chat_flags()
     app = DeskseekApp(catalog.request_for(flags, "smol"), history=History(ephemeral=True), flags=flags)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.engine is not None)
-        first = app.engine
+        await until(pilot, lambda: app.session.engine is not None)
+        first = app.session.engine
         await pilot.press("ctrl+o")
         await until(pilot, lambda: isinstance(app.screen, ModelPicker))
         options = app.screen.query_one(OptionList)
@@ -252,7 +252,7 @@ async def test_switching_model_loads_the_picked_one(starter_path, home, tmp_path
         options.highlighted = 1
         options.focus()
         await pilot.press("enter")
-        await until(pilot, lambda: app.engine is not None and app.engine is not first)
+        await until(pilot, lambda: app.session.engine is not None and app.session.engine is not first)
         assert app.request.name == "tiny" and app.query_one(StatusBar).model == "tiny"
         await until(pilot, lambda: first._ctx is None)  # the old model was freed
 
@@ -264,7 +264,7 @@ async def test_settings_screen_changes_this_conversation(starter_path):  # noqa:
 
     app = app_for(starter_path, settings=Settings(temperature=0.7, max_tokens=40))
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.engine is not None)
+        await until(pilot, lambda: app.session.engine is not None)
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, SettingsScreen))
         app.screen.query_one("#set-max_tokens", Input).value = "nope"
@@ -274,12 +274,12 @@ async def test_settings_screen_changes_this_conversation(starter_path):  # noqa:
         app.screen.query_one("#set-temperature", Input).value = "0"
         app.screen.query_one("#set-system", Input).value = "Answer in French."
         app.screen.save()
-        await until(pilot, lambda: app.request.settings.max_tokens == 3)
+        await until(pilot, lambda: app.session.settings.max_tokens == 3)
         assert not isinstance(app.screen, SettingsScreen)
-        assert app.request.settings.max_tokens == 3 and app.request.settings.temperature == 0.0
-        assert app.system == "Answer in French."
+        assert app.session.settings.max_tokens == 3 and app.session.settings.temperature == 0.0
+        assert app.session.system == "Answer in French."
         turn = await reply(pilot, app, "Hello")
-        stored = app.history.conversation(app.conversation_id).messages[-1]
+        stored = app.history.conversation(app.session.conversation_id).messages[-1]
         assert stored.stats["completion_tokens"] <= 3 and turn is not None
 
 
@@ -287,13 +287,13 @@ async def test_escape_stops_mid_answer_and_keeps_what_was_written(r1_paths):  # 
     grammar = 'root ::= "Let me think." "</think>" "\\n\\n" [a-z ]+'
     app = app_for(r1_paths["old"], settings=Settings(temperature=0, max_tokens=900, grammar=grammar))
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.engine is not None)
+        await until(pilot, lambda: app.session.engine is not None)
         await send(pilot, app, "Go on.")
         await until(pilot, lambda: app.turn is not None and len(app.turn.answer) > 10)
         await pilot.press("escape")
-        await until(pilot, lambda: app.generation is None)
+        await until(pilot, lambda: app.live is None)
         await pilot.pause(0.1)
-        stored = app.history.conversation(app.conversation_id).messages[-1]
+        stored = app.history.conversation(app.session.conversation_id).messages[-1]
         assert stored.state == "stopped" and stored.content and stored.reasoning.startswith("Let me think")
         assert app.turn.has_class("-noted") and app.query_one(ThinkingPane).has_class("-collapsed")
 
@@ -311,5 +311,5 @@ async def test_a_failed_load_offers_the_other_installed_models(starter_path, hom
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: isinstance(app.screen, ModelPicker))
         await pilot.press("enter")
-        await until(pilot, lambda: app.engine is not None)
+        await until(pilot, lambda: app.session.engine is not None)
         assert app.request.name == "smol"

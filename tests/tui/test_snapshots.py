@@ -35,12 +35,12 @@ def make_app(script, *, hold=None, reasoning=True, name="deepseek-r1-distill (te
 async def ask(pilot, text: str, *, wait_done: bool = True) -> None:
     app = pilot.app
     app.query_one(PromptArea).cursor_blink = False
-    while app.engine is None:
+    while app.session.engine is None:
         await pilot.pause(0.02)
     app.query_one(PromptArea).text = text
     await pilot.press("enter")
     if wait_done:
-        while app.generation is not None:
+        while app.live is not None:
             await pilot.pause(0.02)
     await pilot.pause(0.3)
 
@@ -88,7 +88,7 @@ def test_stopped_reply(snap_compare):
             await pilot.pause(0.02)
         await pilot.press("escape")
         hold.set()
-        while pilot.app.generation is not None:
+        while pilot.app.live is not None:
             await pilot.pause(0.02)
         await pilot.pause(0.3)
 

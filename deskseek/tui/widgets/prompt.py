@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 from textual import events
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
 
+def _without(keys: set[str], bindings) -> list[Binding]:
+    """TextArea's bindings minus `keys` (a binding can name several keys: the others stay)."""
+    kept = []
+    for binding in bindings:
+        names = [key for key in binding.key.split(",") if key.strip() not in keys]
+        if names:
+            kept.append(Binding(",".join(names), binding.action, binding.description, show=binding.show,
+                                key_display=binding.key_display, priority=binding.priority))
+    return kept
+
+
 class PromptArea(TextArea):
+    """TextArea, except that ctrl+e and ctrl+y (end of line, redo there) reach the app, as the footer says:
+    edit last and copy answer. End still ends the line; super+y still redoes."""
+
+    inherit_bindings = False
+    BINDINGS = _without({"ctrl+e", "ctrl+y"}, TextArea.BINDINGS)
+
     class Submitted(Message):
         def __init__(self, text: str) -> None:
             super().__init__()
@@ -17,6 +35,13 @@ class PromptArea(TextArea):
         super().__init__(soft_wrap=True, show_line_numbers=False, **kwargs)
         self.recalled: list[str] = []
         self.recall_index = 0
+
+    def take(self) -> str:
+        """The text, accepted by the app: remembered for Up, and the prompt emptied."""
+        text = self.text.strip()
+        self.remember(text)
+        self.text = ""
+        return text
 
     def remember(self, text: str) -> None:
         if text and (not self.recalled or self.recalled[-1] != text):
@@ -29,9 +54,7 @@ class PromptArea(TextArea):
             event.prevent_default()
             text = self.text.strip()
             if text:
-                self.remember(text)
-                self.text = ""
-                self.post_message(self.Submitted(text))
+                self.post_message(self.Submitted(text))  # the app take()s it, or leaves it here for later
             return
         if event.key == "ctrl+j":
             event.stop()

@@ -11,17 +11,19 @@ from deskseek.tui.widgets.thinking import ThinkingPane
 
 
 class UserTurn(Static):
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, turn=None) -> None:
         super().__init__(text, classes="user-turn", markup=False)
         self.text = text
+        self.turn = turn  # the session's Turn it shows (set once the prompt is sent): removal goes by it
 
 
 class AssistantTurn(Vertical):
     """Streams a reply: reasoning into a ThinkingPane, the answer as Markdown at a flat cost per token."""
 
-    def __init__(self, clock, *, reasoning: bool) -> None:
+    def __init__(self, clock, *, reasoning: bool, turn=None) -> None:
         super().__init__(classes="assistant-turn")
         self.clock = clock
+        self.turn = turn  # the session's Turn it shows
         self.answer = ""
         self.body = MarkdownFlow(classes="answer")
         # Kept, not queried: a query walks every block of a long answer, on every chunk.

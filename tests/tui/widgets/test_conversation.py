@@ -30,7 +30,7 @@ def make_app() -> DeskseekApp:
 async def settle(pilot, seconds: float = 0.5) -> None:
     app = pilot.app
     for _ in range(400):
-        if app.engine is not None and app.generation is None and (app.turn is None or not app.turn.rendering):
+        if app.session.engine is not None and app.live is None and (app.turn is None or not app.turn.rendering):
             break
         await pilot.pause(0.05)
     await pilot.pause(seconds)

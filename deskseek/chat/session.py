@@ -1,0 +1,240 @@
+"""One conversation: its turns by message id, the model that answers, and the history written as replies stream.
+
+The chat app and `run`'s line chat both drive a ChatSession; it knows nothing of screens. Every flow a user
+tries (send, stop, write again, edit the last prompt, switch model mid-reply, a new chat, resume) is a
+method here, tested without Textual. Turns are addressed by their row in the history, never by position:
+a reply that only thought, or one still streaming, is a turn like any other.
+
+It also owns the order that keeps a machine from holding two models: cancel the reply, let it end, close
+the model, and only then plan and load the next; a load overtaken by a newer request stops at its next
+progress report and is closed, never used.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from deskseek.chat.history import History
+from deskseek.chat.live_reply import LiveReply
+from deskseek.engines.events import Notice, Settings
+from deskseek.errors import DeskseekError, NotFound
+
+log = logging.getLogger("deskseek.chat")
+
+# (model name, keep_going) -> (engine, what the face wants to know of it, e.g. its placement). Runs on the
+# caller's thread; `keep_going()` turns False when a newer request or close() overtakes it.
+Loader = Callable[[str, Callable[[], bool]], tuple[Any, Any]]
+
+
+@dataclass
+class Turn:
+    id: int | None  # its row in the history; None when it could not be saved
+    role: str  # "user" | "assistant"
+    content: str
+    reasoning: str = ""
+    state: str = "complete"
+    reasoning_seconds: float | None = None
+    stats: dict | None = None
+
+
+class ChatSession:
+    def __init__(self, history: History, *, settings: Settings | None = None, system: str = ""):
+        self.history = history
+        self.settings = settings or Settings()
+        self.system = system
+        self.turns: list[Turn] = []
+        self.conversation_id: int | None = None
+        self.engine = None
+        self.model: str | None = None
+        self.model_info: Any = None
+        self.live: LiveReply | None = None
+        self._lock = threading.RLock()
+        self._load_lock = threading.Lock()
+        self._ticket = 0
+        self._closed = False
+
+    # --- the model ----------------------------------------------------------------------------------------
+
+    def attach(self, engine, model: str, info: Any = None) -> None:
+        """Use a model loaded elsewhere (`run` loads before it knows whether it will chat)."""
+        with self._lock:
+            self.engine, self.model, self.model_info = engine, model, info
+
+    def load(self, model: str, loader: Loader) -> bool:
+        """Switch to `model`: stop the reply, close the old model, then load. False when overtaken or closed.
+
+        Blocks for as long as the load takes: call it from a worker thread. Raises what the loader raises
+        (LoadError: one line), except a load stopped because it was overtaken.
+        """
+        with self._lock:
+            self._ticket += 1
+            ticket, live = self._ticket, self.live
+        if live is not None:
+            live.cancel()
+
+        def keep_going() -> bool:
+            return ticket == self._ticket and not self._closed
+
+        with self._load_lock:  # one load at a time; an overtaken one ends at its next progress report
+            if not keep_going():
+                return False
+            with self._lock:
+                old, self.engine = self.engine, None
+            if old is not None:
+                old.close()  # waits for the cancelled reply to leave the model
+            try:
+                engine, info = loader(model, keep_going)
+            except DeskseekError:
+                if not keep_going():
+                    return False
+                raise
+            with self._lock:
+                if not keep_going():
+                    engine.close()
+                    return False
+                self.engine, self.model, self.model_info = engine, model, info
+        return True
+
+    def close(self) -> None:
+        """Stop everything: a reply in flight, a load under way (at its next progress report), the model."""
+        with self._lock:
+            self._closed = True
+            self._ticket += 1
+            live, engine, self.engine = self.live, self.engine, None
+        if live is not None:
+            live.cancel()
+        if engine is not None:
+            engine.close()
+
+    # --- the conversation ---------------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return self.live is not None and not self.live.done.is_set()
+
+    def new_chat(self) -> None:
+        with self._lock:
+            self._idle("start a new chat")
+            self.turns, self.conversation_id = [], None
+
+    def resume(self, conversation_id: int) -> list[Turn]:
+        with self._lock:
+            self._idle("open another conversation")
+            stored = self.history.conversation(conversation_id)
+            self.conversation_id = stored.id
+            self.turns = [Turn(m.id, m.role, m.content, m.reasoning, m.state, m.reasoning_seconds, m.stats)
+                          for m in stored.messages if m.role in ("user", "assistant")]
+            return list(self.turns)
+
+    def model_messages(self) -> list[dict]:
+        """What the model reads: the system prompt, the prompts, and the answers (a reply that only thought
+        has no answer to give back, and its thought stays out of the context)."""
+        messages = [{"role": "system", "content": self.system}] if self.system.strip() else []
+        for turn in self.turns:
+            if turn.role == "user" or turn.content or not turn.reasoning:
+                messages.append({"role": turn.role, "content": turn.content})
+        return messages
+
+    def send(self, text: str) -> LiveReply:
+        """Store the prompt and start the reply; iterate the result (on any one thread) for its events."""
+        with self._lock:
+            self._idle("send another prompt")
+            self._ready()
+            notices: list[str] = []
+            user_id = self._store_prompt(text, notices)
+            self.turns.append(Turn(user_id, "user", text))
+            return self._start(notices)
+
+    def regenerate(self) -> tuple[list[int], LiveReply]:
+        """Write the last reply again: its row goes (returned, for the face to remove), a new one streams."""
+        with self._lock:
+            self._idle("write the reply again")
+            self._ready()
+            removed: list[int] = []
+            if self.turns and self.turns[-1].role == "assistant":
+                last = self.turns[-1]
+                self._delete([last])
+                self.turns.pop()
+                removed = [last.id] if last.id is not None else []
+            if not self.turns or self.turns[-1].role != "user":
+                raise DeskseekError("there is no prompt to answer again")
+            return removed, self._start([])
+
+    def edit_last(self) -> tuple[str, list[int]]:
+        """Take back the last prompt and everything after it; returns its text and the ids removed."""
+        with self._lock:
+            self._idle("edit the last prompt")
+            index = next((i for i in range(len(self.turns) - 1, -1, -1) if self.turns[i].role == "user"), None)
+            if index is None:
+                raise DeskseekError("there is no prompt to edit yet")
+            gone = self.turns[index:]
+            self._delete(gone)
+            del self.turns[index:]
+            return gone[0].content, [turn.id for turn in gone if turn.id is not None]
+
+    def stop(self) -> None:
+        live = self.live
+        if live is not None:
+            live.cancel()
+
+    # --- inside -------------------------------------------------------------------------------------------
+
+    def _idle(self, doing: str) -> None:
+        if self.busy:
+            raise DeskseekError(f"a reply is still being written: stop it (Esc) to {doing}")
+
+    def _ready(self) -> None:
+        if self.engine is None:
+            raise DeskseekError("no model is loaded yet")
+
+    def _store_prompt(self, text: str, notices: list[str]) -> int | None:
+        """The prompt's row, in a new conversation if this one was deleted elsewhere; None if it cannot be saved."""
+        try:
+            if self.conversation_id is None:
+                self.conversation_id = self.history.new_conversation(self.model, settings=vars(self.settings))
+            try:
+                return self.history.add_message(self.conversation_id, "user", text)
+            except NotFound:  # `deskseek history rm` from another terminal
+                notices.append("this conversation was deleted elsewhere; it goes on as a new one")
+                self.conversation_id = self.history.new_conversation(self.model, settings=vars(self.settings))
+                self.turns = [replace(turn, id=None) for turn in self.turns]
+                return self.history.add_message(self.conversation_id, "user", text)
+        except DeskseekError as err:
+            notices.append(f"{err}; this conversation is shown but not saved")
+            return None
+
+    def _start(self, notices: list[str]) -> LiveReply:
+        try:
+            self.history.save_pending()  # a reply that finished on a full disk: perhaps there is room now
+        except DeskseekError as err:
+            log.info("still cannot save an earlier reply: %s", err)
+        messages = self.model_messages()
+        generation = self.engine.generate(messages, self.settings)
+        writer = None
+        if self.conversation_id is not None:
+            try:
+                writer = self.history.start_reply(self.conversation_id, self.model)
+            except DeskseekError as err:
+                notices.append(f"{err}; the reply is shown but not saved")
+        turn = Turn(writer.message_id if writer else None, "assistant", "", state="streaming")
+        self.turns.append(turn)
+        self.live = LiveReply(generation, writer, turn, [Notice(text) for text in notices],
+                              on_lost=self._conversation_lost)
+        return self.live
+
+    def _delete(self, turns: list[Turn]) -> None:
+        ids = [turn.id for turn in turns if turn.id is not None]
+        try:
+            self.history.delete_messages(ids)
+        except NotFound:  # deleted elsewhere already: nothing left to take back
+            log.info("messages %s were already gone from the history", ids)
+
+    def _conversation_lost(self) -> None:
+        """The reply's row vanished (the conversation was deleted elsewhere): the next prompt starts a new one."""
+        with self._lock:
+            self.conversation_id = None
+            self.turns = [replace(turn, id=None) for turn in self.turns]
