@@ -28,3 +28,7 @@ class CorruptDownload(DeskseekError):
 
 class Busy(DeskseekError):
     """Another deskseek process holds the lock on the same model."""
+
+
+class Cancelled(DeskseekError):
+    """Work the user stopped (quitting the app mid-pull): what was done is kept for next time."""

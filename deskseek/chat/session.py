@@ -56,6 +56,7 @@ class ChatSession:
         self._load_lock = threading.Lock()
         self._ticket = 0
         self._closed = False
+        self._lost = False  # the conversation was deleted elsewhere mid-reply: the next prompt says so
 
     # --- the model ----------------------------------------------------------------------------------------
 
@@ -119,7 +120,7 @@ class ChatSession:
     def new_chat(self) -> None:
         with self._lock:
             self._idle("start a new chat")
-            self.turns, self.conversation_id = [], None
+            self.turns, self.conversation_id, self._lost = [], None, False
 
     def resume(self, conversation_id: int) -> list[Turn]:
         with self._lock:
@@ -195,6 +196,9 @@ class ChatSession:
         """The prompt's row, in a new conversation if this one was deleted elsewhere; None if it cannot be saved."""
         try:
             if self.conversation_id is None:
+                if self._lost:
+                    notices.append("this conversation was deleted elsewhere; it goes on as a new one")
+                    self._lost = False
                 self.conversation_id = self.history.new_conversation(self.model, settings=vars(self.settings))
             try:
                 return self.history.add_message(self.conversation_id, "user", text)
@@ -236,5 +240,5 @@ class ChatSession:
     def _conversation_lost(self) -> None:
         """The reply's row vanished (the conversation was deleted elsewhere): the next prompt starts a new one."""
         with self._lock:
-            self.conversation_id = None
+            self.conversation_id, self._lost = None, True
             self.turns = [replace(turn, id=None) for turn in self.turns]

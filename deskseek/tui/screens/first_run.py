@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
 
 
 class FirstRunScreen(Screen[str]):
@@ -63,7 +64,7 @@ class FirstRunScreen(Screen[str]):
     def pull(self, alias: str) -> None:
         from huggingface_hub import constants
 
-        from deskseek.errors import DeskseekError
+        from deskseek.errors import Cancelled, DeskseekError
         from deskseek.models import download, pull
 
         constants.HF_HUB_OFFLINE = False  # the user asked for this download; chat is offline otherwise
@@ -72,8 +73,11 @@ class FirstRunScreen(Screen[str]):
             if isinstance(event, download.Progress):
                 self.post_message(self.Advanced(event.done, event.total))
 
+        worker = get_current_worker()  # cancelled when the app quits: the pull stops at its next chunk
         try:
-            item, _ = pull.pull(alias, on_event=on_event)
+            item, _ = pull.pull(alias, on_event=on_event, should_stop=lambda: worker.is_cancelled)
+        except Cancelled:
+            return
         except DeskseekError as err:
             self.post_message(self.Failed(str(err)))
             return
