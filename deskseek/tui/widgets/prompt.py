@@ -19,11 +19,10 @@ def _without(keys: set[str], bindings) -> list[Binding]:
     return kept
 
 
-class PromptArea(TextArea):
+class PromptArea(TextArea, inherit_bindings=False):
     """TextArea, except that ctrl+e and ctrl+y (end of line, redo there) reach the app, as the footer says:
     edit last and copy answer. End still ends the line; super+y still redoes."""
 
-    inherit_bindings = False
     BINDINGS = _without({"ctrl+e", "ctrl+y"}, TextArea.BINDINGS)
 
     class Submitted(Message):
