@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 from tests.engines.test_local import R1_GRAMMAR, r1_paths, starter_path  # noqa: F401  (session fixtures)
+from tests.fixtures import gguf_writers
 
 # Runs deskseek with an audit hook that fails loudly on any attempt to open a network connection or resolve
 # a name, and records it in a file in case some layer swallows the exception.
@@ -153,3 +154,19 @@ def test_run_on_a_terminal_without_prompt_is_a_conversation(starter_path, home):
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     assert len(first.split(b"My name is Ada.")[-1].strip()) > 3
     assert len(second.split(b"What is my name?")[-1].strip()) > 3
+
+
+def test_ctrl_c_stops_a_chat_template_that_never_ends(starter_path, tmp_path):  # noqa: F811
+    """A GGUF whose template loops for ever: `run` hung, deaf to Ctrl+C. Now the interrupt reaches the render."""
+    from tests.chat.test_session import LOOPING_TEMPLATE
+
+    looping = gguf_writers.with_metadata(starter_path, tmp_path / "loop.gguf", chat_template=LOOPING_TEMPLATE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deskseek.cli", "run", "--model", str(looping), "--threads", "2", "hello"],
+        cwd=REPO_ROOT, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    time.sleep(3)  # loaded, and deep in the template's loops
+    assert process.poll() is None
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=10)
+    assert process.returncode == 130 and err.strip().endswith("(stopped)") and "Traceback" not in err, err

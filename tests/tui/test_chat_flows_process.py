@@ -1,0 +1,83 @@
+"""Two flows in a real terminal (tmux) with real processes: a model switch mid-reply answered by the new model,
+and a second deskseek reading the history while the first streams into it.
+
+The terminal helpers are test_chat_process.py's.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from deskseek.chat.history import History
+from deskseek.models import store
+from tests.conftest import REPO_ROOT
+from tests.engines.test_local import starter_path  # noqa: F401  (session fixture)
+from tests.fixtures import gguf_writers
+from tests.tui.test_chat_process import (  # noqa: F401  (the terminal fixture)
+    CONTEXT_USED,
+    _peek_reply,
+    answer_after,
+    chat_argv,
+    conversation,
+    ready,
+    status_bar,
+    terminal,
+)
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+
+def test_switching_model_mid_reply_in_a_real_terminal(terminal, starter_path, home, tmp_path):  # noqa: F811
+    store.register_import(starter_path, "smol")
+    store.register_import(gguf_writers.tiny_llama(tmp_path / "tiny.gguf"), "tiny")
+    prompt, second = "Tell me a very long story about a lighthouse.", "Hello again"
+    term = terminal()
+    term.start(chat_argv("--model", "smol", "--temperature", "0", "--max-tokens", "800"))
+    term.wait_for("smol to load", ready("smol"))
+    term.send_text(prompt)
+    term.send_key("Enter")
+    term.wait_for("the answer to stream", lambda s: len(answer_after(s, prompt)) > 40)
+    term.send_key("C-o")
+    term.wait_for("the model picker", lambda s: "Switch model" in s)
+    term.send_key("Down")
+    term.send_key("Enter")
+    term.wait_for("tiny to load", ready("tiny"))
+    assert "stopped" in " ".join(conversation(term.screen())), term.last_screen
+    term.send_text(second)
+    term.send_key("Enter")
+    term.wait_for("the new model's reply", lambda s: CONTEXT_USED.search(status_bar(s)) and answer_after(s, second))
+    term.send_key("C-q")
+    assert term.wait_exit() == 0, term.transcript()
+    with History(home / "history.sqlite3") as history:
+        (summary,) = history.conversations()
+        messages = history.conversation(summary.id).messages
+    assert [(m.role, m.state, m.model) for m in messages] == [
+        ("user", "complete", None), ("assistant", "stopped", "smol"),
+        ("user", "complete", None), ("assistant", "complete", "tiny")]
+
+
+def test_a_second_process_reading_the_history_leaves_a_streaming_reply_alive(
+        terminal, starter_path, home):  # noqa: F811
+    prompt = "Count slowly from one to fifty in words."
+    db_path = home / "history.sqlite3"
+    term = terminal()
+    term.start(chat_argv("--model", str(starter_path), "--temperature", "0", "--max-tokens", "150"))
+    term.wait_for("the model to load", ready(starter_path.name))
+    term.send_text(prompt)
+    term.send_key("Enter")
+    term.wait_for("the reply to stream", lambda s: len(answer_after(s, prompt)) > 10)
+    assert (_peek_reply(db_path) or ("",))[0] == "streaming"
+    listed = subprocess.run([sys.executable, "-m", "deskseek.cli", "history", "list"], capture_output=True,
+                            text=True, timeout=60, cwd=REPO_ROOT)  # fmt: skip
+    assert listed.returncode == 0 and prompt[:20] in listed.stdout, listed.stderr
+    assert (_peek_reply(db_path) or ("",))[0] == "streaming"  # not taken for dead by the second process
+    term.wait_for("the reply to finish", lambda s: CONTEXT_USED.search(status_bar(s)))
+    time.sleep(0.3)
+    assert _peek_reply(db_path)[0] == "complete"
+    term.send_key("C-q")
+    assert term.wait_exit() == 0, term.transcript()
