@@ -18,7 +18,6 @@ import dataclasses
 import json
 import logging
 import os
-import socket
 import sqlite3
 import threading
 import time
@@ -30,6 +29,7 @@ from typing import Any
 
 from deskseek import paths
 from deskseek.chat.export import FORMATS, to_json, to_markdown
+from deskseek.chat.owners import OWNER, ReplyGone, owner_alive
 from deskseek.chat.records import (
     MESSAGE_COLUMNS,
     MIGRATIONS,
@@ -45,7 +45,6 @@ from deskseek.chat.reply_writer import ReplyWriter
 from deskseek.errors import DeskseekError, DiskFull, NotFound
 
 log = logging.getLogger("deskseek.history")
-REMOTE_SILENCE_S = 120  # a reply owned on another host (a shared folder) is dead after this long unheard
 
 TITLE_CHARS = 60
 
@@ -376,34 +375,6 @@ class History:
 
 def _no_conversation(conversation_id: int) -> NotFound:
     return NotFound(f"no conversation with id {conversation_id} (`deskseek history list` shows them)")
-
-
-class ReplyGone(DeskseekError):
-    """The row a streaming reply writes to was deleted (`deskseek history rm`) or taken over elsewhere."""
-
-
-OWNER = f"{socket.gethostname()}:{os.getpid()}"
-
-
-def owner_alive(owner: str | None, heartbeat_at: float | None) -> bool:
-    """Whether the process that owns a streaming reply may still be writing it.
-
-    On this host the process table says; a reply owned on another host (a history on a shared folder)
-    is alive while it was heard from in the last REMOTE_SILENCE_S. Rows from before owners were kept
-    have none: nobody is writing them any more.
-    """
-    if not owner:
-        return False
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname():
-        return heartbeat_at is not None and time.time() - heartbeat_at < REMOTE_SILENCE_S
-    try:
-        os.kill(int(pid), 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True  # it exists, as another user
-    return True
 
 
 def _user_facing(err: sqlite3.OperationalError, path: Path | None) -> Exception:

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from deskseek.chat.history import ReplyGone
+from deskseek.chat.owners import ReplyGone
 from deskseek.chat.reply_writer import ReplyWriter, final_state
 from deskseek.engines.events import AnswerDelta, Done, Event, Notice, ReasoningDelta
 from deskseek.errors import DeskseekError

@@ -17,7 +17,8 @@ import pytest
 
 from deskseek import paths
 from deskseek.chat import history as history_module
-from deskseek.chat.history import SCHEMA_VERSION, History, ReplyGone, default_title
+from deskseek.chat.history import SCHEMA_VERSION, History, default_title
+from deskseek.chat.owners import ReplyGone
 from deskseek.errors import DeskseekError, NotFound
 from tests.conftest import REPO_ROOT
 

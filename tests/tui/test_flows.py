@@ -22,10 +22,10 @@ from tests.tui.test_app import SIZE, Clock, app_for, chat_flags, reply, send, un
 LONG = Settings(temperature=0, max_tokens=600, ignore_eos=True)
 
 
-def installed(starter_path, tmp_path) -> None:
+def installed(model, tmp_path) -> None:
     from deskseek.models import store
 
-    store.register_import(starter_path, "smol")
+    store.register_import(model, "smol")
     store.register_import(gguf_writers.tiny_llama(tmp_path / "tiny.gguf"), "tiny")
 
 
