@@ -29,7 +29,7 @@ from typing import Any
 
 from deskseek import paths
 from deskseek.chat.export import FORMATS, to_json, to_markdown
-from deskseek.chat.owners import OWNER, ReplyGone, owner_alive
+from deskseek.chat.owners import OWNER, Conflict, ReplyGone, owner_alive
 from deskseek.chat.records import (
     MESSAGE_COLUMNS,
     MIGRATIONS,
@@ -307,6 +307,20 @@ class History:
             (conversation_id, conversation_id, role, content, reasoning, state, model, now, now),
         ).lastrowid
 
+    def check_tail(self, conversation_id: int, last_id: int | None) -> None:
+        """Raise Conflict unless the conversation still ends with `last_id` and no other live deskseek is
+        writing its last reply: a session adds to (or takes from) only the conversation it read."""
+        with self._read() as db:
+            row = db.execute("SELECT id, state, owner, heartbeat_at FROM messages WHERE conversation_id = ? "
+                             "ORDER BY position DESC LIMIT 1", (conversation_id,)).fetchone()
+        if (row[0] if row else None) != last_id:
+            raise Conflict("this conversation was changed by another deskseek; open it again from the panel "
+                           "(Ctrl+B) to see where it stands")
+        mine = {writer.message_id for writer in self._live}
+        if row and row[1] == "streaming" and row[0] not in mine and owner_alive(row[2], row[3]):
+            raise Conflict(f"a reply in this conversation is still being written by another deskseek ({row[2]}); "
+                           "wait for it, or stop it there")
+
     def delete_messages(self, message_ids: list[int]) -> None:
         """Regenerate drops the last reply, edit-last the last prompt and what followed: by id, never by position.
 
@@ -328,6 +342,7 @@ class History:
                     raise DeskseekError(f"that reply is still being written by another deskseek ({owner}); "
                                         "stop it there first")
             db.execute(f"DELETE FROM messages WHERE id IN ({marks})", message_ids)
+            self._live -= {writer for writer in self._live if writer.message_id in message_ids}
             for conversation_id in {row[1] for row in rows}:
                 self._touch(db, conversation_id)
 
@@ -388,6 +403,6 @@ def _user_facing(err: sqlite3.OperationalError, path: Path | None) -> Exception:
         return DeskseekError(f"the chat history at {path} is locked by another program; try again")
     if "readonly" in text:
         return DeskseekError(f"the chat history at {path} is read-only: {text}")
-    return err
+    return DeskseekError(f"the chat history at {path} could not be used: {text}")
 
 

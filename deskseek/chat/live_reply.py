@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -117,7 +118,7 @@ class LiveReply:
             self.writer = None
             self._on_lost()
             return [Notice(str(err))]
-        except DeskseekError as err:  # disk full, locked: the text is kept, the next write tries again
+        except (DeskseekError, sqlite3.Error) as err:  # disk full, locked: the text is kept, the next write tries again
             log.warning("reply %s not saved: %s", self.turn.id, err)
             if self._failing:
                 return []

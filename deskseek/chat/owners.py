@@ -20,19 +20,34 @@ class ReplyGone(DeskseekError):
     """The row a streaming reply writes to was deleted (`deskseek history rm`) or taken over elsewhere."""
 
 
-OWNER = f"{socket.gethostname()}:{os.getpid()}"
+class Conflict(DeskseekError):
+    """Another deskseek changed the conversation since this one read it, or is still writing its last reply."""
+
+
+def _started(pid: int | str) -> str:
+    """When the process started (ticks since boot, and the boot's id), where /proc says: a pid the system
+    gives again to a new process after ours died must not pass for ours. "" where it cannot be known."""
+    try:
+        boot = open("/proc/sys/kernel/random/boot_id", encoding="ascii").read().strip()[:8]
+        stat = open(f"/proc/{pid}/stat", encoding="ascii", errors="replace").read()
+        return f"{boot}.{stat.rpartition(')')[2].split()[19]}"
+    except (OSError, IndexError):
+        return ""
+
+
+OWNER = f"{socket.gethostname()}:{os.getpid()}:{_started('self')}"
 
 
 def owner_alive(owner: str | None, heartbeat_at: float | None) -> bool:
     """Whether the process that owns a streaming reply may still be writing it.
 
-    On this host the process table says; a reply owned on another host (a history on a shared folder)
-    is alive while it was heard from in the last REMOTE_SILENCE_S. Rows from before owners were kept
-    have none: nobody is writing them any more.
+    On this host the process table says (the same pid, started at the same moment); a reply owned on
+    another host (a history on a shared folder) is alive while it was heard from in the last
+    REMOTE_SILENCE_S. Rows from before owners were kept have none: nobody is writing them any more.
     """
     if not owner:
         return False
-    host, _, pid = owner.rpartition(":")
+    host, pid, started = (owner.split(":") + ["", ""])[:3]
     if host != socket.gethostname():
         return heartbeat_at is not None and time.time() - heartbeat_at < REMOTE_SILENCE_S
     try:
@@ -40,5 +55,5 @@ def owner_alive(owner: str | None, heartbeat_at: float | None) -> bool:
     except (ValueError, ProcessLookupError):
         return False
     except PermissionError:
-        return True  # it exists, as another user
-    return True
+        pass  # it exists, as another user
+    return not started or started == _started(pid)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from deskseek.chat.history import History
@@ -132,50 +132,55 @@ class ChatSession:
             return list(self.turns)
 
     def model_messages(self) -> list[dict]:
-        """What the model reads: the system prompt, the prompts, and the answers (a reply that only thought
-        has no answer to give back, and its thought stays out of the context)."""
+        """What the model reads: the system prompt, the prompts and the answers. A reply that only thought
+        goes back empty (its thought stays out of the context), so user and assistant still alternate, as
+        many templates insist."""
+        return self._messages(self.turns)
+
+    def _messages(self, turns: list[Turn]) -> list[dict]:
         messages = [{"role": "system", "content": self.system}] if self.system.strip() else []
-        for turn in self.turns:
-            if turn.role == "user" or turn.content or not turn.reasoning:
-                messages.append({"role": turn.role, "content": turn.content})
-        return messages
+        return messages + [{"role": turn.role, "content": turn.content} for turn in turns]
 
     def send(self, text: str) -> LiveReply:
-        """Store the prompt and start the reply; iterate the result (on any one thread) for its events."""
+        """Store the prompt and start the reply; iterate the result (on any one thread) for its events.
+
+        Raises DeskseekError (nothing stored, nothing started) while a reply streams, without a model, or
+        when another deskseek changed this conversation since it was read."""
         with self._lock:
             self._idle("send another prompt")
             self._ready()
+            self._check_tail()
             notices: list[str] = []
-            user_id = self._store_prompt(text, notices)
-            self.turns.append(Turn(user_id, "user", text))
+            self.turns.append(Turn(None, "user", text))
+            self._store_prompt(notices)
             return self._start(notices)
 
-    def regenerate(self) -> tuple[list[int], LiveReply]:
-        """Write the last reply again: its row goes (returned, for the face to remove), a new one streams."""
+    def regenerate(self) -> tuple[list[Turn], LiveReply]:
+        """Write the last reply again: it goes (returned, for the face to remove) and a new one streams."""
         with self._lock:
             self._idle("write the reply again")
             self._ready()
-            removed: list[int] = []
-            if self.turns and self.turns[-1].role == "assistant":
-                last = self.turns[-1]
-                self._delete([last])
-                self.turns.pop()
-                removed = [last.id] if last.id is not None else []
-            if not self.turns or self.turns[-1].role != "user":
+            self._check_tail()
+            last = self.turns[-1] if self.turns and self.turns[-1].role == "assistant" else None
+            prompts = self.turns[:-1] if last is not None else self.turns
+            if not prompts or prompts[-1].role != "user":
                 raise DeskseekError("there is no prompt to answer again")
-            return removed, self._start([])
+            notices: list[str] = []
+            live = self._start(notices, replacing=last)  # generating before anything is deleted
+            return ([last] if last is not None else []), live
 
-    def edit_last(self) -> tuple[str, list[int]]:
-        """Take back the last prompt and everything after it; returns its text and the ids removed."""
+    def edit_last(self) -> tuple[str, list[Turn]]:
+        """Take back the last prompt and everything after it; returns its text and the turns removed."""
         with self._lock:
             self._idle("edit the last prompt")
             index = next((i for i in range(len(self.turns) - 1, -1, -1) if self.turns[i].role == "user"), None)
             if index is None:
                 raise DeskseekError("there is no prompt to edit yet")
+            self._check_tail()
             gone = self.turns[index:]
             self._delete(gone)
             del self.turns[index:]
-            return gone[0].content, [turn.id for turn in gone if turn.id is not None]
+            return gone[0].content, gone
 
     def stop(self) -> None:
         live = self.live
@@ -192,32 +197,44 @@ class ChatSession:
         if self.engine is None:
             raise DeskseekError("no model is loaded yet")
 
-    def _store_prompt(self, text: str, notices: list[str]) -> int | None:
-        """The prompt's row, in a new conversation if this one was deleted elsewhere; None if it cannot be saved."""
+    def _check_tail(self) -> None:
+        """Refuse to add to, or take from, a conversation another deskseek has changed since we read it."""
+        if self.conversation_id is not None:
+            stored = [turn.id for turn in self.turns if turn.id is not None]
+            self.history.check_tail(self.conversation_id, stored[-1] if stored else None)
+
+    def _store_prompt(self, notices: list[str]) -> None:
+        """Give the last turn (a prompt) its row: in a new conversation if this one was deleted elsewhere.
+        A history that cannot be written (full disk, locked) is said, and the chat goes on unsaved."""
+        prompt = self.turns[-1]
         try:
-            if self.conversation_id is None:
-                if self._lost:
-                    notices.append("this conversation was deleted elsewhere; it goes on as a new one")
-                    self._lost = False
-                self.conversation_id = self.history.new_conversation(self.model, settings=vars(self.settings))
-            try:
-                return self.history.add_message(self.conversation_id, "user", text)
-            except NotFound:  # `deskseek history rm` from another terminal
+            if self.conversation_id is not None:
+                try:
+                    prompt.id = self.history.add_message(self.conversation_id, "user", prompt.content)
+                    return
+                except NotFound:  # `deskseek history rm` from another terminal
+                    self._conversation_lost()
+            if self._lost:
                 notices.append("this conversation was deleted elsewhere; it goes on as a new one")
-                self.conversation_id = self.history.new_conversation(self.model, settings=vars(self.settings))
-                self.turns = [replace(turn, id=None) for turn in self.turns]
-                return self.history.add_message(self.conversation_id, "user", text)
+                self._lost = False
+            self.conversation_id = self.history.new_conversation(self.model, settings=vars(self.settings))
+            prompt.id = self.history.add_message(self.conversation_id, "user", prompt.content)
         except DeskseekError as err:
             notices.append(f"{err}; this conversation is shown but not saved")
-            return None
 
-    def _start(self, notices: list[str]) -> LiveReply:
+    def _start(self, notices: list[str], replacing: Turn | None = None) -> LiveReply:
+        """Generate from the turns (less `replacing`), then swap `replacing` out, then give the reply its row."""
         try:
             self.history.save_pending()  # a reply that finished on a full disk: perhaps there is room now
         except DeskseekError as err:
             log.info("still cannot save an earlier reply: %s", err)
-        messages = self.model_messages()
-        generation = self.engine.generate(messages, self.settings)
+        kept = [turn for turn in self.turns if turn is not replacing]
+        generation = self.engine.generate(self._messages(kept), self.settings)
+        if replacing is not None:
+            self._delete([replacing])
+            self.turns = kept
+        if self.conversation_id is None or self.turns[-1].id is None:
+            self._store_prompt_again(notices)
         writer = None
         if self.conversation_id is not None:
             try:
@@ -230,6 +247,11 @@ class ChatSession:
                               on_lost=self._conversation_lost)
         return self.live
 
+    def _store_prompt_again(self, notices: list[str]) -> None:
+        """The prompt being answered has no row (its conversation was deleted elsewhere): store it anew."""
+        if self.turns and self.turns[-1].role == "user" and self.turns[-1].id is None:
+            self._store_prompt(notices)
+
     def _delete(self, turns: list[Turn]) -> None:
         ids = [turn.id for turn in turns if turn.id is not None]
         try:
@@ -238,7 +260,9 @@ class ChatSession:
             log.info("messages %s were already gone from the history", ids)
 
     def _conversation_lost(self) -> None:
-        """The reply's row vanished (the conversation was deleted elsewhere): the next prompt starts a new one."""
+        """The conversation was deleted elsewhere: its turns stay (on screen, in the model's context), without
+        rows; the next prompt starts a new conversation."""
         with self._lock:
             self.conversation_id, self._lost = None, True
-            self.turns = [replace(turn, id=None) for turn in self.turns]
+            for turn in self.turns:
+                turn.id = None

@@ -59,10 +59,14 @@ class Generation:
         return self.reply
 
     def _emit(self, event: Event) -> None:
+        if isinstance(event, Done):
+            self._done = event  # sent by _run once the engine is free: whoever sees Done may generate again
+            return
         self._events.put(event)
 
     def _run(self) -> None:
         engine = self.engine
+        self._done = Done("error", True)
         try:
             self._generate()
         except chat_template.TemplateStopped:
@@ -76,6 +80,7 @@ class Generation:
             self._emit(Done("error", True))
         finally:
             engine._busy.release()
+            self._events.put(self._done)
 
     def _generate(self) -> None:
         engine, settings, llama = self.engine, self.settings, self.engine._llama

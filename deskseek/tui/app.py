@@ -70,6 +70,7 @@ class DeskseekApp(App):
                                    system=getattr(flags, "system", None) or "")
         self.resume = resume
         self.pending: str | None = None  # a prompt typed before the model was ready
+        self.loading = False  # a model is being loaded
         self.live: LiveReply | None = None  # the reply being shown, until its last words are on screen
         self.turn: AssistantTurn | None = None
         self.outbox = Outbox()
@@ -124,7 +125,8 @@ class DeskseekApp(App):
         if not name or (name == self.session.model and self.session.engine is not None):
             return
         status = self.query_one(StatusBar)
-        status.model, status.context = f"loading {name}…", ""
+        status.model, status.context, status.speed = f"loading {name}…", "", ""
+        self.loading = True
         self.load_model(name)
 
     @work(thread=True, group="load")
@@ -161,19 +163,29 @@ class DeskseekApp(App):
         self.query_one(StatusBar).model = f"loading {message.name}… {message.fraction:.0%}"
 
     def on_model_ready(self, message: ModelReady) -> None:
-        if message.name != self.session.model:
+        engine = self.session.engine
+        if message.name != self.session.model or engine is None:
             return  # overtaken by a newer pick
         self.request = request = message.info
         self.session.settings = request.settings
         status = self.query_one(StatusBar)
         status.model, status.backend, status.placement = message.name, request.backend, request.placement
-        status.context = f"ctx {self.session.engine.n_ctx}"
+        status.context = f"ctx {engine.n_ctx}"
+        self.loading = False
         if self.pending:
             text, self.pending = self.pending, None
-            self.start_reply(text)
+            users = self.query_one("#conversation").query(UserTurn)
+            self.start_reply(text, shown=users.last() if users else None)
 
     def on_model_failed(self, message: ModelFailed) -> None:
+        self.loading = False
         self.query_one(StatusBar).model = "no model"
+        if self.pending is not None:  # the waiting prompt goes back where it was typed
+            text, self.pending = self.pending, None
+            users = self.query_one("#conversation").query(UserTurn)
+            if users and users.last().turn is None:
+                users.last().remove()
+            self.query_one(PromptArea).give_back(text)
         self.query_one("#conversation").mount(Static(f"Could not load {message.name}: {message.error}",
                                                      classes="error", markup=False))
         if self.flags is not None:  # started from the command line: offer the other installed models
@@ -190,26 +202,36 @@ class DeskseekApp(App):
     @on(PromptArea.Submitted)
     def on_prompt(self, message: PromptArea.Submitted) -> None:
         prompt = self.query_one(PromptArea)
-        if self.live is not None:  # the text stays in the prompt, to send once the reply is done
-            self.notify("A reply is still being written: Esc stops it, then Enter sends this.", severity="warning")
+        if self.live is not None or self.pending is not None:  # kept in the prompt, to send afterwards
+            waiting = "A reply is still being written: Esc stops it" if self.live else "A prompt already waits"
+            self.notify(f"{waiting}; Enter sends this afterwards.", severity="warning")
+            prompt.give_back(message.text)
             return
-        prompt.take()
-        self.query_one("#conversation").mount(UserTurn(message.text))
         if self.session.engine is None:
+            if not self.loading:
+                self.notify("No model is loaded: Ctrl+O picks one.", severity="warning")
+                prompt.give_back(message.text)
+                return
             self.pending = message.text
+            self.query_one("#conversation").mount(UserTurn(message.text))
             self.notify("The model is still loading; your prompt goes as soon as it is ready.")
             return
         self.start_reply(message.text)
 
-    def start_reply(self, text: str) -> None:
+    def start_reply(self, text: str, *, shown: UserTurn | None = None) -> None:
+        """Send `text`; its UserTurn is mounted once the session took it (`shown`: already on screen)."""
         try:
             live = self.session.send(text)
         except DeskseekError as err:
             self.notify(str(err), severity="error", timeout=10)
+            if shown is not None:
+                shown.remove()
+            self.query_one(PromptArea).give_back(text)
             return
-        users = self.query_one("#conversation").query(UserTurn)
-        if users:
-            users.last().turn = self.session.turns[-2]
+        widget = shown or UserTurn(text)
+        widget.turn = self.session.turns[-2]
+        if shown is None:
+            self.query_one("#conversation").mount(widget)
         self.refresh_sidebar()
         self.follow(live)
 
@@ -302,13 +324,15 @@ class DeskseekApp(App):
             widget.thinking.started = self.clock() - (stored.reasoning_seconds or 0)
         widget.add(stored.reasoning, stored.content, 0, stored=True)
         note = {"interrupted": "interrupted: Ctrl+R writes the reply again", "stopped": "stopped",
+                "error": "error: generation failed part-way",
+                "no-answer": "The model never finished thinking, so there is no answer.",
                 "streaming": "still being written by another deskseek"}.get(stored.state, "")
         widget.finish(note, reasoning_tokens=(stored.stats or {}).get("reasoning_tokens", 0))
 
     @on(ListView.Selected, "#sidebar")
     def on_pick_conversation(self, event: ListView.Selected) -> None:
-        if self.live is not None:
-            self.notify("A reply is still being written: Esc stops it first.", severity="warning")
+        if self.live is not None or self.pending is not None:
+            self._refused("open another conversation")
             return
         self.show_conversation(event.item.conversation_id)
 
@@ -323,17 +347,25 @@ class DeskseekApp(App):
         self.session.stop()
 
     async def action_regenerate(self) -> None:
-        if self.live is not None or self.session.engine is None:
+        if self._refused("write the reply again"):
             return
-        last = self.session.turns[-1] if self.session.turns else None
         try:
-            _, live = self.session.regenerate()
+            removed, live = self.session.regenerate()
         except DeskseekError as err:
             self.notify(str(err), severity="error", timeout=10)
             return
-        if last is not None and last.role == "assistant":
-            await self._remove_turns([last])
+        await self._remove_turns(removed)
         self.follow(live)
+
+    def _refused(self, doing: str) -> bool:
+        """Say why a key does nothing now, rather than nothing."""
+        if self.live is not None:
+            self.notify(f"A reply is still being written: Esc stops it, then {doing}.", severity="warning")
+        elif self.pending is not None or self.session.engine is None:
+            self.notify(f"The model is not ready yet to {doing}.", severity="warning")
+        else:
+            return False
+        return True
 
     def action_copy_answer(self) -> None:
         turns = self.query_one("#conversation").query(AssistantTurn)
@@ -342,16 +374,15 @@ class DeskseekApp(App):
             self.notify("Answer copied to the clipboard.")
 
     async def action_edit_last(self) -> None:
-        if self.live is not None:
-            self.notify("A reply is still being written: Esc stops it first.", severity="warning")
+        if self.live is not None or self.pending is not None:
+            self._refused("edit the last prompt")
             return
-        gone = list(self.session.turns)
         try:
-            text, _ = self.session.edit_last()
+            text, removed = self.session.edit_last()
         except DeskseekError as err:
             self.notify(str(err), severity="warning")
             return
-        await self._remove_turns(gone[len(self.session.turns):])
+        await self._remove_turns(removed)
         prompt = self.query_one(PromptArea)
         prompt.text = text
         prompt.move_cursor(prompt.document.end)
@@ -378,7 +409,8 @@ class DeskseekApp(App):
                                         allow_system=self.request.allow_system), apply)
 
     def action_new_chat(self) -> None:
-        if self.live is not None:
+        if self.live is not None or self.pending is not None:
+            self._refused("start a new chat")
             return
         self.session.new_chat()
         self.query_one("#conversation").remove_children()

@@ -432,6 +432,20 @@ def dead_pid() -> int:
     return child.pid
 
 
+def test_a_pid_given_again_to_another_process_does_not_keep_a_dead_reply_alive(db_path):
+    """In a container deskseek often runs as the same pid each time: the owner's start time tells them apart."""
+    from deskseek.chat import owners
+
+    with History(db_path) as h:
+        cid = h.new_conversation("r1")
+        reply = h.start_reply(cid, "r1")
+        host, pid, started = owners.OWNER.split(":")
+        h._db.execute("UPDATE messages SET owner = ? WHERE id = ?", (f"{host}:{pid}:{started}0", reply.message_id))
+        h._live.clear()
+    with History(db_path) as again:
+        assert again.recovered == 1 and on_disk(again, cid).state == "interrupted"
+
+
 def test_streaming_rows_whose_owner_is_gone_become_interrupted_on_next_open(db_path):
     h = History(db_path)
     cid = h.new_conversation("r1")

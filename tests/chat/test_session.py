@@ -78,11 +78,13 @@ def test_edit_last_after_replies_that_only_thought_removes_only_the_last_exchang
             session.send(prompt).wait()
             assert session.turns[-1].state == "no-answer" and session.turns[-1].content == ""
         text, removed = session.edit_last()
-        assert text == "third" and len(removed) == 2
+        assert text == "third" and [t.role for t in removed] == ["user", "assistant"]
         stored = history.conversation(session.conversation_id).messages
         assert [(m.role, m.content or m.state) for m in stored] == [
             ("user", "first"), ("assistant", "no-answer"), ("user", "second"), ("assistant", "no-answer")]
-        assert [m["content"] for m in session.model_messages()] == ["first", "second"]  # thoughts stay out
+        # The replies that only thought go back empty: their thoughts stay out, the roles still alternate.
+        assert [(m["role"], m["content"]) for m in session.model_messages()] == [
+            ("user", "first"), ("assistant", ""), ("user", "second"), ("assistant", "")]
         session.close()
 
 
@@ -99,7 +101,7 @@ def test_writing_a_resumed_reply_again_replaces_its_row(starter_path, tmp_path):
         assert [t.role for t in session.resume(conversation)] == ["user", "assistant"]
         removed, live = session.regenerate()
         live.wait()
-        assert removed == [old_reply]
+        assert [t.id for t in removed] == [old_reply]
         stored = history.conversation(conversation).messages
         assert [m.role for m in stored] == ["user", "assistant"] and stored[-1].created_at != old_written
         session.close()
@@ -257,3 +259,55 @@ def test_a_full_disk_mid_reply_is_said_once_and_the_reply_saved_when_there_is_ro
     assert "could not be" in full and "the reply stays on screen and deskseek keeps trying" in full
     assert again == "the chat history is being saved again"
     assert result["stored"] == result["content"] != "" and result["state"] == "complete"  # nothing lost
+
+
+def test_after_history_rm_mid_reply_the_turns_keep_their_text_and_regenerate_saves_anew(
+        starter_path, tmp_path):  # noqa: F811
+    """The same turn objects go on (on screen, in the context); writing again stores the prompt in a new conversation."""
+    db = tmp_path / "h.sqlite3"
+    with History(db) as history:
+        session = session_on(starter_path, history, settings=Settings(temperature=0, max_tokens=40))
+        live = session.send("Tell me about rivers.")
+        first = live.get()
+        with History(db) as other:
+            other.delete(session.conversation_id)
+        [first, *rest] = [first, *live]
+        assert any(isinstance(e, Notice) and "deleted or changed" in e.message for e in rest)
+        assert session.turns[-1] is live.turn and live.turn.content == live.reply.content != ""
+        assert session.model_messages()[-1]["content"] == live.reply.content  # still in the model's context
+        removed, again = session.regenerate()
+        assert removed == [live.turn]
+        notices = [e.message for e in again if isinstance(e, Notice)]
+        assert notices == ["this conversation was deleted elsewhere; it goes on as a new one"]
+        [conversation] = history.conversations()
+        stored = history.conversation(conversation.id).messages
+        assert [(m.role, m.content) for m in stored] == [("user", "Tell me about rivers."),
+                                                         ("assistant", again.reply.content)]
+        session.close()
+
+
+def test_a_conversation_changed_by_another_deskseek_is_not_written_into(starter_path, tmp_path):  # noqa: F811
+    """Two chats on one conversation: the second refuses to add a prompt under a reply the first still writes,
+    and the first refuses to write again once the second has added to it."""
+    db = tmp_path / "h.sqlite3"
+    with History(db) as mine, History(db) as theirs:
+        a = session_on(starter_path, mine, settings=LONG)
+        live = a.send("Tell me about rivers.")
+        live.get()
+        b = session_on(starter_path, theirs, name="other")
+        b.resume(a.conversation_id)
+        with pytest.raises(DeskseekError, match="still being written by another deskseek"):
+            b.send("B says hi")
+        a.stop()
+        live.wait()
+        b.resume(a.conversation_id)
+        b.send("B says hi").wait()
+        with pytest.raises(DeskseekError, match="changed by another deskseek"):
+            a.regenerate()
+        with pytest.raises(DeskseekError, match="changed by another deskseek"):
+            a.edit_last()
+        stored = mine.conversation(a.conversation_id).messages
+        assert [m.role for m in stored] == ["user", "assistant", "user", "assistant"]
+        assert stored[1].content == live.reply.content  # A's reply kept its place under A's prompt
+        a.close()
+        b.close()

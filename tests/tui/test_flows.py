@@ -6,6 +6,7 @@ shows what the history holds.)
 
 from __future__ import annotations
 
+import threading
 import time
 
 from deskseek.chat.history import History
@@ -224,3 +225,29 @@ quants = {{ Q8_0 = {{ file = "Tiny-Q8_0.gguf", size = {tiny.stat().st_size} }} }
     assert kept and 0 < kept[0].stat().st_size < tiny.stat().st_size  # resumable by `deskseek pull tiny`
 
 
+
+
+async def test_a_prompt_waiting_for_a_model_that_fails_returns_to_the_prompt(tmp_path):
+    """Typed while the model loads: it waits on screen; a second Enter keeps its text; a failed load gives it back."""
+    bad = gguf_writers.not_gguf(tmp_path / "bad.gguf")
+    release = threading.Event()
+
+    def slow_failure(*args, **kwargs):
+        release.wait(30)
+        return Engine(*args, **kwargs)  # raises LoadError: not a GGUF
+
+    app = app_for(bad)
+    app.engine_factory = slow_failure
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, app, "first question")
+        await until(pilot, lambda: app.pending == "first question")
+        await send(pilot, app, "second question")
+        assert app.query_one(PromptArea).text == "second question"  # refused, kept
+        assert [u.text for u in app.query(UserTurn)] == ["first question"]
+        release.set()
+        await until(pilot, lambda: app.query(".error"))
+        await pilot.pause(0.1)
+        assert app.pending is None and list(app.query(UserTurn)) == []
+        assert app.query_one(PromptArea).text == "first question second question"
+        await send(pilot, app, "third")  # no model, none loading: said, and kept
+        assert app.query_one(PromptArea).text == "third"

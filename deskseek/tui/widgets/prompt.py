@@ -35,12 +35,11 @@ class PromptArea(TextArea, inherit_bindings=False):
         self.recalled: list[str] = []
         self.recall_index = 0
 
-    def take(self) -> str:
-        """The text, accepted by the app: remembered for Up, and the prompt emptied."""
-        text = self.text.strip()
-        self.remember(text)
-        self.text = ""
-        return text
+    def give_back(self, text: str) -> None:
+        """The app could not take `text` now: it returns to the prompt, before whatever was typed since."""
+        typed = self.text
+        self.text = text + (" " + typed if typed.strip() else "")
+        self.move_cursor(self.document.end)
 
     def remember(self, text: str) -> None:
         if text and (not self.recalled or self.recalled[-1] != text):
@@ -53,7 +52,9 @@ class PromptArea(TextArea, inherit_bindings=False):
             event.prevent_default()
             text = self.text.strip()
             if text:
-                self.post_message(self.Submitted(text))  # the app take()s it, or leaves it here for later
+                self.remember(text)
+                self.text = ""  # at once: keys typed after Enter belong to the next prompt
+                self.post_message(self.Submitted(text))
             return
         if event.key == "ctrl+j":
             event.stop()
