@@ -201,21 +201,8 @@ async def test_first_run_pulls_the_chosen_model_in_the_app(hub, home, tmp_path):
 
     from deskseek.models import store
     from deskseek.tui.screens.first_run import FirstRunScreen
-    from tests.conftest import write_registry
-    from tests.models.test_pull import REPO
 
-    tiny = gguf_writers.tiny_llama(tmp_path / "tiny.gguf")
-    hub.add_file(REPO, "Tiny-Q8_0.gguf", tiny.read_bytes())
-    write_registry(home, f"""
-[models.tiny]
-description = "a tiny test model"
-repo = "{REPO}"
-architecture = "llama"
-params = 0.001
-reasoning = false
-license = "MIT"
-quants = {{ Q8_0 = {{ file = "Tiny-Q8_0.gguf", size = {tiny.stat().st_size} }} }}
-""")
+    offer_tiny_on_the_hub(hub, home, tmp_path)
     app = DeskseekApp(None, history=History(ephemeral=True), flags=chat_flags(), clock=Clock())
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: isinstance(app.screen, FirstRunScreen))
@@ -313,3 +300,23 @@ async def test_a_failed_load_offers_the_other_installed_models(starter_path, hom
         await pilot.press("enter")
         await until(pilot, lambda: app.session.engine is not None)
         assert app.request.name == "smol"
+
+
+def offer_tiny_on_the_hub(hub, home, tmp_path):
+    """A tiny model on the test Hub and a registry entry `tiny` for it (what the first-run screen offers)."""
+    from tests.conftest import write_registry
+    from tests.models.test_pull import REPO
+
+    tiny = gguf_writers.tiny_llama(tmp_path / "tiny.gguf")
+    hub.add_file(REPO, "Tiny-Q8_0.gguf", tiny.read_bytes())
+    write_registry(home, f"""
+[models.tiny]
+description = "a tiny test model"
+repo = "{REPO}"
+architecture = "llama"
+params = 0.001
+reasoning = false
+license = "MIT"
+quants = {{ Q8_0 = {{ file = "Tiny-Q8_0.gguf", size = {tiny.stat().st_size} }} }}
+""")
+    return tiny

@@ -18,7 +18,7 @@ from deskseek.tui.widgets.turn import AssistantTurn, UserTurn
 from tests.chat.test_session import LOOPING_TEMPLATE
 from tests.engines.test_local import r1_paths, starter_path  # noqa: F401  (session fixtures)
 from tests.fixtures import gguf_writers
-from tests.tui.test_app import SIZE, Clock, app_for, chat_flags, reply, send, until
+from tests.tui.test_app import SIZE, Clock, app_for, chat_flags, offer_tiny_on_the_hub, reply, send, until
 
 LONG = Settings(temperature=0, max_tokens=600, ignore_eos=True)
 
@@ -181,22 +181,10 @@ async def test_quitting_during_a_first_run_pull_stops_it_and_keeps_what_came(hub
 
     from deskseek.models import pull, store
     from deskseek.tui.screens.first_run import FirstRunScreen
-    from tests.conftest import write_registry
     from tests.models.test_pull import REPO
 
-    tiny = gguf_writers.tiny_llama(tmp_path / "tiny.gguf")
-    hub.add_file(REPO, "Tiny-Q8_0.gguf", tiny.read_bytes())
+    tiny = offer_tiny_on_the_hub(hub, home, tmp_path)
     hub.fault(REPO, "Tiny-Q8_0.gguf", "slow", delay=0.5)
-    write_registry(home, f"""
-[models.tiny]
-description = "a tiny test model"
-repo = "{REPO}"
-architecture = "llama"
-params = 0.001
-reasoning = false
-license = "MIT"
-quants = {{ Q8_0 = {{ file = "Tiny-Q8_0.gguf", size = {tiny.stat().st_size} }} }}
-""")
     ended: list[str] = []
     real_pull = pull.pull
 
