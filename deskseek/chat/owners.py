@@ -48,7 +48,7 @@ def owner_alive(owner: str | None, heartbeat_at: float | None) -> bool:
     if not owner:
         return False
     host, pid, started = (owner.split(":") + ["", ""])[:3]
-    if host != socket.gethostname():
+    if host != socket.gethostname() or os.name == "nt":  # (on Windows, os.kill(pid, 0) would send Ctrl+C)
         return heartbeat_at is not None and time.time() - heartbeat_at < REMOTE_SILENCE_S
     try:
         os.kill(int(pid), 0)
