@@ -5,8 +5,8 @@ later). On some of those machines its AMX matmul crashes (SIGSEGV or SIGILL on t
 batch, llama.cpp#20824, ollama#17205) or, for DeepSeek's MLA graph, aborts in the scheduler. Whether it
 does depends on the machine (hypervisor, kernel, microcode), so it is checked on the machine: once, by
 `amx_probe` in a child process, and the verdict is kept in `machine.json` under the data root, keyed
-by CPU model, CPU features and llama.cpp build. Where AMX is unsafe, or the probe cannot run, AMX is
-taken out of the CPU device's list of extra buffer types before any model loads; the other extra type
+by CPU model, microcode, kernel, llama.cpp build and probe version. Where AMX is unsafe, or the probe
+cannot run, AMX is taken out of the CPU device's list of extra buffer types before any model loads; the other extra type
 (CPU_REPACK, the AVX2/AVX-512 repacking) stays. `DESKSEEK_CPU_AMX=on|off|auto` overrides the probe.
 """
 
