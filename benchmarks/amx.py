@@ -37,7 +37,7 @@ CHILD = """
 import json, sys, os
 from deskseek.llama import cpu
 mode, path, tokens, prompt_tokens = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-array, name = cpu._extra_bufts(), None
+array, _ = cpu._extra_bufts()
 if mode != "amx":
     cpu.exclude_amx()
 if mode == "none":

@@ -152,7 +152,7 @@ class ChatSession:
             self._check_tail()
             notices: list[str] = []
             self.turns.append(Turn(None, "user", text))
-            self._store_prompt(notices)
+            self._store_prompt(self.turns[-1], notices)
             return self._start(notices)
 
     def regenerate(self) -> tuple[list[Turn], LiveReply]:
@@ -166,6 +166,8 @@ class ChatSession:
             if not prompts or prompts[-1].role != "user":
                 raise DeskseekError("there is no prompt to answer again")
             notices: list[str] = []
+            if prompts[-1].id is None:  # its conversation was deleted elsewhere: the prompt is stored anew
+                self._store_prompt(prompts[-1], notices)
             live = self._start(notices, replacing=last)  # generating before anything is deleted
             return ([last] if last is not None else []), live
 
@@ -203,10 +205,9 @@ class ChatSession:
             stored = [turn.id for turn in self.turns if turn.id is not None]
             self.history.check_tail(self.conversation_id, stored[-1] if stored else None)
 
-    def _store_prompt(self, notices: list[str]) -> None:
-        """Give the last turn (a prompt) its row: in a new conversation if this one was deleted elsewhere.
-        A history that cannot be written (full disk, locked) is said, and the chat goes on unsaved."""
-        prompt = self.turns[-1]
+    def _store_prompt(self, prompt: Turn, notices: list[str]) -> None:
+        """Give `prompt` its row: in a new conversation if this one was deleted elsewhere. A history that
+        cannot be written (full disk, locked) is said, and the chat goes on unsaved."""
         try:
             if self.conversation_id is not None:
                 try:
@@ -233,8 +234,6 @@ class ChatSession:
         if replacing is not None:
             self._delete([replacing])
             self.turns = kept
-        if self.conversation_id is None or self.turns[-1].id is None:
-            self._store_prompt_again(notices)
         writer = None
         if self.conversation_id is not None:
             try:
@@ -246,11 +245,6 @@ class ChatSession:
         self.live = LiveReply(generation, writer, turn, [Notice(text) for text in notices],
                               on_lost=self._conversation_lost)
         return self.live
-
-    def _store_prompt_again(self, notices: list[str]) -> None:
-        """The prompt being answered has no row (its conversation was deleted elsewhere): store it anew."""
-        if self.turns and self.turns[-1].role == "user" and self.turns[-1].id is None:
-            self._store_prompt(notices)
 
     def _delete(self, turns: list[Turn]) -> None:
         ids = [turn.id for turn in turns if turn.id is not None]

@@ -75,30 +75,31 @@ def features() -> list[str]:
     return re.findall(r"(\w+) = 1\b", text)
 
 
-def _extra_bufts():
-    """The CPU device's NULL-terminated array of extra buffer types, as llama.cpp's loader reads it."""
+def _extra_bufts() -> tuple:
+    """The CPU device's NULL-terminated array of extra buffer types, as llama.cpp's loader reads it, and its
+    entries as (pointer, name) pairs; (None, []) where this build has no such list."""
     import llama_cpp
 
     llama_cpp.llama_backend_init()
     by_type = binding.function("ggml_backend_dev_by_type", "ggml", [ctypes.c_int], _P)
     dev_reg = binding.function("ggml_backend_dev_backend_reg", "ggml-base", [_P], _P)
     proc = binding.function("ggml_backend_reg_get_proc_address", "ggml-base", [_P, ctypes.c_char_p], _P)
+    name = binding.function("ggml_backend_buft_name", "ggml-base", [_P], ctypes.c_char_p)
     cpu = by_type(0)  # GGML_BACKEND_DEVICE_TYPE_CPU
     getter = proc(dev_reg(cpu), b"ggml_backend_dev_get_extra_bufts") if cpu else None
     if not getter:
-        return None
-    return ctypes.CFUNCTYPE(ctypes.POINTER(_P), _P)(getter)(cpu)
+        return None, []
+    array = ctypes.CFUNCTYPE(ctypes.POINTER(_P), _P)(getter)(cpu)
+    entries, index = [], 0
+    while array and array[index]:
+        entries.append((array[index], name(array[index]).decode(errors="replace")))
+        index += 1
+    return array, entries
 
 
 def extra_buffer_types() -> list[str]:
     """Names of the CPU's extra buffer types llama.cpp will place weights in, in its order of preference."""
-    array = _extra_bufts()
-    name = binding.function("ggml_backend_buft_name", "ggml-base", [_P], ctypes.c_char_p)
-    found, index = [], 0
-    while array and array[index]:
-        found.append(name(array[index]).decode(errors="replace"))
-        index += 1
-    return found
+    return [name for _, name in _extra_bufts()[1]]
 
 
 def exclude_amx() -> bool:
@@ -107,13 +108,8 @@ def exclude_amx() -> bool:
     ggml hands out a pointer to its own (static, never re-read) array, and the loader walks it on every
     model load: rewriting it in place is the one way to drop AMX alone and keep CPU_REPACK.
     """
-    array = _extra_bufts()
-    name = binding.function("ggml_backend_buft_name", "ggml-base", [_P], ctypes.c_char_p)
-    entries, index = [], 0
-    while array and array[index]:
-        entries.append(array[index])
-        index += 1
-    keep = [entry for entry in entries if name(entry) != b"AMX"]
+    array, entries = _extra_bufts()
+    keep = [pointer for pointer, name in entries if name != "AMX"]
     for slot in range(len(entries)):
         array[slot] = keep[slot] if slot < len(keep) else None
     return "AMX" not in extra_buffer_types()
