@@ -35,7 +35,8 @@ def model_flags(p) -> None:
     p.add_argument("--plan", choices=["auto", "off"], default="auto",
                    help="auto: place weights by deskseek's planner (default); off: llama.cpp's defaults")
     p.add_argument("--cpu-moe", action="store_true", help="keep every MoE layer's routed experts in RAM")
-    p.add_argument("--n-cpu-moe", type=int, metavar="N", help="keep the routed experts of the first N layers in RAM")
+    p.add_argument("--n-cpu-moe", type=int, metavar="N",
+                   help="keep the routed experts of blocks 0..N-1 in RAM (llama.cpp's meaning)")
     memory_flags(p)
 
 

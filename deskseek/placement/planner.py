@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass, field
 from deskseek.models.gguf import GgufInfo
 from deskseek.placement.hardware import Machine
 
-EXPERT_PATTERN = r"\.ffn_(up|down|gate)_exps"
+# llama.cpp's own (common/arg.cpp, --cpu-moe): fused gate_up experts and the `_chexps` form are routed experts too.
+EXPERT_PATTERN = r"\.ffn_(up|down|gate|gate_up)_(ch|)exps"
 _LAYER = re.compile(r"^blk\.(\d+)\.")
 GPU_RESERVE = 512 * 1024 * 1024  # kept free on a detected GPU (driver, display, fragmentation); not on --gpu-mem
 
@@ -116,6 +117,8 @@ class Plan:
     gpu_weight_bytes: int = 0
     cpu_weight_bytes: int = 0
     notes: list[str] = field(default_factory=list)
+    cpu_expert_blocks: list[int] = field(default_factory=list)  # blocks whose routed experts stay in RAM
+    same_as_n_cpu_moe: int | None = None  # llama.cpp's --n-cpu-moe giving this same placement, if one does
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -123,27 +126,45 @@ class Plan:
     def summary(self) -> str:
         """The plan in a few words, for a status bar or a log line."""
         if self.strategy == "experts-cpu":
-            return f"GPU + experts of {self.cpu_expert_layers} layers in RAM"
+            same = self.n_cpu_moe()
+            flag = f" (llama.cpp: --n-cpu-moe {same})" if same is not None else ""
+            return f"GPU + experts of {self.cpu_expert_layers} layers in RAM{flag}"
         if self.strategy == "experts-cpu+layers":
             return f"{self.gpu_layers} layers on GPU, all experts in RAM"
         if self.strategy == "layers":
             return f"{self.gpu_layers} layers on GPU"
         if self.strategy == "manual":
-            return f"manual: {self.gpu_layers} GPU layers, {len(self.cpu_tensor_patterns)} CPU patterns"
+            experts = f", experts of {self.cpu_expert_layers} layers in RAM" if self.cpu_expert_blocks else ""
+            return f"manual: {self.gpu_layers} GPU layers{experts}"
         return {"all-gpu": "all on GPU", "cpu": "CPU", "wont-fit": "does not fit"}.get(self.strategy, self.strategy)
 
     @property
     def cpu_expert_layers(self) -> int:
-        if self.cpu_tensor_patterns == [EXPERT_PATTERN]:
-            return -1
-        return len(self.cpu_tensor_patterns)
+        """How many blocks keep their routed experts in RAM (never negative: -1 once read "all of them")."""
+        return len(self.cpu_expert_blocks)
+
+    def n_cpu_moe(self) -> int | None:
+        """The same placement as llama.cpp's `--n-cpu-moe N` (experts of blocks 0..N-1), when it is one."""
+        return self.same_as_n_cpu_moe
 
 
 def expert_patterns(layers: list[int], n_moe_layers: int) -> list[str]:
     """Regexes for the routed experts of these blocks, as llama.cpp's --n-cpu-moe writes them."""
     if len(layers) >= n_moe_layers:
         return [EXPERT_PATTERN]
-    return [rf"^blk\.{index}\.ffn_(up|down|gate)_exps" for index in layers]
+    return [rf"^blk\.{index}{EXPERT_PATTERN}" for index in layers]
+
+
+def moe_blocks(facts: ModelFacts) -> list[int]:
+    return [i for i in range(facts.n_layer) if facts.expert_bytes[i]]
+
+
+def as_n_cpu_moe(chosen: list[int], moe_layers: list[int]) -> int | None:
+    """N such that llama.cpp's `--n-cpu-moe N` (the experts of blocks 0..N-1) moves exactly these blocks."""
+    if not chosen:
+        return None
+    end = chosen[-1] + 1
+    return end if chosen == [i for i in moe_layers if i < end] else None
 
 
 def compute_buffer_bytes(facts: ModelFacts, n_ubatch: int = 512) -> int:
@@ -217,7 +238,7 @@ def _plan(facts: ModelFacts, machine: Machine, *, ctx: int, explicit_gpu_budget:
                     f"needs {_gb(weights + kv)} for weights and KV cache; {where}", 0, 0)
 
     if facts.moe:
-        moe_layers = [i for i in range(facts.n_layer) if facts.expert_bytes[i]]
+        moe_layers = moe_blocks(facts)
         for count in range(1, len(moe_layers) + 1):
             chosen = moe_layers[:count]
             moved = sum(facts.expert_bytes[i] for i in chosen)
@@ -229,6 +250,7 @@ def _plan(facts: ModelFacts, machine: Machine, *, ctx: int, explicit_gpu_budget:
                     estimate.rate(chosen, facts.n_layer + 1), True,
                     f"the routed experts of {count} of {len(moe_layers)} MoE layers stay in RAM; "
                     "everything else is on the GPU", on_gpu_all - moved, facts.input_bytes + moved,
+                    cpu_expert_blocks=chosen, same_as_n_cpu_moe=as_n_cpu_moe(chosen, moe_layers),
                 )
 
     return _layer_offload(facts, gpu_budget, ram_left, kv, compute, estimate)
@@ -259,7 +281,9 @@ def _layer_offload(facts, gpu_budget, ram_left, kv, compute, estimate) -> Plan:
     if not fits:
         strategy, reason = "wont-fit", f"needs {_gb(cpu)} of RAM beside the GPU's share, {_gb(ram_left(gpu))} left"
     return Plan(strategy, best, patterns, gpu, cpu, kv, compute,
-                estimate.rate(all_experts, best) if fits else 0.0, fits, reason, gpu_weights, cpu_weights)
+                estimate.rate(all_experts, best) if fits else 0.0, fits, reason, gpu_weights, cpu_weights,
+                cpu_expert_blocks=all_experts if fits else [],
+                same_as_n_cpu_moe=as_n_cpu_moe(all_experts, all_experts) if fits else None)
 
 
 class _Estimator:
@@ -306,16 +330,22 @@ def choose(facts: ModelFacts, machine: Machine, *, ctx: int, mode: str = "auto",
            n_cpu_moe: int | None = None, gpu_layers: int | None = None, explicit_gpu_budget: bool = False) -> Plan:
     """The plan a run uses: the planner's, or the user's own flags (which always win over it)."""
     automatic = plan(facts, machine, ctx=ctx, explicit_gpu_budget=explicit_gpu_budget)
-    moe_layers = [i for i in range(facts.n_layer) if facts.expert_bytes[i]]
+    moe_layers = moe_blocks(facts)
     if cpu_moe or n_cpu_moe is not None:
-        chosen = moe_layers if cpu_moe else moe_layers[: max(n_cpu_moe, 0)]
+        # llama.cpp's meaning: the experts of blocks 0..N-1, dense leading blocks counted (R1 has three).
+        chosen = moe_layers if cpu_moe else [i for i in moe_layers if i < max(n_cpu_moe, 0)]
         patterns = expert_patterns(chosen, len(moe_layers)) if chosen else []
         layers = gpu_layers if gpu_layers is not None else -1
         flag = "--cpu-moe" if cpu_moe else f"--n-cpu-moe {n_cpu_moe}"
-        return _manual(automatic, layers, patterns, f"{flag}: the routed experts of {len(chosen)} layers in RAM")
+        manual = _manual(automatic, layers, patterns, f"{flag}: the routed experts of {len(chosen)} "
+                         f"of {len(moe_layers)} MoE layers in RAM")
+        manual.cpu_expert_blocks, manual.same_as_n_cpu_moe = chosen, as_n_cpu_moe(chosen, moe_layers)
+        return manual
     if mode == "off" or gpu_layers is not None:
         layers = gpu_layers if gpu_layers is not None else -1
-        return _manual(automatic, layers, [], f"planner off: n_gpu_layers {layers}, no tensor overrides")
+        manual = _manual(automatic, layers, [], f"planner off: n_gpu_layers {layers}, no tensor overrides")
+        manual.cpu_expert_blocks, manual.same_as_n_cpu_moe = [], None
+        return manual
     return automatic
 
 

@@ -138,12 +138,45 @@ def test_user_flags_win_over_the_planner(facts):
     r1, machine = facts["deepseek-r1-671b-UD-IQ1_S"], cuda(48)
     everything = planner.choose(r1, machine, ctx=4096, cpu_moe=True, explicit_gpu_budget=True)
     assert everything.cpu_tensor_patterns == [EXPERT_PATTERN] and everything.gpu_layers == -1
+    # llama.cpp's meaning: blocks 0..N-1, and R1's first three blocks are dense, so 3 moves nothing.
     three = planner.choose(r1, machine, ctx=4096, n_cpu_moe=3, explicit_gpu_budget=True)
-    assert three.cpu_tensor_patterns == [rf"^blk\.{i}\.ffn_(up|down|gate)_exps" for i in (3, 4, 5)]
+    assert three.cpu_tensor_patterns == [] and three.cpu_expert_blocks == []
+    six = planner.choose(r1, machine, ctx=4096, n_cpu_moe=6, explicit_gpu_budget=True)
+    assert six.cpu_tensor_patterns == [rf"^blk\.{i}{EXPERT_PATTERN}" for i in (3, 4, 5)]
+    assert six.summary() == "manual: -1 GPU layers, experts of 3 layers in RAM" and six.n_cpu_moe() == 6
+    assert "3 of 58 MoE layers" in six.reason
     off = planner.choose(r1, machine, ctx=4096, mode="off", explicit_gpu_budget=True)
     assert off.cpu_tensor_patterns == [] and off.gpu_layers == -1 and "planner would choose" in off.notes[0]
     layers = planner.choose(r1, machine, ctx=4096, gpu_layers=10, explicit_gpu_budget=True)
     assert layers.gpu_layers == 10 and layers.strategy == "manual"
+
+
+def test_all_experts_in_ram_is_counted_not_minus_one(facts):
+    """When every MoE layer's experts go to RAM the pattern is the global one; the count must stay the real one."""
+    r1 = facts["deepseek-r1-671b-UD-IQ1_S"]
+    everything = planner.choose(r1, cuda(48), ctx=4096, cpu_moe=True, explicit_gpu_budget=True)
+    assert everything.cpu_tensor_patterns == [EXPERT_PATTERN] and everything.cpu_expert_layers == 58
+    assert everything.n_cpu_moe() == 61 and "-1" not in everything.summary().replace("-1 GPU", "")
+    qwen = facts["qwen3-30b-a3b-Q4_K_M"]
+    some = planner.plan(qwen, cuda(16), ctx=4096, explicit_gpu_budget=True)
+    assert some.strategy in ("experts-cpu", "experts-cpu+layers") and some.cpu_expert_layers > 0
+    if some.strategy == "experts-cpu":  # qwen3 has no dense blocks: the first k MoE blocks are --n-cpu-moe k
+        assert some.summary().endswith(f"(llama.cpp: --n-cpu-moe {some.cpu_expert_layers})")
+    r1_plan = planner.plan(r1, cuda(140), ctx=4096, explicit_gpu_budget=True)  # R1 at IQ1_S: 131 GB
+    assert r1_plan.strategy == "experts-cpu"  # three dense blocks first: k MoE blocks are --n-cpu-moe k+3
+    assert r1_plan.n_cpu_moe() == r1_plan.cpu_expert_layers + 3
+
+
+def test_expert_pattern_is_llama_cpps():
+    """Fused gate_up experts and the `_chexps` form are routed experts too; shared experts and dense FFNs are not."""
+    hits = ["blk.3.ffn_gate_up_exps.weight", "blk.3.ffn_up_chexps.weight", "blk.3.ffn_down_exps.weight",
+            "blk.3.ffn_gate_exps.weight"]
+    misses = ["blk.3.ffn_up_shexp.weight", "blk.3.ffn_gate.weight", "blk.3.ffn_gate_inp.weight",
+]
+    assert all(re.search(EXPERT_PATTERN, name) for name in hits)
+    assert not any(re.search(EXPERT_PATTERN, name) for name in misses)
+    one = planner.expert_patterns([3], 48)[0]
+    assert re.search(one, "blk.3.ffn_gate_up_exps.weight") and not re.search(one, "blk.13.ffn_gate_up_exps.weight")
 
 
 def test_expert_patterns_match_routed_experts_only():
