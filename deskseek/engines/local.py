@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
-import os
 import queue
 import signal
 import threading
@@ -28,7 +27,7 @@ from deskseek.engines import chat_template
 from deskseek.engines.events import Settings
 from deskseek.engines.generation import Generation
 from deskseek.errors import DeskseekError
-from deskseek.llama import cpu, native_log, threadpool
+from deskseek.llama import cores, cpu, native_log, threadpool
 from deskseek.llama.binding import set_fields
 from deskseek.llama.overrides import CpuOverrides
 from deskseek.models import gguf
@@ -45,9 +44,8 @@ class LoadCancelled(LoadError):
 
 
 def default_threads() -> int:
-    """llama.cpp decodes fastest on physical cores; os.cpu_count() counts SMT siblings, so halve large counts."""
-    count = os.cpu_count() or 2
-    return count if count <= 4 else max(4, count // 2)
+    """llama.cpp decodes fastest with one thread per physical core (llama/cores.py reads the topology)."""
+    return cores.default_threads()
 
 
 # --- the engine -----------------------------------------------------------------------------------------
