@@ -28,6 +28,7 @@ _STRING, _ARRAY = 8, 9
 _INTEGERS = {0, 1, 2, 3, 4, 5, 10, 11}
 _MAX_NESTING = 4  # arrays of arrays: the spec allows them, real files use none
 _KEPT_ITEMS = 64  # longer arrays (vocabularies) are kept as their length
+_MAX_ITEMS = 1 << 32  # no real array comes near (vocabularies hold some 10**5): a count past it is garbage
 
 
 # ggml tensor types: (elements per block, bytes per block), from ggml's type traits. Enough to size a tensor
@@ -214,8 +215,10 @@ class _Reader:
             smallest = 8 if item_kind == _STRING else 12  # a length, or an item type and a count
         else:
             raise self.malformed(f"unknown value type {item_kind}")
-        if count * smallest > self.size:
-            raise self.malformed(f"an array of {count} items cannot fit in a file of {self.size} bytes")
+        if count > _MAX_ITEMS:
+            raise self.malformed(f"an array of {count} items")
+        if count * smallest > self.left():
+            raise self.truncated()
         if count <= _KEPT_ITEMS:
             return [self.value(item_kind, depth + 1) for _ in range(count)]
         if item_kind in _SCALARS:
@@ -286,9 +289,10 @@ def _parse(reader: _Reader) -> GgufInfo:
     if version not in (2, 3):
         raise NotGguf(f"{path}: unsupported GGUF version {version}")
     tensor_count, kv_count = reader.scalar("<Q"), reader.scalar("<Q")
-    # Each KV pair takes at least 12 bytes, each tensor entry at least 24: counts the file cannot hold are lies.
-    if tensor_count > 1 << 24 or kv_count > 1 << 20 or kv_count * 12 + tensor_count * 24 > reader.size:
-        raise reader.malformed(f"{kv_count} metadata entries and {tensor_count} tensors cannot fit in the file")
+    if tensor_count > 1 << 24 or kv_count > 1 << 20:
+        raise reader.malformed(f"{kv_count} metadata entries and {tensor_count} tensors")
+    if kv_count * 12 + tensor_count * 24 > reader.left():  # the least each KV pair and tensor entry takes
+        raise reader.truncated()
     info = GgufInfo(path=path, version=version)
     for _ in range(kv_count):
         key = reader.string()
