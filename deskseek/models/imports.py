@@ -41,6 +41,8 @@ def import_model(what: str | Path, name: str | None = None, *, copy: bool = Fals
     name = (name or default).strip()
     if not name:
         raise DeskseekError("the model needs a name; give one with --name")
+    if found.app_of(name):  # `run --model ollama:x` must mean Ollama's model, never an import that shadows it
+        raise DeskseekError(f"{name!r} names a model in another app; choose a name without {name.partition(':')[0]}:")
     gguf.read_set(files)  # refuse what is not a whole GGUF before registering anything
     with store.lock(name):
         if any(item.name == name for item in store.installed()):

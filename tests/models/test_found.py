@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
 
 import pytest
@@ -104,7 +105,7 @@ def test_ollama_default_stores_without_ollama_models(apps, tiny_models, tmp_path
     monkeypatch.delenv("OLLAMA_MODELS")
     apps.ollama("home", "1b", tiny_models.r1, root=apps.home / ".ollama" / "models")
     apps.ollama("service", "1b", tiny_models.plain, root=ollama.SYSTEM_STORES[0])
-    expected = {"ollama:home:1b"} | ({"ollama:service:1b"} if os.sys.platform.startswith("linux") else set())
+    expected = {"ollama:home:1b"} | ({"ollama:service:1b"} if sys.platform.startswith("linux") else set())
     assert names() == expected
     monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "elsewhere"))
     apps.ollama("moved", "1b", tiny_models.r1, root=tmp_path / "elsewhere")
@@ -148,6 +149,18 @@ def test_lmstudio_folders_from_its_settings_and_home_pointer(apps, tiny_models, 
     apps.lmstudio("d", "r", {"default.gguf": tiny_models.r1})
     (apps.home / ".lmstudio" / "models" / "loose.gguf").write_bytes(tiny_models.r1.read_bytes())  # LM Studio skips it
     assert names() == {"lmstudio:a/r/set", "lmstudio:b/r/old", "lmstudio:c/r/pointed", "lmstudio:d/r/default"}
+
+
+def test_odd_entries_in_a_models_folder_are_damaged_not_errors(apps, tiny_models):  # noqa: F811
+    folder = apps.lmstudio("p", "r", {"fine.gguf": tiny_models.r1})
+    (folder / "loop.gguf").symlink_to(folder / "loop.gguf")
+    (folder / "folder.gguf").mkdir()
+    (folder / "empty.gguf").touch()
+    models = by_name()
+    assert models["lmstudio:p/r/fine"].ok
+    assert models["lmstudio:p/r/loop"].problem == f"{folder / 'loop.gguf'} cannot be read (Too many levels of symbolic links)"
+    assert models["lmstudio:p/r/folder"].problem == "cannot open: Is a directory"
+    assert models["lmstudio:p/r/empty"].problem == "not a GGUF file"
 
 
 # -- the Hugging Face cache ------------------------------------------------------------------------------------------

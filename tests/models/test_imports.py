@@ -82,6 +82,8 @@ def test_a_found_model_imports_under_its_own_name_by_default(apps, tiny_models):
     assert item.name == "deepseek-r1:7b" and item.origin["kept_as"] == "link" and item.reasoning is True
     with pytest.raises(DeskseekError, match="a model named 'deepseek-r1:7b' is already installed"):
         imports.import_model("ollama:deepseek-r1:7b")
+    with pytest.raises(DeskseekError, match="'ollama:r1' names a model in another app; choose a name without ollama:"):
+        imports.import_model("ollama:deepseek-r1:7b", "ollama:r1")
 
 
 def test_split_sets_stay_sets(apps, tiny_models, tmp_path):  # noqa: F811
