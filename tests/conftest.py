@@ -45,6 +45,11 @@ def home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("HF_HUB_DOWNLOAD_TIMEOUT", "5")
     for name in ("HF_TOKEN", "HF_ENDPOINT", "HF_HUB_OFFLINE"):
         monkeypatch.delenv(name, raising=False)
+    # Other apps' model folders (Ollama, LM Studio, the caches) are never looked in unless a test builds its
+    # own and turns the search on (the `apps` fixture in tests/fixtures/app_stores.py).
+    monkeypatch.setenv("DESKSEEK_OTHER_APPS", "off")
+    for name in ("OLLAMA_MODELS", "LLAMA_CACHE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        monkeypatch.delenv(name, raising=False)
     from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_IMPLICIT_TOKEN", True)

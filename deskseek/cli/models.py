@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import sys
 
 from deskseek.cli import flags
 from deskseek.errors import DeskseekError
@@ -21,6 +21,7 @@ def _installed_json(item) -> dict:
         "params_active": item.params_active,
         "reasoning": item.reasoning,
         "source": item.source,
+        "origin": item.origin,
         "repo": item.repo,
         "revision": item.revision,
         "installed_at": item.installed_at,
@@ -43,12 +44,15 @@ def cmd_list(args) -> int:
 
     if args.available:
         return _list_available(args, registry.load(), {m.name for m in store.installed()})
+    if args.found:
+        return _list_found(args)
     models = store.installed()
     if args.json:
         print(json.dumps([_installed_json(m) for m in models], indent=2))
         return 0
     if not models:
         print("no models installed; `deskseek pull starter` fetches a tiny one, `deskseek list --available` shows more")
+        _hint_found()
         return 0
     from rich.table import Table
 
@@ -61,6 +65,49 @@ def cmd_list(args) -> int:
         table.add_row(
             name, human_bytes(m.size), m.quant or "?", m.architecture or "?",
             _params(m.params, m.params_active), "yes" if m.reasoning else "no", str(m.path),
+        )
+    flags.console().print(table)
+    return 0
+
+
+def _hint_found() -> None:
+    """One line when other apps hold models: they run as they are (listing folders only, no headers read)."""
+    from deskseek.models import found
+
+    try:
+        count = len(found.spots())
+    except DeskseekError:  # a bad DESKSEEK_OTHER_APPS: said by the commands that look, not by a hint
+        return
+    if count:
+        print(f"{count} model{'s' if count != 1 else ''} from other apps (Ollama, LM Studio, caches) can run "
+              "as they are: `deskseek list --found`")
+
+
+def _list_found(args) -> int:
+    from rich.markup import escape
+
+    from deskseek.models import found
+    from deskseek.units import human_bytes
+
+    models = found.scan()
+    if args.json:
+        print(json.dumps([m.to_json() for m in models], indent=2))
+        return 0
+    if not models:
+        apps = ", ".join(found.LABELS[app] for app in found.enabled_apps()) or "no other apps (DESKSEEK_OTHER_APPS)"
+        print(f"no models found in {apps}")
+        return 0
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("NAME", "SIZE", "QUANT", "ARCH", "PARAMS", "THINKS", "STATE", "PATH"):
+        table.add_column(column, no_wrap=column not in ("PATH", "STATE"))
+    for m in models:
+        thinks = "?" if m.reasoning is None else "yes" if m.reasoning else "no"
+        state = "ok" if m.ok else f"[red]{m.state}: {escape(m.problem or '')}[/]"
+        table.add_row(
+            escape(m.name), human_bytes(m.size), escape(m.quant or "?"), escape(m.architecture or "?"),
+            _params(m.params, m.params_active), thinks, state, escape(str(m.path)),
         )
     flags.console().print(table)
     return 0
@@ -122,25 +169,26 @@ def cmd_rm(args) -> int:
             print(f"removed the partial download of {args.model}")
             return 0
         raise
+    kept = store.import_note(item)
     freed = store.remove(item)
     shutil.rmtree(store.staging_folder(item.name), ignore_errors=True)
-    kept = "" if item.source != "import" else " (your imported file was left in place)"
     print(f"removed {item.name}, freed {human_bytes(freed)}{kept}")
     return 0
 
 
 def cmd_import(args) -> int:
-    from deskseek.errors import DeskseekError as Error
-    from deskseek.models import gguf_names, store
+    from deskseek.models import imports
     from deskseek.units import human_bytes
 
-    path = Path(args.path)
-    info = gguf_names.split_info(path.name)
-    name = args.name or (info[0] if info else path.name.removesuffix(".gguf"))
-    if store.get(name) is not None:
-        raise Error(f"a model named {name!r} is already installed; choose another with --name")
-    item = store.register_import(path, name)
-    print(f"imported {item.name} ({human_bytes(item.size)}, {item.architecture or 'unknown architecture'}) from {item.path}")
+    if args.copy:
+        print("copying…", file=sys.stderr, flush=True)
+    item = imports.import_model(args.path, args.name, copy=args.copy)
+    origin = item.origin or {}
+    how = {"link": f"hard-linked at {item.path}", "copy": f"copied to {item.path}"}.get(
+        origin.get("kept_as"), "used where it is")
+    thinks = ", thinks" if item.reasoning else ""
+    print(f"imported {item.name} ({human_bytes(item.size)}, {item.architecture or 'unknown architecture'}{thinks}) "
+          f"from {origin.get('name') or origin.get('path')}: {how}")
     return 0
 
 
@@ -148,13 +196,16 @@ def add_commands(commands) -> None:
     p = commands.add_parser("list", aliases=["ls"], help="installed models (or --available ones)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--available", action="store_true", help="models deskseek knows how to pull")
+    p.add_argument("--found", action="store_true",
+                   help="GGUF models in other apps' folders (Ollama, LM Studio, HF and llama.cpp caches)")
     p.set_defaults(func=cmd_list)
 
     p = commands.add_parser("rm", help="delete an installed model (or an interrupted download)")
     p.add_argument("model")
     p.set_defaults(func=cmd_rm)
 
-    p = commands.add_parser("import", help="register a GGUF you already have (no copy)")
-    p.add_argument("path")
-    p.add_argument("--name", help="name to install it under (default: the file's name)")
+    p = commands.add_parser("import", help="register a GGUF you already have (a hard link or its path, no copy)")
+    p.add_argument("path", metavar="NAME_OR_PATH", help="a .gguf file, or a name from `deskseek list --found`")
+    p.add_argument("--name", help="name to install it under (default: the file's or the other app's name)")
+    p.add_argument("--copy", action="store_true", help="copy the file instead of linking to it")
     p.set_defaults(func=cmd_import)

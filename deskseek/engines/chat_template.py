@@ -78,11 +78,6 @@ class Rendered:
     starts_in_thought: bool  # the prompt opened the thought; the model's first words are reasoning
 
 
-def is_reasoning_template(template: str) -> bool:
-    """A template that mentions the think tags belongs to a model that reasons (R1, Qwen3, QwQ...)."""
-    return THINK_CLOSE in template or THINK_OPEN in template
-
-
 def prepare_messages(messages: list[dict], *, allow_system: bool) -> list[dict]:
     """The messages the template will see.
 

@@ -116,7 +116,7 @@ class Engine:
         self.bos = self._token_text(llama_cpp.llama_vocab_bos(self._vocab))
         self.eos = self._token_text(llama_cpp.llama_vocab_eos(self._vocab))
         self.reasoning = (
-            reasoning if reasoning is not None else chat_template.is_reasoning_template(self.template or "")
+            reasoning if reasoning is not None else gguf.is_reasoning_template(self.template or "")
         )
         self.allow_system = allow_system
         log.info("loaded %s (%s, ctx %d, %d threads)", self.path, self.architecture, self.n_ctx, threads)

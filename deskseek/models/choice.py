@@ -1,8 +1,9 @@
 """Which model a `run` or `chat` uses, and what it should be run with.
 
-Users name models loosely (an alias, an installed name, a path to a .gguf) or not at all; this module
-turns that into one file on disk plus the registry's advice for it (reasoning or not, sampling, whether a
-system prompt is allowed), without touching the network.
+Users name models loosely (an alias, an installed name, a path to a .gguf, another app's model such as
+`ollama:deepseek-r1:7b`) or not at all; this module turns that into one file on disk plus the registry's
+advice for it (reasoning or not, sampling, whether a system prompt is allowed), without touching the
+network.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from deskseek import paths
 from deskseek.errors import NotFound
-from deskseek.models import registry, store
+from deskseek.models import found, registry, store
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,14 @@ def choose(text: str | None) -> Chosen:
     if text and (text.lower().endswith(".gguf") and Path(text).expanduser().exists()):
         path = Path(text).expanduser().resolve()
         return Chosen(name=path.name, path=path, reasoning=None, sampling=registry.Sampling())
+    if text and found.app_of(text):
+        return in_place(found.get(text))
+    remembered = last_used()
+    if not text and remembered and found.app_of(remembered):  # the last model run was another app's
+        try:
+            return in_place(found.get(remembered))
+        except NotFound:
+            pass  # gone since: fall back to what is installed
     item = store.find(text) if text else _default()
     problems = item.problems()
     if problems:
@@ -64,6 +73,13 @@ def choose(text: str | None) -> Chosen:
         sampling=spec.sampling if spec else registry.Sampling(),
         installed=item,
     )
+
+
+def in_place(model: found.Found) -> Chosen:
+    """Another app's model, run from where that app keeps it: not a byte copied."""
+    if not model.ok:
+        raise NotFound(f"{model.name} cannot be run: {model.problem}")
+    return Chosen(name=model.name, path=model.path, reasoning=model.reasoning, sampling=registry.Sampling())
 
 
 def _spec_for(item: store.Installed) -> registry.ModelSpec | None:

@@ -47,6 +47,9 @@ class Installed:
     repo: str | None = None
     revision: str | None = None
     source: str = "hf"  # "hf" | "pypi" | "import"
+    # imports: {"name": the found name it came by (or None), "path": the original's first file,
+    # "kept_as": "link" (a hard link here) | "path" (the manifest points there) | "copy"}
+    origin: dict | None = None
     installed_at: float = field(default_factory=time.time)
     folder: Path | None = field(default=None, compare=False)
 
@@ -165,7 +168,9 @@ def describe(item: Installed) -> Installed:
     item.architecture = item.architecture or info.architecture
     item.params = info.parameters
     item.params_active = info.active_parameters if info.active_parameters != info.parameters else None
-    item.quant = item.quant or gguf_names.quant_of(item.files[0].path)
+    item.quant = item.quant or gguf_names.quant_of(item.files[0].path) or info.quant
+    if item.alias is None:  # no registry entry speaks for it: the GGUF's own template says whether it thinks
+        item.reasoning = bool(info.thinks)
     return item
 
 
@@ -185,40 +190,41 @@ def commit(item: Installed, staged: list[Path]) -> Installed:
     return item
 
 
-def register_import(source: Path, name: str) -> Installed:
-    """Register a GGUF the user already has, in place: the manifest points at it, nothing is copied."""
-    source = source.expanduser().resolve()
-    if not source.is_file():
-        raise NotFound(f"{source}: no such file")
-    gguf.read(source)  # refuse what is not a GGUF before registering anything
-    files = gguf_names.split_parts(source.name)
-    file_paths = [source.with_name(part) for part in files]
-    missing = [str(p) for p in file_paths if not p.is_file()]
-    if missing:
-        raise NotFound(f"split GGUF is incomplete: {missing[0]} is missing")
-    item = Installed(
-        name=name,
-        files=[InstalledFile(path=str(p), size=p.stat().st_size) for p in file_paths],
-        source="import",
-    )
-    folder = paths.ensure(model_folder(name))
-    item.folder = folder
-    describe(item)
-    _write_atomic(folder / MANIFEST, json.dumps(item.to_json(), indent=2))
-    return item
-
-
 def remove(item: Installed) -> int:
-    """Delete an installed model (never the user's own files of an import); returns bytes freed."""
+    """Delete an installed model (never the user's own files of an import); returns bytes freed.
+
+    A hard-linked import's file is another name for the user's own: unlinking ours frees nothing while
+    theirs remains, so only files with no other link count as freed.
+    """
     freed = 0
     folder = item.folder or model_folder(item.name)
     with contextlib.suppress(FileNotFoundError):
         (folder / MANIFEST).unlink()  # first: a crash mid-way leaves no half-listed model
     for path in item.file_paths():
-        if path.is_relative_to(folder) and path.exists():
-            freed += path.stat().st_size
+        with contextlib.suppress(OSError):
+            if path.is_relative_to(folder) and (info := path.stat()).st_nlink <= 1:
+                freed += info.st_size
     shutil.rmtree(folder, ignore_errors=True)
     return freed
+
+
+def import_note(item: Installed) -> str:
+    """What `rm` of this model does to the user's own file, said before it is removed ("" for downloads)."""
+    if item.source != "import":
+        return ""
+    kept_as = (item.origin or {}).get("kept_as", "path")
+    original = (item.origin or {}).get("path")
+    if kept_as == "link":
+        try:
+            linked = item.path.stat().st_nlink > 1
+        except OSError:
+            linked = False
+        if not linked:
+            return " (deskseek held the last link to this file: the original was already gone)"
+        return f" (your imported file was left in place at {original}; only deskseek's hard link to it was removed)"
+    if kept_as == "copy":
+        return f" (deskseek's copy; your original at {original} was left in place)"
+    return " (your imported file was left in place)"
 
 
 @contextlib.contextmanager

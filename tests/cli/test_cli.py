@@ -17,7 +17,7 @@ from tests.models.test_pull import MB, Q4, REPO, registry_entry, wait_for_part
 
 INSTALLED_KEYS = {
     "name", "path", "files", "size", "quant", "architecture", "params", "params_active", "reasoning",
-    "source", "repo", "revision", "installed_at", "ok",
+    "source", "origin", "repo", "revision", "installed_at", "ok",
 }
 
 
@@ -81,7 +81,7 @@ def test_import_registers_in_place(tmp_path, capsys):
     code, out, _ = run(capsys, "import", str(mine))
     assert code == 0 and "imported my-model-Q5_K_M" in out
     item = store.find("my-model-Q5_K_M")
-    assert item.path == mine and item.architecture == "qwen2" and item.quant == "Q5_K_M"
+    assert os.path.samefile(item.path, mine) and item.architecture == "qwen2" and item.quant == "Q5_K_M"
     code, out, _ = run(capsys, "rm", "my-model-Q5_K_M")
     assert "your imported file was left in place" in out and mine.exists()
 

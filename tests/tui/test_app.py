@@ -220,12 +220,12 @@ async def test_first_run_pulls_the_chosen_model_in_the_app(hub, home, tmp_path):
 async def test_switching_model_loads_the_picked_one(starter_path, home, tmp_path):  # noqa: F811
     from textual.widgets import OptionList
 
-    from deskseek.models import store
+    from deskseek.models import imports
     from deskseek.tui import catalog
     from deskseek.tui.screens.model_picker import ModelPicker
 
-    store.register_import(starter_path, "smol")
-    store.register_import(gguf_writers.tiny_llama(tmp_path / "tiny.gguf"), "tiny")
+    imports.import_model(starter_path, "smol")
+    imports.import_model(gguf_writers.tiny_llama(tmp_path / "tiny.gguf"), "tiny")
     flags = chat_flags()
     app = DeskseekApp(catalog.request_for(flags, "smol"), history=History(ephemeral=True), flags=flags)
     async with app.run_test(size=SIZE) as pilot:
@@ -286,10 +286,10 @@ async def test_escape_stops_mid_answer_and_keeps_what_was_written(r1_paths):  # 
 
 
 async def test_a_failed_load_offers_the_other_installed_models(starter_path, home, tmp_path):  # noqa: F811
-    from deskseek.models import store
+    from deskseek.models import imports
     from deskseek.tui.screens.model_picker import ModelPicker
 
-    store.register_import(starter_path, "smol")
+    imports.import_model(starter_path, "smol")
     bad = tmp_path / "broken.gguf"
     bad.write_bytes(gguf_writers.truncated(starter_path, tmp_path / "cut.gguf", 2_000_000).read_bytes())
     request = ModelRequest(name="broken", path=bad, reasoning=False, allow_system=True,

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from deskseek.chat.history import History
-from deskseek.models import store
+from deskseek.models import imports
 from tests.conftest import REPO_ROOT
 from tests.engines.test_local import starter_path  # noqa: F401  (session fixture)
 from tests.fixtures import gguf_writers
@@ -33,8 +33,8 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is no
 
 
 def test_switching_model_mid_reply_in_a_real_terminal(terminal, starter_path, home, tmp_path):  # noqa: F811
-    store.register_import(starter_path, "smol")
-    store.register_import(gguf_writers.tiny_llama(tmp_path / "tiny.gguf"), "tiny")
+    imports.import_model(starter_path, "smol")
+    imports.import_model(gguf_writers.tiny_llama(tmp_path / "tiny.gguf"), "tiny")
     prompt, second = "Tell me a very long story about a lighthouse.", "Hello again"
     term = terminal()
     term.start(chat_argv("--model", "smol", "--temperature", "0", "--max-tokens", "800"))

@@ -24,10 +24,10 @@ LONG = Settings(temperature=0, max_tokens=600, ignore_eos=True)
 
 
 def installed(model, tmp_path) -> None:
-    from deskseek.models import store
+    from deskseek.models import imports
 
-    store.register_import(model, "smol")
-    store.register_import(gguf_writers.tiny_llama(tmp_path / "tiny.gguf"), "tiny")
+    imports.import_model(model, "smol")
+    imports.import_model(gguf_writers.tiny_llama(tmp_path / "tiny.gguf"), "tiny")
 
 
 async def pick(pilot, app, name: str) -> None:
