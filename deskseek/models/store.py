@@ -9,6 +9,8 @@ where the user has them; the manifest just points there.
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import json
 import os
 import re
@@ -20,7 +22,7 @@ from pathlib import Path
 import filelock
 
 from deskseek import paths
-from deskseek.errors import Busy, DeskseekError, NotFound
+from deskseek.errors import Busy, DeskseekError, DiskFull, NotFound
 from deskseek.models import gguf, gguf_names
 
 MANIFEST = "manifest.json"
@@ -85,10 +87,25 @@ class Installed:
         return data
 
 
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
+
+
 def slug(name: str) -> str:
-    """A folder name for a model name, readable and safe on every filesystem."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "--", name).strip("-.")
-    return cleaned or "model"
+    """A folder name for a model name: readable, safe on every filesystem, and one per name.
+
+    The readable part alone would merge names (`é.gguf` and `ü.gguf`, `모델` and `モデル`, `Q8_0` and `q8_0` on a
+    case-insensitive disk); a short hash of the exact name keeps them apart. Windows refuses `CON`, `AUX.x`
+    and friends whatever follows the first dot, so such a stem gets a leading underscore.
+    """
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:60].rstrip("-.") or "model"
+    if readable.split(".")[0].upper() in _WINDOWS_RESERVED:
+        readable = "_" + readable
+    return f"{readable}-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
+
+
+def _legacy_slug(name: str) -> str:
+    """The folder name before 0.2 (not one per name): still read, so older installs and partials are found."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "--", name).strip("-.") or "model"
 
 
 def model_folder(name: str) -> Path:
@@ -96,12 +113,15 @@ def model_folder(name: str) -> Path:
 
 
 def staging_folder(name: str) -> Path:
-    return paths.partial_dir() / slug(name)
+    """Where a pull of `name` gathers its parts; a partial left by an older version is picked up."""
+    folder = paths.partial_dir() / slug(name)
+    legacy = paths.partial_dir() / _legacy_slug(name)
+    return legacy if not folder.exists() and legacy.is_dir() else folder
 
 
-def _read_manifest(folder: Path) -> Installed | None:
+def _read_manifest(folder: Path, file: str = MANIFEST) -> Installed | None:
     try:
-        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        data = json.loads((folder / file).read_text(encoding="utf-8"))
         data.pop("format", None)
         files = [InstalledFile(**item) for item in data.pop("files")]
         return Installed(files=files, folder=folder, **data)
@@ -121,20 +141,28 @@ def installed() -> list[Installed]:
 def get(name: str) -> Installed | None:
     """The installed model of exactly this name, if it is there and whole."""
     item = _read_manifest(model_folder(name))
+    if item is None:
+        item = _read_manifest(paths.models_dir() / _legacy_slug(name))
     if item is None or item.name != name or item.problems():
         return None
     return item
 
 
-def find(text: str) -> Installed:
-    """Resolve what a user typed to one installed model: exact name, alias, or unique prefix."""
+def find(text: str, *, prefix: bool = True) -> Installed:
+    """Resolve what a user typed to one installed model: exact name, alias, name without its quant, or a unique
+    prefix (not for `rm`: deleting whatever happens to start with "r1" is not what anyone typed)."""
     models = installed()
     by_name = {m.name: m for m in models}
     if text in by_name:
         return by_name[text]
     candidates = [m for m in models if m.alias == text or m.name.split(":")[0] == text]
-    if not candidates:
+    if not candidates and prefix:
         candidates = [m for m in models if m.name.startswith(text)]
+    if not candidates and not prefix:
+        close = [m.name for m in models if m.name.startswith(text)]
+        if close:
+            raise NotFound(f"no installed model is named {text!r}; did you mean {', '.join(close)}? "
+                           "(give the full name)")
     if len(candidates) == 1:
         return candidates[0]
     if len(candidates) > 1:
@@ -151,18 +179,23 @@ def _write_atomic(path: Path, text: str) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename durable: after a power cut the folder lists the new name, not the old."""
     with contextlib.suppress(OSError):
-        fd = os.open(path.parent, os.O_RDONLY)
+        fd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
 
 
-def describe(item: Installed) -> Installed:
+def describe(item: Installed, files: list[Path] | None = None) -> Installed:
     """Fill architecture, parameter counts and quant from the GGUF header where the registry was silent."""
     try:
-        info = gguf.read_set(item.file_paths())
+        info = gguf.read_set(files or item.file_paths())
     except DeskseekError:
         return item
     item.architecture = item.architecture or info.architecture
@@ -174,20 +207,61 @@ def describe(item: Installed) -> Installed:
     return item
 
 
+PENDING = MANIFEST + ".pending"
+
+
 def commit(item: Installed, staged: list[Path]) -> Installed:
-    """Move verified files from the staging area into the model's folder, then write its manifest."""
+    """Move verified files from the staging area into the model's folder, then install its manifest.
+
+    The manifest is written first, as `manifest.json.pending`: a full disk fails there, before any file
+    moves, and the verified parts stay where the next pull re-checks them without a download. Moving and
+    renaming need no space. If the process dies after the files moved, the pending manifest is the record
+    that they were verified: `finish_commit` completes the install on the next pull.
+    """
     folder = model_folder(item.name)
     paths.ensure(folder)
     with contextlib.suppress(FileNotFoundError):
         (folder / MANIFEST).unlink()  # replacing a model: it is not installed until the new manifest lands
+    item.folder = folder
+    describe(item, [Path(p) for p in staged])
+    pending = folder / PENDING
+    try:
+        _write_atomic(pending, json.dumps(item.to_json(), indent=2))
+    except OSError as err:
+        pending.with_name(pending.name + ".tmp").unlink(missing_ok=True)
+        if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise DiskFull(f"disk full while installing {item.name}: free a few MB and run the same command; "
+                           "the downloaded files are kept and will not be fetched again") from None
+        raise
     for source, entry in zip(staged, item.files):
         target = folder / entry.path
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(source, target)
-    item.folder = folder
-    describe(item)
-    _write_atomic(folder / MANIFEST, json.dumps(item.to_json(), indent=2))
+    os.replace(pending, folder / MANIFEST)
+    _fsync_folder(folder)
     return item
+
+
+def finish_commit(name: str) -> Installed | None:
+    """Complete an install a crash interrupted after its files moved in (see commit); None if there is none."""
+    folder = model_folder(name)
+    pending = folder / PENDING
+    if not pending.is_file():
+        return None
+    item = _read_manifest(folder, PENDING)
+    if item is None or item.name != name or item.problems():
+        pending.unlink(missing_ok=True)  # not every file made it: the pull fetches what is missing
+        return None
+    os.replace(pending, folder / MANIFEST)
+    _fsync_folder(folder)
+    return item
+
+
+def leftovers(name: str) -> list[Path]:
+    """What a model name still holds on disk without being installed: a partial pull, a half-made folder."""
+    found = [folder for folder in {staging_folder(name), model_folder(name),
+                                   paths.models_dir() / _legacy_slug(name)} if folder.is_dir()]
+    return [f for f in found if f.parent == paths.partial_dir() or _read_manifest(f) is None]
 
 
 def remove(item: Installed) -> int:
@@ -228,8 +302,8 @@ def import_note(item: Installed) -> str:
 
 
 @contextlib.contextmanager
-def lock(name: str):
-    """Hold the per-model lock for a pull; a second process is told at once rather than left waiting.
+def lock(name: str, doing: str = "pull"):
+    """Hold the per-model lock (a pull, an rm); a second process is told at once rather than left waiting.
 
     The OS releases the lock when its holder dies, even by kill -9, so a crash never wedges a model.
     """
@@ -238,6 +312,8 @@ def lock(name: str):
     try:
         guard.acquire()
     except filelock.Timeout:
+        if doing == "rm":
+            raise Busy(f"a pull of {name} is running; stop it first, then remove") from None
         raise Busy(f"another deskseek is already pulling {name}; wait for it or stop it first") from None
     try:
         yield

