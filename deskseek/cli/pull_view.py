@@ -85,6 +85,8 @@ class PullView:
             self.task = self.progress.add_task(event.name, total=event.total, completed=event.already)
 
     def _advance(self, event: download.Progress) -> None:
+        if event.done < self.start_bytes:  # kept bytes thrown away (not this file's): the rate counts from here
+            self.started_at, self.start_bytes = time.monotonic(), event.done
         if self.progress is not None:
             self.progress.update(self.task, completed=event.done, total=event.total)
             return
@@ -93,8 +95,8 @@ class PullView:
             return
         self.last_line = now
         elapsed = max(now - self.started_at, 1e-6)
-        rate = (event.done - self.start_bytes) / elapsed
-        percent = 100 * event.done / event.total if event.total else 100
+        rate = max(event.done - self.start_bytes, 0) / elapsed
+        percent = min(100 * event.done / event.total, 100) if event.total else 100
         eta = (event.total - event.done) / rate if rate > 0 else 0
         print(
             f"{self.name}: {percent:5.1f}% {human_bytes(event.done)}/{human_bytes(event.total)} "
