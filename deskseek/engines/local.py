@@ -27,11 +27,12 @@ from pathlib import Path
 from deskseek.engines import chat_template
 from deskseek.engines.events import Settings
 from deskseek.engines.generation import Generation
-from deskseek.errors import DeskseekError
+from deskseek.errors import DeskseekError, UsageError
 from deskseek.llama import cpu, native_log, threadpool
 from deskseek.llama.binding import set_fields
 from deskseek.llama.overrides import CpuOverrides
 from deskseek.models import gguf
+from deskseek.placement import kv_cache
 
 log = logging.getLogger("deskseek.engine")
 
@@ -42,6 +43,9 @@ class LoadError(DeskseekError):
 
 class LoadCancelled(LoadError):
     """The caller's progress callback asked to stop (it returned False)."""
+
+
+REPEAT_LAST_N = 64  # llama.cpp's default window for --repeat-penalty
 
 
 def default_threads() -> int:
@@ -68,9 +72,14 @@ class Engine:
         allow_system: bool = True,
         cpu_patterns: list[str] | None = None,
         on_progress: Callable[[float], bool | None] | None = None,
+        cache_type_k: str = kv_cache.DEFAULT,
+        cache_type_v: str = kv_cache.DEFAULT,
+        flash_attn: str = "auto",
     ):
         import llama_cpp
 
+        if problem := kv_cache.conflict(cache_type_v, flash_attn):
+            raise UsageError(problem)
         self._llama = llama_cpp
         native_log.install()
         self.path = Path(path)
@@ -84,11 +93,15 @@ class Engine:
         mark = native_log.mark()
         cparams = llama_cpp.llama_context_default_params()
         set_fields(cparams, n_ctx=n_ctx, n_batch=n_batch, n_ubatch=min(n_batch, 512), n_threads=threads,
-                   n_threads_batch=threads, no_perf=True)
+                   n_threads_batch=threads, no_perf=True, type_k=kv_cache.ggml_type(cache_type_k),
+                   type_v=kv_cache.ggml_type(cache_type_v), flash_attn_type=kv_cache.flash_attn_type(flash_attn, cache_type_v))
         self._ctx = llama_cpp.llama_init_from_model(self._model, cparams)
         if not self._ctx:
             llama_cpp.llama_model_free(self._model)
             reason = native_log.first_error(mark) or "llama.cpp could not allocate it"
+            if kv_cache.quantized(cache_type_k) or kv_cache.quantized(cache_type_v):
+                raise LoadError(f"llama.cpp could not make a {cache_type_k}/{cache_type_v} KV cache for this model "
+                                f"({reason}); try -ctk f16 -ctv f16")
             raise LoadError(f"not enough memory for a {n_ctx}-token context ({reason}); try a smaller --ctx")
         self._pool = threadpool.attach(self._ctx, threads)
         self.n_ctx = llama_cpp.llama_n_ctx(self._ctx)
@@ -121,7 +134,9 @@ class Engine:
             reasoning if reasoning is not None else chat_template.is_reasoning_template(self.template or "")
         )
         self.allow_system = allow_system
-        log.info("loaded %s (%s, ctx %d, %d threads)", self.path, self.architecture, self.n_ctx, threads)
+        self.cache_types = (cache_type_k, cache_type_v)
+        log.info("loaded %s (%s, ctx %d, %d threads, KV cache %s/%s, flash attention %s)", self.path,
+                 self.architecture, self.n_ctx, threads, cache_type_k, cache_type_v, flash_attn)
 
     # -- loading helpers --
 
@@ -304,6 +319,10 @@ class Engine:
             llama.llama_sampler_chain_add(chain, grammar)
         if settings.ignore_eos:
             llama.llama_sampler_chain_add(chain, self._eog_ban())
+        if settings.repeat_penalty != 1.0:  # first, as llama.cpp's own chain: it reshapes the logits the rest read
+            n_vocab = llama.llama_vocab_n_tokens(self._vocab)
+            llama.llama_sampler_chain_add(
+                chain, llama.llama_sampler_init_penalties(n_vocab, REPEAT_LAST_N, settings.repeat_penalty, 0.0, 0.0))
         if settings.temperature <= 0:
             llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_greedy())
             return chain

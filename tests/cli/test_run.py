@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from deskseek.errors import NOT_FOUND
 from tests.conftest import REPO_ROOT
 from tests.engines.test_local import R1_GRAMMAR, r1_paths, starter_path  # noqa: F401  (session fixtures)
 from tests.fixtures import gguf_writers
@@ -95,7 +96,7 @@ def test_prompt_from_stdin_and_last_model_remembered(guarded, starter_path):  # 
 
 def test_run_without_any_model_says_how_to_get_one(guarded):
     done = guarded("run", "hello")
-    assert done.returncode == 1
+    assert done.returncode == NOT_FOUND
     assert done.stderr == "error: no model installed; `deskseek pull starter` fetches a small one to begin with\n"
 
 
