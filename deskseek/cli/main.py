@@ -62,6 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     if sys.stdout is None:  # Python's stand-in for a closed file descriptor 1 (`>&-`)
         return _fail(OutputError("standard output is closed; deskseek writes its results there"))
     output.watch()
+    try:
+        return _run(args)
+    finally:
+        output.unwatch()
+
+
+def _run(args) -> int:
     _setup_logging()
     try:
         code = args.func(args)

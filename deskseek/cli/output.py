@@ -41,11 +41,12 @@ class _Fd1(io.RawIOBase):
 
 
 _watched: _Fd1 | None = None
+_original = None
 
 
 def watch() -> None:
     """Route sys.stdout through a watched writer, unless it is a terminal (or gone, or not a real file)."""
-    global _watched
+    global _watched, _original
     stream = sys.stdout
     try:
         if stream is None or stream.isatty():
@@ -54,9 +55,21 @@ def watch() -> None:
     except (OSError, ValueError, AttributeError):
         return  # a stand-in (a test's capture): nothing to watch
     stream.flush()
-    _watched = _Fd1(fd)
+    _watched, _original = _Fd1(fd), stream
     sys.stdout = io.TextIOWrapper(io.BufferedWriter(_watched), encoding=stream.encoding, errors=stream.errors,
                                   line_buffering=stream.line_buffering)
+
+
+def unwatch() -> None:
+    """Hand back the stdout Python made (main() may be called again in the same process, as tests do)."""
+    global _watched, _original
+    if _original is None:
+        return
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass  # already reported, and its descriptor now points at the null device
+    sys.stdout, _watched, _original = _original, None, None
 
 
 def failure(err: BaseException) -> OSError | None:
