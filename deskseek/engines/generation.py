@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from deskseek.engines import chat_template
+from deskseek.engines import chat_template, samplers
 from deskseek.engines.events import AnswerDelta, Done, Error, Event, Notice, ReasoningDelta, Reply, Settings, Stats
 from deskseek.engines.stops import StopMatcher
 from deskseek.engines.thinking import ReasoningSplitter
@@ -97,7 +97,7 @@ class Generation:
             self._finish("cancelled", splitter, started, len(tokens), cached, 0, 0, None, None)
             return
         prompt_done = time.perf_counter()
-        sampler = engine._sampler(settings)
+        sampler = samplers.chain(llama, engine._vocab, settings)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         limit = settings.max_tokens if settings.max_tokens is not None else engine.n_ctx
         generated = reasoning_tokens = 0

@@ -45,9 +45,6 @@ class LoadCancelled(LoadError):
     """The caller's progress callback asked to stop (it returned False)."""
 
 
-REPEAT_LAST_N = 64  # llama.cpp's default window for --repeat-penalty
-
-
 def default_threads() -> int:
     """llama.cpp decodes fastest on physical cores; os.cpu_count() counts SMT siblings, so halve large counts."""
     count = os.cpu_count() or 2
@@ -307,42 +304,6 @@ class Engine:
                 )
             del messages[droppable]
             dropped += 1
-
-    def _sampler(self, settings: Settings):
-        llama = self._llama
-        chain = llama.llama_sampler_chain_init(llama.llama_sampler_chain_default_params())
-        if settings.grammar:
-            grammar = llama.llama_sampler_init_grammar(self._vocab, settings.grammar.encode(), b"root")
-            if not grammar:
-                llama.llama_sampler_free(chain)
-                raise DeskseekError("the grammar could not be parsed")
-            llama.llama_sampler_chain_add(chain, grammar)
-        if settings.ignore_eos:
-            llama.llama_sampler_chain_add(chain, self._eog_ban())
-        if settings.repeat_penalty != 1.0:  # first, as llama.cpp's own chain: it reshapes the logits the rest read
-            n_vocab = llama.llama_vocab_n_tokens(self._vocab)
-            llama.llama_sampler_chain_add(
-                chain, llama.llama_sampler_init_penalties(n_vocab, REPEAT_LAST_N, settings.repeat_penalty, 0.0, 0.0))
-        if settings.temperature <= 0:
-            llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_greedy())
-            return chain
-        if settings.top_k > 0:
-            llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_top_k(settings.top_k))
-        llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_top_p(settings.top_p, 1))
-        if settings.min_p > 0:
-            llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_min_p(settings.min_p, 1))
-        llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_temp(settings.temperature))
-        seed = settings.seed if settings.seed is not None else 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: random
-        llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_dist(seed))
-        return chain
-
-    def _eog_ban(self):
-        """A logit-bias sampler that makes every end-of-generation token impossible, as llama.cpp's ignore_eos."""
-        llama = self._llama
-        n_vocab = llama.llama_vocab_n_tokens(self._vocab)
-        eog = [t for t in range(n_vocab) if llama.llama_vocab_is_eog(self._vocab, t)]
-        biases = (llama.llama_logit_bias * len(eog))(*[llama.llama_logit_bias(t, float("-inf")) for t in eog])
-        return llama.llama_sampler_init_logit_bias(n_vocab, len(eog), biases)
 
     def _reuse_prefix(self, tokens: list[int]) -> int:
         """Keep the KV cache's common prefix with this prompt; at least one token must still be decoded."""
