@@ -58,7 +58,7 @@ def sampling_defaults(chosen: choice.Chosen, info: gguf.GgufInfo | None) -> Defa
     for key, name in GGUF_SAMPLING.items():
         value = (info.metadata if info else {}).get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and _sane(name, value):
-            found[name] = int(value) if name == "top_k" else float(value)
+            found[name] = int(value) if name == "top_k" else float(f"{value:.6g}")  # float32's 0.6000000238 is 0.6
     return Defaults(**{**values, **found}, source="the GGUF" if found else "deskseek")
 
 

@@ -52,9 +52,10 @@ def test_template_alone_and_json(guarded, starter_path):  # noqa: F811
 def test_the_ggufs_own_sampling_advice_is_shown_and_used(guarded, starter_path, tmp_path):  # noqa: F811
     """A GGUF that recommends top-k 1 samples greedily however hot the temperature: show says so, run does so."""
     advised = gguf_writers.with_metadata(starter_path, tmp_path / "advised.gguf", set_kv={
-        "general.sampling.top_k": 1, "general.sampling.temp": 3.0, "general.sampling.penalty_repeat": 1.0})
+        "general.sampling.top_k": 1, "general.sampling.temp": 3.0, "general.sampling.penalty_repeat": 1.0,
+        "general.sampling.min_p": 0.1})
     sampling = json.loads(guarded("show", str(advised), "--json").stdout)["sampling"]
-    assert sampling == {"temperature": 3.0, "top_p": 0.95, "top_k": 1, "min_p": 0.05, "repeat_penalty": 1.0,
+    assert sampling == {"temperature": 3.0, "top_p": 0.95, "top_k": 1, "min_p": 0.1, "repeat_penalty": 1.0,
                         "source": "the GGUF"}
     run = ["run", "-t", "2", "-n", "12", "--json", "--seed", "7", "Name a fruit."]
     greedy = json.loads(guarded(*run, "-m", str(starter_path), "--temp", "0").stdout)["content"]
