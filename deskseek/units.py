@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
+
+MAX_SIZE = 2**60  # an exbibyte: past any machine's memory, and still an exact int everywhere we pass it
 
 
 def human_bytes(count: float) -> str:
@@ -14,10 +17,17 @@ def human_bytes(count: float) -> str:
 
 
 def parse_size(text: str) -> int:
-    """'24G', '24GB', '24GiB', '512M', '80e9' -> bytes. Decimal units (as GPU vendors count) unless 'i'."""
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kmgt]?)(i?)b?\s*", text.lower())
+    """'24G', '24GB', '24GiB', '512M', '80e9' -> bytes. Decimal units (as GPU vendors count) unless 'i'.
+
+    ValueError, one line, for anything else, including sizes no machine has (`1e400` is infinity as a float,
+    and an int that large overflows every C type it would be handed to).
+    """
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e\+?[0-9]+)?)\s*([kmgtp]?)(i?)b?\s*", text.lower())
     if not match:
         raise ValueError(f"{text!r} is not a size like 24G, 512M or 80GiB")
     number, unit, binary = match.groups()
     base = 1024 if binary else 1000
-    return int(float(number) * base ** " kmgt".index(unit or " "))
+    value = float(number) * base ** " kmgtp".index(unit or " ")
+    if not math.isfinite(value) or value > MAX_SIZE:
+        raise ValueError(f"{text!r} is more than any machine has (at most 1 EiB)")
+    return int(value)

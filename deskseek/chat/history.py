@@ -42,7 +42,7 @@ from deskseek.chat.records import (
     message_from_row,
 )
 from deskseek.chat.reply_writer import ReplyWriter
-from deskseek.errors import DeskseekError, DiskFull, NotFound
+from deskseek.errors import Busy, DeskseekError, DiskFull, NotFound
 
 log = logging.getLogger("deskseek.history")
 
@@ -400,7 +400,7 @@ def _user_facing(err: sqlite3.OperationalError, path: Path | None) -> Exception:
     if "disk I/O error" in text:
         return DiskFull(f"the chat history at {path} could not be written ({text}; is the disk full?)")
     if "locked" in text or "busy" in text:
-        return DeskseekError(f"the chat history at {path} is locked by another program; try again")
+        return Busy(f"the chat history at {path} is locked by another program; try again")
     if "readonly" in text:
         return DeskseekError(f"the chat history at {path} is read-only: {text}")
     return DeskseekError(f"the chat history at {path} could not be used: {text}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from deskseek.cli import flags
-from deskseek.errors import DeskseekError
 
 
 def cmd_chat(args) -> int:
@@ -21,10 +20,7 @@ def cmd_chat(args) -> int:
         if args.resume == "last":
             resume = history.last_conversation_id()
         elif args.resume is not None:
-            try:
-                resume = history.conversation(int(args.resume)).id
-            except ValueError:
-                raise DeskseekError(f"--resume takes a conversation number, not {args.resume!r}") from None
+            resume = history.conversation(args.resume).id
         if request is not None:
             choice.remember(request.name)
         app = DeskseekApp(request, history=history, resume=resume, flags=args)
@@ -36,7 +32,7 @@ def cmd_chat(args) -> int:
 
 def add_commands(commands) -> None:
     p = commands.add_parser("chat", help="the chat app (offline)")
-    p.add_argument("--resume", nargs="?", const="last", metavar="ID", help="continue a conversation (default: the last)")
+    p.add_argument("--resume", nargs="?", const="last", type=flags.resume_target, metavar="ID", help="continue a conversation (default: the last)")
     p.add_argument("--ephemeral", action="store_true", help="write nothing to the history")
     flags.model_flags(p)
     p.set_defaults(func=cmd_chat)

@@ -6,7 +6,6 @@ create the history file: on a fresh install there is simply nothing to list.
 
 from __future__ import annotations
 
-import argparse
 import json
 from datetime import datetime
 from pathlib import Path
@@ -27,17 +26,17 @@ def add_commands(subparsers) -> None:
     p.set_defaults(func=cmd_list)
 
     p = commands.add_parser("show", help="print a conversation as a Markdown transcript")
-    p.add_argument("id", type=_conversation_id)
+    p.add_argument("id", type=flags.conversation_id)
     p.set_defaults(func=cmd_show)
 
     p = commands.add_parser("export", help="write a conversation as Markdown or JSON")
-    p.add_argument("id", type=_conversation_id)
+    p.add_argument("id", type=flags.conversation_id)
     p.add_argument("--format", choices=FORMATS, default="md", help="md (a readable transcript, default) or json")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     p.set_defaults(func=cmd_export)
 
     p = commands.add_parser("rm", help="delete a conversation and all its messages")
-    p.add_argument("id", type=_conversation_id)
+    p.add_argument("id", type=flags.conversation_id)
     p.set_defaults(func=cmd_rm)
 
 
@@ -110,16 +109,6 @@ def _open_or_raise(conversation_id: int) -> History:
 def _export(conversation_id: int, fmt: str) -> str:
     with _open_or_raise(conversation_id) as history:
         return history.export(conversation_id, fmt)
-
-
-def _conversation_id(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a conversation id (`deskseek history list`)") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a conversation id; ids start at 1")
-    return value
 
 
 def _local(stamp: str) -> str:

@@ -7,17 +7,17 @@ import sys
 
 from deskseek.cli import flags
 from deskseek.engines import launch
-from deskseek.errors import DeskseekError
+from deskseek.errors import FAILED, INTERRUPTED, DeskseekError, UsageError
 
 
 def _read_prompt(args) -> str:
     if args.prompt and args.prompt != "-":
         return args.prompt
     if sys.stdin is None or sys.stdin.isatty():
-        raise DeskseekError("no prompt: give it as an argument, or pipe it in on standard input")
+        raise UsageError("no prompt: give it as an argument, or pipe it in on standard input")
     text = sys.stdin.read()
     if not text.strip():
-        raise DeskseekError("the prompt on standard input is empty")
+        raise UsageError("the prompt on standard input is empty")
     return text
 
 
@@ -40,7 +40,7 @@ def cmd_run(args) -> int:
         line.note("checking this CPU's AMX kernels (once per machine)…")
     try:
         engine = Engine(
-            chosen.path, n_ctx=args.ctx, n_threads=args.threads, n_gpu_layers=plan.gpu_layers,
+            chosen.path, **launch.engine_options(args), n_gpu_layers=plan.gpu_layers,
             reasoning=chosen.reasoning, allow_system=chosen.sampling.system_prompt,
             cpu_patterns=plan.cpu_tensor_patterns, on_progress=line.update if line else None,
         )
@@ -49,7 +49,7 @@ def cmd_run(args) -> int:
             line.done()
     choice.remember(chosen.name)
     messages = [{"role": "system", "content": args.system}] if args.system else []
-    settings = launch.settings(args, chosen.sampling)
+    settings = prepared.settings
     try:
         if interactive:
             return _converse(engine, chosen.name, settings, args)
@@ -76,7 +76,9 @@ def _answer_once(engine, name, messages, settings, args) -> int:
         }, ensure_ascii=False, indent=2))
     if reply.error:
         raise DeskseekError(reply.error)
-    return 130 if reply.finish_reason == "cancelled" else 0
+    if reply.finish_reason == "cancelled":
+        return INTERRUPTED
+    return 0 if reply.thought_closed else FAILED  # a thought with no answer is no answer, whatever was printed
 
 
 def _converse(engine, name, settings, args) -> int:

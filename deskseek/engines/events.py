@@ -67,6 +67,8 @@ class Settings:
     top_p: float = 0.95
     top_k: int = 40
     min_p: float = 0.05
+    repeat_penalty: float = 1.0  # llama.cpp's: over the last 64 generated tokens; 1.0 is off
+    stop: tuple[str, ...] = ()  # the reply ends where it writes one of these, which is not shown
     seed: int | None = None
     max_tokens: int | None = None  # None: until the model stops or the context is full
     think_budget: int | None = None  # reasoning tokens before the thought is closed for it

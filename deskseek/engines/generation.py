@@ -13,8 +13,9 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from deskseek.engines import chat_template
+from deskseek.engines import chat_template, samplers
 from deskseek.engines.events import AnswerDelta, Done, Error, Event, Notice, ReasoningDelta, Reply, Settings, Stats
+from deskseek.engines.stops import StopMatcher
 from deskseek.engines.thinking import ReasoningSplitter
 from deskseek.errors import DeskseekError
 
@@ -31,6 +32,7 @@ class Generation:
         self.engine, self.messages, self.settings = engine, messages, settings
         self._events: queue.Queue = queue.Queue()
         self.reply = Reply()
+        self._stops = StopMatcher(settings.stop)  # before the think splitter: no part of a stop text goes on
 
     def start(self) -> None:
         self.engine._cancel.clear()
@@ -95,7 +97,7 @@ class Generation:
             self._finish("cancelled", splitter, started, len(tokens), cached, 0, 0, None, None)
             return
         prompt_done = time.perf_counter()
-        sampler = engine._sampler(settings)
+        sampler = samplers.chain(llama, engine._vocab, settings)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         limit = settings.max_tokens if settings.max_tokens is not None else engine.n_ctx
         generated = reasoning_tokens = 0
@@ -120,6 +122,9 @@ class Generation:
                 if splitter is not None and splitter.in_thought:
                     reasoning_tokens += 1
                 self._text(decoder.decode(engine._piece(token)), splitter)
+                if self._stops.stopped:
+                    reason = "stop"
+                    break
                 status = engine._decode_one(token)
                 if status != 0:
                     self._emit(Notice("the context is full; the reply was cut short"))
@@ -131,6 +136,9 @@ class Generation:
                     budget_spent = True
                     if not self._close_thought(splitter):
                         reason = "cancelled"
+                        break
+                    if self._stops.stopped:  # a stop text that the closing tag completed
+                        reason = "stop"
                         break
         finally:
             llama.llama_sampler_free(sampler)
@@ -147,6 +155,9 @@ class Generation:
         return self.engine._decode(self.engine.tokenize(closing, add_bos=False))
 
     def _text(self, text: str, splitter: ReasoningSplitter | None) -> None:
+        self._shown(self._stops.feed(text), splitter)
+
+    def _shown(self, text: str, splitter: ReasoningSplitter | None) -> None:
         if not text:
             return
         if splitter is None:
@@ -161,6 +172,7 @@ class Generation:
     def _finish(self, reason, splitter, started, prompt_tokens, cached, generated, reasoning_tokens,
                 prompt_done, first_token_at) -> None:
         thought_closed = True
+        self._shown(self._stops.flush(), splitter)  # the reply ended without a stop: held-back text was text
         if splitter is not None:
             self._emit_deltas(splitter.finish())
             thought_closed = splitter.thought_closed or not splitter.saw_thought

@@ -26,11 +26,12 @@ from pathlib import Path
 from deskseek.engines import chat_template
 from deskseek.engines.events import Settings
 from deskseek.engines.generation import Generation
-from deskseek.errors import DeskseekError
+from deskseek.errors import DeskseekError, UsageError
 from deskseek.llama import cores, cpu, native_log, threadpool
 from deskseek.llama.binding import set_fields
 from deskseek.llama.overrides import CpuOverrides
 from deskseek.models import gguf
+from deskseek.placement import kv_cache
 
 log = logging.getLogger("deskseek.engine")
 
@@ -66,9 +67,14 @@ class Engine:
         allow_system: bool = True,
         cpu_patterns: list[str] | None = None,
         on_progress: Callable[[float], bool | None] | None = None,
+        cache_type_k: str = kv_cache.DEFAULT,
+        cache_type_v: str = kv_cache.DEFAULT,
+        flash_attn: str = "auto",
     ):
         import llama_cpp
 
+        if problem := kv_cache.conflict(cache_type_v, flash_attn):
+            raise UsageError(problem)
         self._llama = llama_cpp
         native_log.install()
         self.path = Path(path)
@@ -82,11 +88,15 @@ class Engine:
         mark = native_log.mark()
         cparams = llama_cpp.llama_context_default_params()
         set_fields(cparams, n_ctx=n_ctx, n_batch=n_batch, n_ubatch=min(n_batch, 512), n_threads=threads,
-                   n_threads_batch=threads, no_perf=True)
+                   n_threads_batch=threads, no_perf=True, type_k=kv_cache.ggml_type(cache_type_k),
+                   type_v=kv_cache.ggml_type(cache_type_v), flash_attn_type=kv_cache.flash_attn_type(flash_attn, cache_type_v))
         self._ctx = llama_cpp.llama_init_from_model(self._model, cparams)
         if not self._ctx:
             llama_cpp.llama_model_free(self._model)
             reason = native_log.first_error(mark) or "llama.cpp could not allocate it"
+            if kv_cache.quantized(cache_type_k) or kv_cache.quantized(cache_type_v):
+                raise LoadError(f"llama.cpp could not make a {cache_type_k}/{cache_type_v} KV cache for this model "
+                                f"({reason}); try -ctk f16 -ctv f16")
             raise LoadError(f"not enough memory for a {n_ctx}-token context ({reason}); try a smaller --ctx")
         self._pool = threadpool.attach(self._ctx, threads)
         self.n_ctx = llama_cpp.llama_n_ctx(self._ctx)
@@ -119,7 +129,9 @@ class Engine:
             reasoning if reasoning is not None else gguf.is_reasoning_template(self.template or "")
         )
         self.allow_system = allow_system
-        log.info("loaded %s (%s, ctx %d, %d threads)", self.path, self.architecture, self.n_ctx, threads)
+        self.cache_types = (cache_type_k, cache_type_v)
+        log.info("loaded %s (%s, ctx %d, %d threads, KV cache %s/%s, flash attention %s)", self.path,
+                 self.architecture, self.n_ctx, threads, cache_type_k, cache_type_v, flash_attn)
 
     # -- loading helpers --
 
@@ -290,38 +302,6 @@ class Engine:
                 )
             del messages[droppable]
             dropped += 1
-
-    def _sampler(self, settings: Settings):
-        llama = self._llama
-        chain = llama.llama_sampler_chain_init(llama.llama_sampler_chain_default_params())
-        if settings.grammar:
-            grammar = llama.llama_sampler_init_grammar(self._vocab, settings.grammar.encode(), b"root")
-            if not grammar:
-                llama.llama_sampler_free(chain)
-                raise DeskseekError("the grammar could not be parsed")
-            llama.llama_sampler_chain_add(chain, grammar)
-        if settings.ignore_eos:
-            llama.llama_sampler_chain_add(chain, self._eog_ban())
-        if settings.temperature <= 0:
-            llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_greedy())
-            return chain
-        if settings.top_k > 0:
-            llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_top_k(settings.top_k))
-        llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_top_p(settings.top_p, 1))
-        if settings.min_p > 0:
-            llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_min_p(settings.min_p, 1))
-        llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_temp(settings.temperature))
-        seed = settings.seed if settings.seed is not None else 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: random
-        llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_dist(seed))
-        return chain
-
-    def _eog_ban(self):
-        """A logit-bias sampler that makes every end-of-generation token impossible, as llama.cpp's ignore_eos."""
-        llama = self._llama
-        n_vocab = llama.llama_vocab_n_tokens(self._vocab)
-        eog = [t for t in range(n_vocab) if llama.llama_vocab_is_eog(self._vocab, t)]
-        biases = (llama.llama_logit_bias * len(eog))(*[llama.llama_logit_bias(t, float("-inf")) for t in eog])
-        return llama.llama_sampler_init_logit_bias(n_vocab, len(eog), biases)
 
     def _reuse_prefix(self, tokens: list[int]) -> int:
         """Keep the KV cache's common prefix with this prompt; at least one token must still be decoded."""

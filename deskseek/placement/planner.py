@@ -13,9 +13,10 @@ made for machines other than this one (`--gpu-mem`, `--ram`).
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from deskseek.models.gguf import GgufInfo
+from deskseek.placement import kv_cache
 from deskseek.placement.hardware import Machine
 
 # llama.cpp's own (common/arg.cpp, --cpu-moe): fused gate_up experts and the `_chexps` form are routed experts too.
@@ -39,7 +40,10 @@ class ModelFacts:
     output_bytes: int  # output head and final norm: on the GPU only when every layer is
     layer_bytes: list[int]  # all tensors of blk.N
     expert_bytes: list[int]  # the routed-expert tensors of blk.N (0 for dense layers)
-    kv_bytes_per_token: float  # at f16
+    k_per_token: int  # values one token adds to the K cache, over all layers
+    v_per_token: int  # and to the V cache
+    cache_type_k: str = kv_cache.DEFAULT  # the cache's element types (-ctk/-ctv), which the KV figures count
+    cache_type_v: str = kv_cache.DEFAULT
 
     @property
     def moe(self) -> bool:
@@ -53,9 +57,18 @@ class ModelFacts:
     def dense_bytes(self) -> int:
         return self.total_bytes - self.routed_expert_bytes
 
+    @property
+    def kv_bytes_per_token(self) -> float:
+        return (self.k_per_token * kv_cache.bytes_per_element(self.cache_type_k)
+                + self.v_per_token * kv_cache.bytes_per_element(self.cache_type_v))
+
     def kv_bytes(self, ctx: int) -> int:
-        """An F16 cache, llama.cpp's default and the engine's."""
+        """The KV cache of `ctx` tokens in this model's cache types (f16 unless with_cache said otherwise)."""
         return int(self.kv_bytes_per_token * ctx)
+
+    def with_cache(self, type_k: str, type_v: str) -> ModelFacts:
+        """The same model with its KV cache in other element types: every plan made from it counts them."""
+        return replace(self, cache_type_k=type_k, cache_type_v=type_v)
 
     def touched_per_token(self, layers: range) -> int:
         """Bytes a token reads in these layers: everything dense, and `used/count` of the routed experts."""
@@ -98,7 +111,8 @@ class ModelFacts:
             output_bytes=output_bytes,
             layer_bytes=layer_bytes,
             expert_bytes=expert_bytes,
-            kv_bytes_per_token=float(n_layer * n_head_kv * (key + value) * 2),
+            k_per_token=n_layer * n_head_kv * key,
+            v_per_token=n_layer * n_head_kv * value,
         )
 
 

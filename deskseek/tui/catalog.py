@@ -23,6 +23,9 @@ class ModelRequest:
     settings: Settings
     n_ctx: int = 4096
     n_threads: int | None = None
+    cache_type_k: str = "f16"
+    cache_type_v: str = "f16"
+    flash_attn: str = "auto"
     gpu_layers: int = -1
     cpu_patterns: list[str] = field(default_factory=list)
     placement: str = ""
@@ -57,6 +60,6 @@ def request_for(flags, model: str | None):
     return ModelRequest(
         name=chosen.name, path=chosen.path, reasoning=chosen.reasoning,
         allow_system=chosen.sampling.system_prompt, settings=prepared.settings,
-        n_ctx=flags.ctx, n_threads=flags.threads, gpu_layers=plan.gpu_layers,
+        **launch.engine_options(flags), gpu_layers=plan.gpu_layers,
         cpu_patterns=plan.cpu_tensor_patterns, placement=plan.summary(), backend=prepared.machine.backend,
     )

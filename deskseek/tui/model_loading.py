@@ -55,6 +55,7 @@ class ModelLoading:
         engine = self.engine_factory(
             request.path, n_ctx=request.n_ctx, n_threads=request.n_threads, n_gpu_layers=request.gpu_layers,
             reasoning=request.reasoning, allow_system=request.allow_system, cpu_patterns=request.cpu_patterns,
+            cache_type_k=request.cache_type_k, cache_type_v=request.cache_type_v, flash_attn=request.flash_attn,
             on_progress=progress,
         )
         return engine, request

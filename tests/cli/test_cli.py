@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from deskseek.cli.main import main
+from deskseek.errors import NOT_FOUND
 from deskseek.models import store
 from tests.conftest import REPO_ROOT, gguf_bytes, write_registry
 from tests.models.test_pull import MB, Q4, REPO, registry_entry, wait_for_part
@@ -61,9 +62,10 @@ def test_list_available_json_marks_installed(tiny, capsys):
 
 
 def test_errors_are_one_line_without_traceback(tiny, capsys):
-    for argv in (["pull", "tinyy"], ["pull", "hf.co/acme/none"], ["rm", "nothing"], ["import", "/no/such.gguf"]):
+    for argv, status in ((["pull", "tinyy"], NOT_FOUND), (["pull", "hf.co/acme/none"], NOT_FOUND),
+                         (["rm", "nothing"], NOT_FOUND), (["import", "/no/such.gguf"], NOT_FOUND)):
         code, out, err = run(capsys, *argv)
-        assert code == 1 and out == ""
+        assert (code, out) == (status, ""), argv
         assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
 
 

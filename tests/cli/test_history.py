@@ -138,7 +138,8 @@ def test_unknown_id_on_a_fresh_install_creates_nothing(capsys, action):
     assert not paths.history_db().exists()
 
 
-@pytest.mark.parametrize("argv", [[], ["show", "abc"], ["rm", "0"], ["export", "1", "--format", "pdf"]])
+@pytest.mark.parametrize("argv", [[], ["show", "abc"], ["rm", "0"], ["export", "1", "--format", "pdf"],
+                                  ["show", "9223372036854775808"], ["rm", "99999999999999999999"]])
 def test_bad_arguments_are_usage_errors(capsys, argv):
     with pytest.raises(SystemExit) as caught:
         history(capsys, *argv)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import time
 
 import pytest
 
+from deskseek.errors import FAILED, NOT_FOUND, OUTPUT
 from tests.conftest import REPO_ROOT
 from tests.engines.test_local import R1_GRAMMAR, r1_paths, starter_path  # noqa: F401  (session fixtures)
 from tests.fixtures import gguf_writers
@@ -95,7 +97,7 @@ def test_prompt_from_stdin_and_last_model_remembered(guarded, starter_path):  # 
 
 def test_run_without_any_model_says_how_to_get_one(guarded):
     done = guarded("run", "hello")
-    assert done.returncode == 1
+    assert done.returncode == NOT_FOUND
     assert done.stderr == "error: no model installed; `deskseek pull starter` fetches a small one to begin with\n"
 
 
@@ -170,3 +172,44 @@ def test_ctrl_c_stops_a_chat_template_that_never_ends(starter_path, tmp_path):  
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=10)
     assert process.returncode == 130 and err.strip().endswith("(stopped)") and "Traceback" not in err, err
+
+
+def test_run_json_exits_1_when_the_thought_never_closed(guarded, r1_paths):  # noqa: F811
+    """The JSON is still printed (it is what the model wrote), but a script must see that there is no answer."""
+    done = guarded("run", "--model", str(r1_paths["old"]), "--json", "--temp", "0", "-t", "2", "-n", "3", "6*7?")
+    assert done.returncode == FAILED, done.stderr
+    result = json.loads(done.stdout)
+    assert result["thought_closed"] is False and result["content"] == "" and result["finish_reason"] == "length"
+    assert result["reasoning"] and result["stats"]["completion_tokens"] == 3
+    text = guarded("run", "--model", str(r1_paths["old"]), "--temp", "0", "-t", "2", "-n", "3", "6*7?")
+    assert text.returncode == FAILED and "never finished thinking" in text.stderr
+
+
+def test_llama_cpp_flags_and_a_stop_text_end_to_end(guarded, starter_path):  # noqa: F811
+    args = ["run", "-m", str(starter_path), "--temp", "0", "-c", "512", "-t", "2", "-ngl", "0", "-n", "24",
+            "-ctk", "q8_0", "-ctv", "q8_0", "--json", "What is the capital of France?"]
+    whole = json.loads(guarded(*args).stdout)
+    stop = whole["content"][4:10]
+    done = guarded(*args, "--stop", stop)
+    assert done.returncode == 0, done.stderr
+    cut = json.loads(done.stdout)
+    assert cut["content"] == whole["content"][: whole["content"].index(stop)] and cut["finish_reason"] == "stop"
+    assert not guarded.marker.exists()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this system")
+def test_run_into_a_full_stdout_is_one_line(starter_path):  # noqa: F811
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "deskseek.cli", "run", "-m", str(starter_path), "--temp", "0",
+                               "-t", "2", "-n", "8", "2+2"], cwd=REPO_ROOT, stdout=full, stderr=subprocess.PIPE,
+                              text=True, timeout=120)
+    assert done.returncode == OUTPUT
+    assert done.stderr == "error: cannot write to standard output: No space left on device\n"
+
+
+def test_run_with_stdout_closed_is_one_line(starter_path):  # noqa: F811
+    done = subprocess.run(f"exec {shlex.quote(sys.executable)} -m deskseek.cli run -m {shlex.quote(str(starter_path))} "
+                          "-n 4 2+2 >&-", shell=True,
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == OUTPUT
+    assert done.stderr == "error: standard output is closed; deskseek writes its results there\n"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from deskseek.errors import Busy, CorruptDownload, DiskFull, NetworkError, NotFound
+from deskseek.errors import DISK_FULL, Busy, CorruptDownload, DiskFull, NetworkError, NotFound
 from deskseek.models import download, pull, store
 from deskseek.models.sources import hf
 from tests.conftest import REPO_ROOT, gguf_bytes, write_registry
@@ -313,7 +313,7 @@ def test_disk_full_mid_download_keeps_partial_and_resumes(tiny, hub):
 
     process = deskseek("pull", "tiny", preexec_fn=small_disk)
     out, err = process.communicate(timeout=60)
-    assert process.returncode == 1
+    assert process.returncode == DISK_FULL
     lines = err.strip().splitlines()
     assert lines[-1].startswith("error: disk full while writing") and "Traceback" not in err
     assert store.installed() == []
