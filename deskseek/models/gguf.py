@@ -27,7 +27,8 @@ _SCALARS = {
 _STRING, _ARRAY = 8, 9
 _INTEGERS = {0, 1, 2, 3, 4, 5, 10, 11}
 _MAX_NESTING = 4  # arrays of arrays: the spec allows them, real files use none
-_KEPT_ITEMS = 64  # longer arrays (vocabularies) are kept as their length
+_KEPT_ITEMS = 64  # longer arrays (vocabularies) are kept as their length...
+_KEPT_NUMBERS = 1024  # ...except numbers per layer (head counts of a 100-layer model), read in full
 _MAX_ITEMS = 1 << 32  # no real array comes near (vocabularies hold some 10**5): a count past it is garbage
 
 
@@ -219,7 +220,7 @@ class _Reader:
             raise self.malformed(f"an array of {count} items")
         if count * smallest > self.left():
             raise self.truncated()
-        if count <= _KEPT_ITEMS:
+        if count <= _KEPT_ITEMS or (item_kind in _SCALARS and count <= _KEPT_NUMBERS):
             return [self.value(item_kind, depth + 1) for _ in range(count)]
         if item_kind in _SCALARS:
             self.skip(smallest * count)

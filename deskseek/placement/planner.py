@@ -92,9 +92,12 @@ class ModelFacts:
                 input_bytes += tensor.nbytes
             else:
                 output_bytes += tensor.nbytes  # output, output_norm, and anything outside the blocks
-        n_head = int(info.arch_value("attention.head_count") or 1)
+        heads = per_layer(info.arch_value("attention.head_count"), n_layer, 1)
+        n_head = max(heads) if heads else 1
         n_embd = int(info.arch_value("embedding_length") or 0)
-        n_head_kv = int(info.arch_value("attention.head_count_kv") or n_head)
+        kv_heads = per_layer(info.arch_value("attention.head_count_kv"), n_layer, 0) or heads
+        if not any(kv_heads):
+            kv_heads = heads
         key = int(info.arch_value("attention.key_length") or (n_embd // max(n_head, 1)))
         value = int(info.arch_value("attention.value_length") or key)
         tokens = info.metadata.get("tokenizer.ggml.tokens")
@@ -111,9 +114,19 @@ class ModelFacts:
             output_bytes=output_bytes,
             layer_bytes=layer_bytes,
             expert_bytes=expert_bytes,
-            k_per_token=n_layer * n_head_kv * key,
-            v_per_token=n_layer * n_head_kv * value,
+            k_per_token=sum(kv_heads) * key,
+            v_per_token=sum(kv_heads) * value,
         )
+
+
+def per_layer(value, n_layer: int, default: int) -> list[int]:
+    """A head count as one number for every layer, or one per layer (some models vary it; 0 = no attention)."""
+    if isinstance(value, list):
+        counts = [int(v) for v in value if isinstance(v, (int, float))][:n_layer]
+        return counts + [counts[-1] if counts else default] * (n_layer - len(counts))
+    if isinstance(value, (int, float)) and value > 0:
+        return [int(value)] * n_layer
+    return [default] * n_layer if default else []
 
 
 @dataclass

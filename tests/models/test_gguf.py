@@ -146,3 +146,13 @@ def test_the_think_rule_is_the_templates_own_words():
     assert gguf.is_reasoning_template("...<｜Assistant｜><think>\\n") is True
     assert gguf.is_reasoning_template("{{ content.split('</think>')[-1] }}") is True
     assert gguf.is_reasoning_template("<|im_start|>assistant") is False
+
+
+def test_numbers_per_layer_are_read_whole_and_long_arrays_kept_as_their_length(tmp_path):
+    heads = list(range(80))  # one per layer of an 80-layer model: the planner needs every one
+    per_layer = kv("llama.attention.head_count_kv", ARRAY, struct.pack("<IQ", UINT32, 80) +
+                   b"".join(struct.pack("<I", h) for h in heads))
+    scores = kv("tokenizer.ggml.scores", ARRAY, struct.pack("<IQ", 6, 5000) + b"\0" * 4 * 5000)
+    info = gguf.read(write(tmp_path / "m.gguf", [arch(), per_layer, scores]))
+    assert info.metadata["llama.attention.head_count_kv"] == heads
+    assert info.metadata["tokenizer.ggml.scores"] == 5000

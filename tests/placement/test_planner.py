@@ -232,3 +232,19 @@ def test_metal_ceiling_gives_no_remedy_that_would_starve_macos(facts):
                           "44.4 GB, more than macOS can spare"]
     assert planner.plan(facts["r1-distill-llama-70b-Q4_K_M"], mac(64), ctx=4096).notes == []  # under the ceiling
     assert planner.plan(facts["qwen3-30b-a3b-Q4_K_M"], cuda(16), ctx=4096).notes == []  # not a Mac: no such limit
+
+
+def test_head_counts_given_per_layer_are_summed_not_a_crash(tmp_path):
+    """Some models store attention.head_count_kv as one number per layer (0: a layer without attention)."""
+    from pathlib import Path
+
+    from deskseek.models.gguf import GgufInfo
+
+    per_layer = [8, 8, 0, 4] + [4] * 76  # 80 layers: longer than the 64 items a vocabulary-sized array keeps
+    info = GgufInfo(Path("x.gguf"), 3, {"general.architecture": "llama", "llama.block_count": 80,
+                                        "llama.attention.head_count": 32, "llama.attention.head_count_kv": per_layer,
+                                        "llama.embedding_length": 4096})
+    facts = ModelFacts.of(info)
+    assert facts.kv_bytes(1) == sum(per_layer) * 128 * 2 * 2  # K and V, f16
+    uniform = GgufInfo(Path("x.gguf"), 3, {**info.metadata, "llama.attention.head_count_kv": 8})
+    assert ModelFacts.of(uniform).kv_bytes(1) == 80 * 8 * 128 * 2 * 2
