@@ -106,7 +106,7 @@ def test_bad_headers_are_refused_at_import_and_info_and_list_keeps_working(apps,
 def test_unknown_found_names_suggest_close_ones(apps, tiny_models, capsys):  # noqa: F811
     apps.ollama("deepseek-r1", "7b", tiny_models.r1)
     code, out, err = run(capsys, "info", "ollama:deepseek-r1:8b")
-    assert code == 1 and err == "error: no model 'ollama:deepseek-r1:8b' in Ollama; did you mean ollama:deepseek-r1:7b?\n"
+    assert code == 3 and err == "error: no model 'ollama:deepseek-r1:8b' in Ollama; did you mean ollama:deepseek-r1:7b?\n"
 
 
 def test_info_plans_a_found_model_in_place(apps, tiny_models, capsys):  # noqa: F811
@@ -119,20 +119,20 @@ def test_info_plans_a_found_model_in_place(apps, tiny_models, capsys):  # noqa: 
 
 def test_run_a_found_model_in_place_offline(apps, tiny_models, guarded, home):  # noqa: F811
     blob = apps.ollama("deepseek-r1", "7b", tiny_models.r1)
-    done = guarded("run", "--model", "ollama:deepseek-r1:7b", "--json", "--max-tokens", "8", "--threads", "2", "hi")
+    done = guarded("run", "--model", "ollama:deepseek-r1:7b", "--json", "--max-tokens", "8", "--think-budget", "2", "--threads", "2", "hi")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["model"] == "ollama:deepseek-r1:7b" and result["stats"]["completion_tokens"] > 0
     assert not guarded.marker.exists() and not (home / "models").exists()  # nothing copied, nothing installed
-    again = guarded("run", "--json", "--max-tokens", "4", "--threads", "2", "hi")  # the last model used, again
+    again = guarded("run", "--json", "--max-tokens", "4", "--think-budget", "1", "--threads", "2", "hi")  # the last model used, again
     assert again.returncode == 0 and json.loads(again.stdout)["model"] == "ollama:deepseek-r1:7b", again.stderr
     blob.unlink()
     gone = guarded("run", "--model", "ollama:deepseek-r1:7b", "hi")
-    assert gone.returncode == 1 and gone.stderr == f"error: ollama:deepseek-r1:7b cannot be run: {blob} is missing\n"
+    assert gone.returncode == 3 and gone.stderr == f"error: ollama:deepseek-r1:7b cannot be run: {blob} is missing\n"
 
 
 def test_run_a_split_set_in_place(apps, tiny_models, guarded):  # noqa: F811
     apps.hf_cache("o/r", {f"Q8/{part.name}": part for part in tiny_models.split})
-    done = guarded("run", "--model", "hf:o/r/Q8/r1-split", "--json", "--max-tokens", "4", "--threads", "2", "hi")
+    done = guarded("run", "--model", "hf:o/r/Q8/r1-split", "--json", "--max-tokens", "4", "--think-budget", "1", "--threads", "2", "hi")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["model"] == "hf:o/r/Q8/r1-split-00001-of-00002"
