@@ -48,8 +48,8 @@ def cmd_show(args) -> int:
 
 def describe(chosen, info, template: str | None) -> dict:
     """Everything `show` says about the model itself (its plan aside), as JSON-ready values."""
-    from deskseek.engines import chat_template, launch
-    from deskseek.models import gguf_names
+    from deskseek.engines import launch
+    from deskseek.models import gguf, gguf_names
 
     spec = launch.registry_spec(chosen)
     defaults = launch.sampling_defaults(chosen, info)
@@ -63,12 +63,13 @@ def describe(chosen, info, template: str | None) -> dict:
         "architecture": architecture,
         "parameters": parameters,
         "parameters_active": active if active != parameters else None,
-        "quant": (chosen.installed.quant if chosen.installed else None) or gguf_names.quant_of(chosen.path.name),
+        "quant": (chosen.installed.quant if chosen.installed else None) or gguf_names.quant_of(chosen.path.name)
+        or info.quant,
         "context_length": trained if isinstance(trained, int) else None,
         "license": licence if isinstance(licence, str) else None,
         "license_source": ("models.toml" if spec else "the GGUF") if isinstance(licence, str) else None,
         "reasoning": chosen.reasoning if chosen.reasoning is not None
-        else chat_template.is_reasoning_template(template or ""),
+        else gguf.is_reasoning_template(template or ""),
         "system_prompt": chosen.sampling.system_prompt,
         "sampling": {
             "temperature": defaults.temperature, "top_p": defaults.top_p, "top_k": defaults.top_k,

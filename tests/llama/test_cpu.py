@@ -102,7 +102,8 @@ def test_every_quantization_runs_through_deskseek_run(quantized, quant, tmp_path
     """With this machine's verdict (conftest probes once): on an AMX host whose kernels crash, this is what crashed."""
     done = subprocess.run(
         [sys.executable, "-m", "deskseek.cli", "run", "--model", str(quantized[quant]), "--threads", "2",
-         "--temperature", "0", "--max-tokens", "12", "--json", "Tell me about the weather in Seoul today, please."],
+         "--temperature", "0", "--max-tokens", "12", "--think-budget", "4", "--json",
+         "Tell me about the weather in Seoul today, please."],
         capture_output=True, text=True, timeout=120, cwd=REPO_ROOT,
     )  # fmt: skip
     assert done.returncode == 0, f"exit {done.returncode}\n{done.stderr[-2000:]}"
