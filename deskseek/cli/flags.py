@@ -35,7 +35,10 @@ def go_offline() -> None:
 
 
 def console():
-    """A console as wide as the terminal, or unbounded when piped, so scripts never get wrapped cells."""
+    """A console as wide as the terminal, or unbounded when piped, so scripts never get wrapped cells.
+
+    Tables print names users and other apps chose: every such cell goes through rich.markup.escape.
+    """
     from rich.console import Console
 
     class _Console(Console):
@@ -43,8 +46,9 @@ def console():
             """Rich would exit(1) on its own; hand the closed pipe on to main, which ends every command alike."""
             raise  # noqa: PLE0704 (called inside rich's `except BrokenPipeError`: re-raises that error)
 
-    probe = _Console()
-    return probe if probe.is_terminal else _Console(width=400)
+    # No emoji codes: a model named `ghost:7b` or `llama:latest` must print as typed, not as 👻 or 🦙.
+    probe = _Console(emoji=False)
+    return probe if probe.is_terminal else _Console(width=400, emoji=False)
 
 
 def model_flags(p) -> None:

@@ -56,6 +56,7 @@ def cmd_list(args) -> int:
     if not rows:
         print("no saved conversations yet; `deskseek chat` starts one")
         return 0
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False)
@@ -63,7 +64,8 @@ def cmd_list(args) -> int:
         numeric = column in ("ID", "MESSAGES")
         table.add_column(column, no_wrap=column != "TITLE", justify="right" if numeric else "left")
     for c in rows:
-        table.add_row(str(c.id), _local(c.updated_at), c.model, str(c.message_count), c.title or "(untitled)")
+        table.add_row(str(c.id), _local(c.updated_at), escape(c.model), str(c.message_count),
+                      escape(c.title or "(untitled)"))
     flags.console().print(table)
     return 0
 

@@ -54,6 +54,7 @@ def cmd_list(args) -> int:
         print("no models installed; `deskseek pull starter` fetches a tiny one, `deskseek list --available` shows more")
         _hint_found()
         return 0
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False)
@@ -61,10 +62,10 @@ def cmd_list(args) -> int:
         table.add_column(column, no_wrap=column != "PATH")
     for m in models:
         problems = m.problems()
-        name = m.name + (" [red](damaged)[/]" if problems else "")
+        name = escape(m.name) + (" [red](damaged)[/]" if problems else "")
         table.add_row(
-            name, human_bytes(m.size), m.quant or "?", m.architecture or "?",
-            _params(m.params, m.params_active), "yes" if m.reasoning else "no", str(m.path),
+            name, human_bytes(m.size), escape(m.quant or "?"), escape(m.architecture or "?"),
+            _params(m.params, m.params_active), "yes" if m.reasoning else "no", escape(str(m.path)),
         )
     flags.console().print(table)
     return 0
@@ -138,6 +139,7 @@ def _list_available(args, specs, installed_names) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False)
@@ -146,9 +148,9 @@ def _list_available(args, specs, installed_names) -> int:
     for row in rows:
         params = f"{row['params_b']:g}B" + (f"/{row['params_active_b']:g}B" if row["params_active_b"] else "")
         table.add_row(
-            row["name"], human_bytes(row["size"]) if row["size"] else "?", params,
-            "yes" if row["reasoning"] else "no", row["fit"] or "?", ", ".join(row["installed"]) or "-",
-            row["description"],
+            escape(row["name"]), human_bytes(row["size"]) if row["size"] else "?", params,
+            "yes" if row["reasoning"] else "no", row["fit"] or "?", escape(", ".join(row["installed"]) or "-"),
+            escape(row["description"]),
         )
     flags.console().print(table)
     return 0
@@ -162,34 +164,34 @@ def cmd_rm(args) -> int:
     """
     import shutil
 
-    from deskseek.errors import NotFound
     from deskseek.models import registry, store
     from deskseek.units import human_bytes
 
-    try:
-        item = store.find(args.model, prefix=False)
-    except NotFound as missing:
-        names = [args.model]
-        try:  # `rm tiny` finds what `pull tiny` started (tiny:Q4_K_M)
-            names.append(registry.parse_ref(args.model, registry.load()).name)
-        except DeskseekError:
-            pass
-        for name in dict.fromkeys(names):
-            with store.lock(name, "rm"):
-                folders = store.leftovers(name)
-                freed = sum(_bytes_under(folder) for folder in folders)
-                for folder in folders:
-                    shutil.rmtree(folder, ignore_errors=True)
-            if folders:
-                print(f"removed the unfinished download of {name}, freed {human_bytes(freed)}")
-                return 0
-        raise missing
-    with store.lock(item.name, "rm"):
-        kept = store.import_note(item)
-        freed = store.remove(item)
-        shutil.rmtree(store.staging_folder(item.name), ignore_errors=True)
-    print(f"removed {item.name}, freed {human_bytes(freed)}{kept}")
-    return 0
+    names = [args.model]
+    try:  # `rm tiny` means what `pull tiny` installs (tiny:Q4_K_M), and finds what it left unfinished
+        names.append(registry.parse_ref(args.model, registry.load()).name)
+    except DeskseekError:
+        pass
+    for name in dict.fromkeys(names):
+        item = next((m for m in store.installed() if m.name == name), None)
+        if item is not None:
+            with store.lock(item.name, "rm"):
+                kept = store.import_note(item)
+                freed = store.remove(item)
+                shutil.rmtree(store.staging_folder(item.name), ignore_errors=True)
+            print(f"removed {item.name}, freed {human_bytes(freed)}{kept}")
+            return 0
+        if not store.leftovers(name):
+            continue
+        with store.lock(name, "rm"):
+            folders = store.leftovers(name)
+            freed = sum(_bytes_under(folder) for folder in folders)
+            for folder in folders:
+                shutil.rmtree(folder, ignore_errors=True)
+        print(f"removed the unfinished download of {name}, freed {human_bytes(freed)}")
+        return 0
+    store.find(args.model, prefix=False)  # raises the one-line "not installed; did you mean ..."
+    return 1
 
 
 def _bytes_under(folder) -> int:

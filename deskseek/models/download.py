@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from deskseek.errors import CorruptDownload, DiskFull
+from deskseek.errors import CorruptDownload, DeskseekError, DiskFull
 from deskseek.models.registry import Ref
 from deskseek.units import human_bytes
 
@@ -147,12 +148,13 @@ class Counter:
         self.emit(Progress(self.done, self.total))
 
 
-def hash_existing(part: Path, emit: OnEvent, remote: RemoteFile) -> Digest:
+def hash_existing(part: Path, emit: OnEvent, remote: RemoteFile, *, announce: bool = True) -> Digest:
     """Hash the bytes kept from an interrupted pull (hash state cannot be saved across processes)."""
     hasher = Digest(remote)
     size = size_of(part)
     if size:
-        emit(Checking(part.name.removesuffix(".part"), size))
+        if announce:
+            emit(Checking(part.name.removesuffix(".part"), size))
         with open(part, "rb") as handle:
             while block := handle.read(8 * CHUNK):
                 hasher.update(block)
@@ -165,3 +167,46 @@ def raise_if_disk_full(err: OSError, part: Path) -> None:
             f"disk full while writing {part.parent}: free some space and run the same command to resume "
             f"({human_bytes(size_of(part))} of this file are kept)"
         ) from None
+
+
+def reuse_local_copy(remote: RemoteFile, part: Path, pinned: str | None, counter: Counter,
+                      emit: OnEvent) -> str | None:
+    """Take a file already on this machine with the same sha256 (another app's cache, another install).
+
+    Linked where the filesystem allows (no space used), else copied; then hashed, so a file whose name lied
+    is dropped and downloaded instead. Returns the verified sha256, or None when the download must run.
+    """
+    if not remote.sha256 or size_of(part) >= remote.size:
+        return None
+    from deskseek.models import found
+
+    try:
+        local = found.blob_with_sha256(remote.sha256, remote.size)
+    except DeskseekError:
+        return None  # a bad DESKSEEK_OTHER_APPS: no reuse, the download still works
+    if local is None:
+        return None
+    before = size_of(part)
+    part.unlink(missing_ok=True)
+    try:
+        os.link(local, part)
+        how = "linked"
+    except OSError:
+        try:
+            shutil.copyfile(local, part)
+            how = "copied"
+        except OSError as err:
+            part.unlink(missing_ok=True)
+            counter.rewind(before)
+            raise_if_disk_full(err, part)
+            return None
+    counter.add(remote.size - before)
+    emit(Note(f"{remote.path}: {how} from {local} (same sha256 by its name); checking its bytes"))
+    digest = hash_existing(part, emit, remote, announce=False)
+    if digest.sha256.hexdigest() != remote.sha256 or (pinned and digest.sha256.hexdigest() != pinned):
+        part.unlink(missing_ok=True)
+        counter.rewind(remote.size)
+        emit(Note(f"{local} is named for {remote.path}'s sha256 but its bytes differ; downloading instead"))
+        return None
+    emit(Note(f"{remote.path}: checked, nothing to download"))
+    return digest.sha256.hexdigest()

@@ -17,8 +17,8 @@ import shutil
 from pathlib import Path
 
 from deskseek import paths
-from deskseek.errors import CorruptDownload, DeskseekError, DiskFull, NotFound
-from deskseek.models import found, gguf, gguf_names, store
+from deskseek.errors import CorruptDownload, DeskseekError, DiskFull, NotFound, UsageError
+from deskseek.models import found, gguf, gguf_names, registry, store
 from deskseek.units import human_bytes
 
 _CHUNK = 8 << 20
@@ -38,11 +38,12 @@ def import_model(what: str | Path, name: str | None = None, *, copy: bool = Fals
         files, origin_name, sha256 = _parts_of(Path(what)), None, None
         split = gguf_names.split_info(files[0].name)
         default = split[0] if split else re.sub(r"\.gguf$", "", files[0].name, flags=re.IGNORECASE)
-    name = (name or default).strip()
+    name = (default if name is None else name).strip()
     if not name:
         raise DeskseekError("the model needs a name; give one with --name")
     if found.app_of(name):  # `run --model ollama:x` must mean Ollama's model, never an import that shadows it
-        raise DeskseekError(f"{name!r} names a model in another app; choose a name without {name.partition(':')[0]}:")
+        raise UsageError(f"{name!r} names a model in another app; choose a name without {name.partition(':')[0]}:")
+    _refuse_pullable_name(name)
     gguf.read_set(files)  # refuse what is not a whole GGUF before registering anything
     with store.lock(name):
         if any(item.name == name for item in store.installed()):
@@ -67,6 +68,20 @@ def import_model(what: str | Path, name: str | None = None, *, copy: bool = Fals
             shutil.rmtree(staging, ignore_errors=True)
             with contextlib.suppress(OSError):
                 staging.parent.rmdir()  # the model's staging folder, when the import was all it held
+
+
+def _refuse_pullable_name(name: str) -> None:
+    """An import must not take a name `pull` gives: `pull r1-distill-qwen-7b` would then say "already installed"
+    about a file that is not that model, and `run` would silently run it."""
+    if name.lower().endswith(".gguf") or name.lower().startswith(("hf.co/", "huggingface.co/", "http")):
+        raise UsageError(f"{name!r} reads as a Hugging Face name; choose a short name with --name")
+    alias = name.partition(":")[0]
+    try:
+        specs = registry.load()
+    except DeskseekError:
+        return
+    if alias in specs:
+        raise UsageError(f"{alias!r} is the name of a model deskseek pulls; choose another with --name")
 
 
 def _parts_of(path: Path) -> list[Path]:

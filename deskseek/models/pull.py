@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Callable
 
 from deskseek.errors import Cancelled, DeskseekError, NetworkError, NotFound
-from deskseek.models import registry, store
+from deskseek.models import registry, resume, store
 from deskseek.models.download import Note, OnEvent
 from deskseek.models.registry import HfSource, PypiSource, Ref
 from deskseek.models.sources.hf import pull_hf
@@ -43,9 +43,14 @@ def pull(text: str, on_event: OnEvent | None = None, should_stop: Callable[[], b
         existing = store.get(ref.name) or store.finish_commit(ref.name)  # a finished pull, or one cut at the end
         if existing is not None:
             return existing, False
+        staging = store.staging_folder(ref.name)
         if restart:
-            shutil.rmtree(store.staging_folder(ref.name), ignore_errors=True)
-        return _pull_from_sources(ref, emit, should_stop, insecure), True
+            shutil.rmtree(staging, ignore_errors=True)
+        try:
+            return _pull_from_sources(ref, emit, should_stop, insecure), True
+        except BaseException:
+            resume.discard_if_empty(staging)
+            raise
 
 
 def _pull_from_sources(ref: Ref, emit: OnEvent, should_stop, insecure: bool) -> store.Installed:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,3 +44,13 @@ def write(staging: Path, pin: Pin) -> None:
 
 def kept_bytes(staging: Path) -> int:
     return sum(p.stat().st_size for p in staging.glob("*.part") if p.is_file())
+
+
+def discard_if_empty(staging: Path) -> None:
+    """A pull that failed before keeping a byte leaves no folder behind (and no pin to a commit)."""
+    try:
+        kept = [p for p in staging.rglob("*") if p.is_file() and not p.name.startswith(STATE)]
+    except OSError:
+        return
+    if not kept:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -150,25 +150,37 @@ def get(name: str) -> Installed | None:
 
 def find(text: str, *, prefix: bool = True) -> Installed:
     """Resolve what a user typed to one installed model: exact name, alias, name without its quant, or a unique
-    prefix (not for `rm`: deleting whatever happens to start with "r1" is not what anyone typed)."""
+    prefix. With prefix=False (rm) only the exact name: deleting whatever starts with, or shares an alias with,
+    what was typed is not what anyone asked for."""
     models = installed()
     by_name = {m.name: m for m in models}
     if text in by_name:
         return by_name[text]
-    candidates = [m for m in models if m.alias == text or m.name.split(":")[0] == text]
-    if not candidates and prefix:
-        candidates = [m for m in models if m.name.startswith(text)]
-    if not candidates and not prefix:
-        close = [m.name for m in models if m.name.startswith(text)]
+    loose = [m for m in models if m.alias == text or m.name.split(":")[0] == text]
+    if not prefix:
+        close = loose + [m for m in models if m.name.startswith(text) and m not in loose]
         if close:
-            raise NotFound(f"no installed model is named {text!r}; did you mean {', '.join(close)}? "
-                           "(give the full name)")
+            raise NotFound(f"no installed model is named {text!r}; did you mean "
+                           f"{', '.join(m.name for m in close)}? (give the full name)")
+        raise NotFound(f"no installed model is named {text!r}; `deskseek list` shows their names")
+    candidates = loose or [m for m in models if m.name.startswith(text)]
     if len(candidates) == 1:
         return candidates[0]
     if len(candidates) > 1:
         names = ", ".join(m.name for m in candidates)
         raise NotFound(f"{text!r} matches several installed models: {names}")
-    raise NotFound(f"model {text!r} is not installed; `deskseek pull {text}` fetches it")
+    raise NotFound(f"model {text!r} is not installed; " + (
+        f"`deskseek pull {text}` fetches it" if _pullable(text) else "`deskseek list` shows what is"))
+
+
+def _pullable(text: str) -> bool:
+    from deskseek.models import registry
+
+    try:
+        registry.parse_ref(text, registry.load())
+    except DeskseekError:
+        return False
+    return True
 
 
 def _write_atomic(path: Path, text: str) -> None:

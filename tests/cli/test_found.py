@@ -136,3 +136,23 @@ def test_run_a_split_set_in_place(apps, tiny_models, guarded):  # noqa: F811
     done = guarded("run", "--model", "hf:o/r/Q8/r1-split", "--json", "--max-tokens", "4", "--think-budget", "1", "--threads", "2", "hi")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["model"] == "hf:o/r/Q8/r1-split-00001-of-00002"
+
+
+def test_imports_cannot_take_a_name_pull_gives(apps, tiny_models, capsys):  # noqa: F811
+    apps.ollama("smol", "latest", tiny_models.plain)
+    for taken in ("starter", "starter:Q8_0", "hf.co/o/q8:Q2_K", "o/r/x.gguf"):
+        code, _, err = run(capsys, "import", "ollama:smol", "--name", taken)
+        assert code == 2 and err.startswith("error: ") and "--name" in err, (taken, err)
+    assert store.installed() == []
+    code, _, err = run(capsys, "import", "ollama:smol", "--name", "")
+    assert code != 0 and "needs a name" in err
+
+
+def test_names_print_as_typed_not_as_markup_or_emoji(apps, tiny_models, capsys):  # noqa: F811
+    apps.ollama("ghost", "7b", tiny_models.plain)
+    code, out, _ = run(capsys, "list", "--found")
+    assert code == 0 and "ollama:ghost:7b" in out
+    for odd in ("weird[/]", ":fire: [bold]x[/bold]"):
+        assert run(capsys, "import", "ollama:ghost:7b", "--name", odd)[0] == 0
+    code, out, _ = run(capsys, "list")
+    assert code == 0 and "weird[/]" in out and ":fire: [bold]x[/bold]" in out

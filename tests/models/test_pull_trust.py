@@ -14,6 +14,7 @@ from deskseek.errors import CorruptDownload, DiskFull, NetworkError, NotFound
 from deskseek.models import download, pull, store
 from deskseek.models.sources import hf
 from tests.conftest import gguf_bytes, write_registry
+from tests.engines.test_local import starter_path  # noqa: F401  (session fixture)
 from tests.fixtures.hub_server import LISTING
 from tests.models.test_pull import MB, Q4, REPO, deskseek, events, registry_entry, wait_for_part
 
@@ -236,7 +237,8 @@ def test_pull_reuses_a_blob_another_app_has(tiny, hub, tmp_path, monkeypatch):
     seen, on_event = events()
     item, fetched = pull.pull("tiny", on_event=on_event)
     assert fetched and item.path.read_bytes() == tiny and hub.bytes_sent(REPO, Q4) == 0
-    assert any(isinstance(e, download.Note) and "not downloaded" in e.message for e in seen)
+    assert any(isinstance(e, download.Note) and "nothing to download" in e.message for e in seen)
+    assert not any(isinstance(e, download.Checking) for e in seen)  # not "kept from an earlier pull"
     assert os.path.samefile(item.path, blobs / sha)  # a link: no second copy on disk
 
 
@@ -259,3 +261,46 @@ def test_sigint_is_still_an_interruption(tiny, hub):
     running.send_signal(signal.SIGINT)
     out, err = running.communicate(timeout=30)
     assert running.returncode == 130 and "run the same command again" in err
+
+
+# --- found by trying it as a user ---------------------------------------------------------------------------
+
+
+def test_a_pull_that_kept_nothing_pins_nothing_and_leaves_nothing(hub, home):
+    """Asking for a quant before the uploader publishes it must not tie the next pull to the old commit."""
+    hub.add_file("acme/Later", "m-Q8_0.gguf", gguf_bytes(MB, seed=1))
+    with pytest.raises(NotFound, match="no Q4_0 GGUF"):
+        pull.pull("hf.co/acme/Later:Q4_0")
+    assert not store.staging_folder("hf.co/acme/Later:Q4_0").exists()
+    blob = gguf_bytes(MB, seed=2)
+    hub.add_file("acme/Later", "m-Q4_0.gguf", blob)
+    item, _ = pull.pull("hf.co/acme/Later:Q4_0")
+    assert item.path.read_bytes() == blob
+
+
+def test_the_starter_comes_from_this_machine_when_another_app_has_it(home, starter_path, tmp_path, monkeypatch):  # noqa: F811
+    """The registry pins the starter's sha256; the HF cache names blobs by it: no pip, no network."""
+    sha = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+    blobs = tmp_path / "hf-hub" / "models--QuantFactory--SmolLM2-135M-Instruct-GGUF" / "blobs"
+    blobs.mkdir(parents=True)
+    os.link(starter_path, blobs / sha)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-hub"))
+    monkeypatch.setenv("DESKSEEK_OTHER_APPS", "hf")
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")  # were pip asked, it would fail
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    item, fetched = pull.pull("starter")
+    assert fetched and item.files[0].sha256 == sha and os.path.samefile(item.path, blobs / sha)
+
+
+def test_rm_alias_means_the_quant_pull_alias_installs(tiny, hub, capsys):
+    hub.add_file(REPO, "Tiny-R1-Q8_0.gguf", gguf_bytes(4 * MB, seed=2))
+    pull.pull("tiny:Q8_0")
+    assert main(["rm", "tiny"]) == 3  # tiny is tiny:Q4_K_M, which is not installed
+    assert "did you mean tiny:Q8_0?" in capsys.readouterr().err and store.get("tiny:Q8_0") is not None
+
+
+def test_rm_of_a_name_nothing_has_creates_nothing(home, capsys):
+    assert main(["rm", "zzz-nope"]) == 3
+    assert "`deskseek list` shows their names" in capsys.readouterr().err
+    partial = store.paths.partial_dir()
+    assert not partial.exists() or not any(partial.iterdir())

@@ -26,6 +26,7 @@ from deskseek.models.download import (
     hash_existing,
     part_path,
     raise_if_disk_full,
+    reuse_local_copy,
     size_of,
     spec_facts,
 )
@@ -174,10 +175,8 @@ def _choose(ref: Ref, source: HfSource, listing: dict[str, RemoteFile]) -> list[
 def _listing_for(ref: Ref, source: HfSource, staging: Path, emit: OnEvent) -> tuple[str, dict[str, RemoteFile]]:
     """List at the commit an interrupted pull started from (resume.py says why), else at the newest one."""
     pin = resume.read(staging)
-    if pin is None or pin.repo != source.repo:
-        commit, listing = _list_files(source.repo, None, emit)
-        resume.write(staging, resume.Pin(source.repo, commit))
-        return commit, listing
+    if pin is None or pin.repo != source.repo or not resume.kept_bytes(staging):
+        return _list_files(source.repo, None, emit)  # nothing kept: nothing to stay consistent with
     try:
         return _list_files(source.repo, pin.revision, emit)
     except RevisionGone:
@@ -203,6 +202,7 @@ def pull_hf(ref: Ref, source: HfSource, quant: registry.Quant | None, emit: OnEv
                 )
             emit(Note(f"{remote.path} has no hash to check against: installed on its size alone (--insecure)"))
     check_space(staging, files)
+    resume.write(staging, resume.Pin(source.repo, commit))  # from the first byte kept, a resume stays on it
     already = sum(min(size_of(part_path(staging, f)), f.size) for f in files)
     total = sum(f.size for f in files)
     emit(Started(ref.name, f"{endpoint()}/{source.repo}", total, already))
@@ -212,7 +212,7 @@ def pull_hf(ref: Ref, source: HfSource, quant: registry.Quant | None, emit: OnEv
         url = _file_url(source.repo, remote.path, commit)
         part = part_path(staging, remote)
         pin = pinned if index == 0 else None
-        reused = _reuse_local_copy(remote, part, pin, counter, emit)
+        reused = reuse_local_copy(remote, part, pin, counter, emit)
         hashes.append(reused or _download(url, source.repo, remote, part, pin, counter, emit))
         staged.append(part)
     chosen_quant = ref.quant if ref.kind != "hf-repo" or ref.quant_given else gguf_names.quant_of(files[0].path)
@@ -229,48 +229,6 @@ def pull_hf(ref: Ref, source: HfSource, quant: registry.Quant | None, emit: OnEv
     installed = store.commit(item, staged)
     shutil.rmtree(staging, ignore_errors=True)
     return installed
-
-
-def _reuse_local_copy(remote: RemoteFile, part: Path, pinned: str | None, counter: Counter,
-                      emit: OnEvent) -> str | None:
-    """Take a file already on this machine with the same sha256 (another app's cache, another install).
-
-    Linked where the filesystem allows (no space used), else copied; then hashed, so a file whose name lied
-    is dropped and downloaded instead. Returns the verified sha256, or None when the download must run.
-    """
-    if not remote.sha256 or size_of(part) >= remote.size:
-        return None
-    from deskseek.models import found
-
-    try:
-        local = found.blob_with_sha256(remote.sha256, remote.size)
-    except DeskseekError:
-        return None  # a bad DESKSEEK_OTHER_APPS: no reuse, the download still works
-    if local is None:
-        return None
-    before = size_of(part)
-    part.unlink(missing_ok=True)
-    try:
-        os.link(local, part)
-        how = "linked"
-    except OSError:
-        try:
-            shutil.copyfile(local, part)
-            how = "copied"
-        except OSError as err:
-            part.unlink(missing_ok=True)
-            counter.rewind(before)
-            raise_if_disk_full(err, part)
-            return None
-    counter.add(remote.size - before)
-    digest = hash_existing(part, emit, remote)
-    if digest.sha256.hexdigest() != remote.sha256 or (pinned and digest.sha256.hexdigest() != pinned):
-        part.unlink(missing_ok=True)
-        counter.rewind(remote.size)
-        emit(Note(f"{local} is named for {remote.path}'s sha256 but its bytes differ; downloading instead"))
-        return None
-    emit(Note(f"{remote.path}: {how} from {local} (same sha256, checked), not downloaded"))
-    return digest.sha256.hexdigest()
 
 
 def _file_url(repo: str, path: str, commit: str) -> str:

