@@ -222,7 +222,7 @@ def cmd_import(args) -> int:
 
 
 def add_commands(commands) -> None:
-    p = commands.add_parser("list", aliases=["ls"], help="installed models (or --available ones)")
+    p = commands.add_parser("list", aliases=["ls"], help="installed models (or --available ones, or --found in other apps)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--available", action="store_true", help="models deskseek knows how to pull")
     p.add_argument("--found", action="store_true",

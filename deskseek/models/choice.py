@@ -64,7 +64,8 @@ def choose(text: str | None) -> Chosen:
     item = store.find(text) if text else _default()
     problems = item.problems()
     if problems:
-        raise NotFound(f"{item.name} is damaged ({problems[0]}); `deskseek rm {item.name}` then pull it again")
+        again = "import it again" if item.source == "import" else f"`deskseek pull {item.name}` again"
+        raise NotFound(f"{item.name} is damaged ({problems[0]}); `deskseek rm {item.name}`, then {again}")
     spec = _spec_for(item)
     return Chosen(
         name=item.name,

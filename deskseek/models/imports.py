@@ -72,16 +72,14 @@ def import_model(what: str | Path, name: str | None = None, *, copy: bool = Fals
 
 def _refuse_pullable_name(name: str) -> None:
     """An import must not take a name `pull` gives: `pull r1-distill-qwen-7b` would then say "already installed"
-    about a file that is not that model, and `run` would silently run it."""
-    if name.lower().endswith(".gguf") or name.lower().startswith(("hf.co/", "huggingface.co/", "http")):
-        raise UsageError(f"{name!r} reads as a Hugging Face name; choose a short name with --name")
-    alias = name.partition(":")[0]
+    about a file that is not that model, and `run` would silently run it. (Ollama's `deepseek-r1:7b` is fine:
+    no pull makes that name.)"""
     try:
-        specs = registry.load()
+        ref = registry.parse_ref(name, registry.load())
     except DeskseekError:
         return
-    if alias in specs:
-        raise UsageError(f"{alias!r} is the name of a model deskseek pulls; choose another with --name")
+    raise UsageError(f"{name!r} is what `deskseek pull {name}` would install as {ref.name}; "
+                     "choose another with --name")
 
 
 def _parts_of(path: Path) -> list[Path]:

@@ -11,6 +11,7 @@ from the same code. Only this module (and the CLI's `pull` command that calls it
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable
 
 from deskseek.errors import Cancelled, DeskseekError, NetworkError, NotFound
@@ -46,8 +47,10 @@ def pull(text: str, on_event: OnEvent | None = None, should_stop: Callable[[], b
         staging = store.staging_folder(ref.name)
         if restart:
             shutil.rmtree(staging, ignore_errors=True)
+        started = time.time()
         try:
-            return _pull_from_sources(ref, emit, should_stop, insecure), True
+            item = _pull_from_sources(ref, emit, should_stop, insecure)
+            return item, item.installed_at >= started
         except BaseException:
             resume.discard_if_empty(staging)
             raise

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from deskseek import paths
-from deskseek.errors import DeskseekError, NotFound
+from deskseek.errors import DeskseekError, NotFound, UsageError
 
 DEFAULT_QUANT = "Q4_K_M"
 
@@ -276,7 +276,7 @@ def parse_ref(text: str, specs: dict[str, ModelSpec]) -> Ref:
     """
     text = text.strip()
     if not text:
-        raise NotFound("no model named")
+        raise UsageError("no model named: give ALIAS[:QUANT], hf.co/OWNER/REPO[:QUANT] or OWNER/REPO/FILE.gguf")
     if _HF_PREFIX.match(text):
         rest = _HF_PREFIX.sub("", text)
         rest = re.sub(r"/(?:tree|blob|resolve)/[^/]+/", "/", rest)  # pasted browser URLs
@@ -284,9 +284,9 @@ def parse_ref(text: str, specs: dict[str, ModelSpec]) -> Ref:
             return _file_ref(rest, text)
         repo, _, quant = rest.partition(":")
         if not re.fullmatch(_REPO, repo):
-            raise NotFound(f"{text!r} is not a Hugging Face repository (expected hf.co/OWNER/REPO[:QUANT])")
+            raise UsageError(f"{text!r} is not a Hugging Face repository (expected hf.co/OWNER/REPO[:QUANT])")
         if quant and not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", quant):
-            raise NotFound(f"{quant!r} is not a quantization name (like Q4_K_M)")
+            raise UsageError(f"{quant!r} is not a quantization name (like Q4_K_M)")
         # One install per quantization however it is typed: file names say Q8_0, users type q8_0.
         return Ref(kind="hf-repo", repo=repo, quant=(quant or DEFAULT_QUANT).upper(), quant_given=bool(quant))
     if text.lower().endswith(".gguf") and text.count("/") >= 2:
@@ -310,12 +310,12 @@ def _file_ref(path: str, original: str) -> Ref:
     """OWNER/REPO/PATH.gguf, checked here so an odd path is one clear line, before any folder or lock exists."""
     parts = path.split("/")
     if len(parts) < 3:
-        raise NotFound(f"{original!r}: expected OWNER/REPO/FILE.gguf")
+        raise UsageError(f"{original!r}: expected OWNER/REPO/FILE.gguf")
     repo, inside = "/".join(parts[:2]), parts[2:]
     if not re.fullmatch(_REPO, repo) or any(part in ("", ".", "..") for part in inside):
-        raise NotFound(f"{original!r} is not a file of a Hugging Face repository (expected OWNER/REPO/FILE.gguf)")
+        raise UsageError(f"{original!r} is not a file of a Hugging Face repository (expected OWNER/REPO/FILE.gguf)")
     if any(ord(char) < 32 or char in '\\:*?"<>|' for char in "".join(inside)):
-        raise NotFound(f"{original!r}: a file name with characters no filesystem takes")
+        raise UsageError(f"{original!r}: a file name with characters no filesystem takes")
     if any(len(part.encode()) > 200 for part in inside) or len(path) > 1000:
-        raise NotFound(f"{original!r}: a file name longer than deskseek can store (200 bytes)")
+        raise UsageError(f"{original!r}: a file name longer than deskseek can store (200 bytes)")
     return Ref(kind="hf-file", repo=repo, file="/".join(inside))

@@ -310,6 +310,8 @@ def import_note(item: Installed) -> str:
         return f" (your imported file was left in place at {original}; only deskseek's hard link to it was removed)"
     if kept_as == "copy":
         return f" (deskseek's copy; your original at {original} was left in place)"
+    if original and not Path(original).exists():
+        return f" (its file {original} was already gone)"
     return " (your imported file was left in place)"
 
 
@@ -317,17 +319,38 @@ def import_note(item: Installed) -> str:
 def lock(name: str, doing: str = "pull"):
     """Hold the per-model lock (a pull, an rm); a second process is told at once rather than left waiting.
 
-    The OS releases the lock when its holder dies, even by kill -9, so a crash never wedges a model.
+    The OS releases the lock when its holder dies, even by kill -9, so a crash never wedges a model. The
+    holder removes the lock file when done (else `partial/` gathers one per name ever used); a process that
+    locked a file just removed that way sees it is no longer the one at that path and takes the new one.
     """
     lock_path = paths.ensure(paths.partial_dir()) / f"{slug(name)}.lock"
-    guard = filelock.FileLock(lock_path, timeout=0)
-    try:
-        guard.acquire()
-    except filelock.Timeout:
-        if doing == "rm":
-            raise Busy(f"a pull of {name} is running; stop it first, then remove") from None
-        raise Busy(f"another deskseek is already pulling {name}; wait for it or stop it first") from None
+    for _ in range(5):
+        guard = filelock.FileLock(lock_path, timeout=0)
+        try:
+            guard.acquire()
+        except filelock.Timeout:
+            if doing == "rm":
+                raise Busy(f"a pull of {name} is running; stop it first, then remove") from None
+            raise Busy(f"another deskseek is already pulling {name}; wait for it or stop it first") from None
+        if _holds(guard, lock_path) is not False:
+            break
+        guard.release()
     try:
         yield
     finally:
+        if _holds(guard, lock_path):
+            with contextlib.suppress(OSError):  # Windows keeps an open file: it stays, harmlessly
+                lock_path.unlink()
         guard.release()
+
+
+def _holds(guard: filelock.FileLock, path: Path) -> bool | None:
+    """Whether the locked file is still the one at `path` (None: filelock does not say which file it holds)."""
+    fd = getattr(getattr(guard, "_context", None), "lock_file_fd", None)
+    if fd is None:
+        return None
+    try:
+        held, there = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (held.st_dev, held.st_ino) == (there.st_dev, there.st_ino)

@@ -140,7 +140,7 @@ def test_run_a_split_set_in_place(apps, tiny_models, guarded):  # noqa: F811
 
 def test_imports_cannot_take_a_name_pull_gives(apps, tiny_models, capsys):  # noqa: F811
     apps.ollama("smol", "latest", tiny_models.plain)
-    for taken in ("starter", "starter:Q8_0", "hf.co/o/q8:Q2_K", "o/r/x.gguf"):
+    for taken in ("starter", "starter:Q4_1", "hf.co/o/q8:Q2_K", "o/r/x.gguf"):
         code, _, err = run(capsys, "import", "ollama:smol", "--name", taken)
         assert code == 2 and err.startswith("error: ") and "--name" in err, (taken, err)
     assert store.installed() == []

@@ -143,3 +143,18 @@ def test_a_copy_that_does_not_match_its_hash_is_not_kept(apps, tiny_models):  # 
     with pytest.raises(DeskseekError, match=r"does not hash to the sha256 it is stored under; nothing was kept"):
         imports.import_model("ollama:r1:1b", "r1", copy=True)
     assert store.installed() == [] and not store.staging_folder("r1").exists()
+
+
+def test_an_import_whose_file_went_away_says_to_import_it_again(tiny_models, other_filesystem, capsys):  # noqa: F811
+    from deskseek.cli.main import main
+
+    theirs = other_filesystem / "R1-Q8_0.gguf"
+    shutil.copyfile(tiny_models.r1, theirs)
+    item = imports.import_model(str(theirs), "kept-by-path")
+    assert item.origin["kept_as"] == "path"
+    theirs.unlink()
+    assert main(["run", "-m", "kept-by-path", "hi"]) == 3
+    err = capsys.readouterr().err
+    assert "is damaged" in err and "then import it again" in err and "pull" not in err
+    assert main(["rm", "kept-by-path"]) == 0
+    assert f"its file {theirs} was already gone" in capsys.readouterr().out

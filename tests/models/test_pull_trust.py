@@ -58,7 +58,7 @@ def test_plain_git_file_with_wrong_bytes_is_refused(hub, home):
 def test_file_with_no_hash_at_all_needs_insecure(hub, home):
     blob = gguf_bytes(MB, seed=4)
     hub.add_file("acme/Mirror", "m-Q8_0.gguf", blob, lfs=False, listed_hash=False)
-    with pytest.raises(CorruptDownload, match=r"lists no hash .* `deskseek pull --insecure`"):
+    with pytest.raises(CorruptDownload, match=r"lists no hash .* `deskseek pull hf.co/acme/Mirror:Q8_0 --insecure`"):
         pull.pull("hf.co/acme/Mirror:Q8_0")
     assert hub.bytes_sent("acme/Mirror", "m-Q8_0.gguf") == 0 and store.installed() == []
     seen, on_event = events()
@@ -212,13 +212,18 @@ def test_the_only_gguf_of_a_repo_is_found_without_a_quant_in_its_name(hub, home)
     blob = gguf_bytes(MB, seed=8)
     hub.add_file("acme/OneFile", "model.gguf", blob)
     item, _ = pull.pull("hf.co/acme/OneFile")
-    assert item.path.read_bytes() == blob
+    assert item.path.read_bytes() == blob and item.name == "hf.co/acme/OneFile"  # no quant it does not have
+    hub.add_file("acme/OneQ8", "one-Q8_0.gguf", blob)
+    eight, fetched = pull.pull("hf.co/acme/OneQ8")
+    assert fetched and eight.name == "hf.co/acme/OneQ8:Q8_0" and eight.quant == "Q8_0"
+    again, fetched = pull.pull("hf.co/acme/OneQ8")
+    assert again.name == eight.name and not fetched
 
 
 @pytest.mark.parametrize("name", ["../../x.gguf", "hf.co/../../x.gguf", "test//r1/x.gguf", f"a/b/{'x' * 300}.gguf",
                                   "a/b/../x.gguf", "hf.co/a/b:Q4/../../x"])
 def test_odd_names_are_one_line_and_leave_nothing(home, name, capsys):
-    assert main(["pull", name]) not in (0, 70)  # a user's mistake, not the internal-error exit
+    assert main(["pull", name]) == 2  # a user's mistake (usage), not the internal-error exit
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
     partial = store.paths.partial_dir()
@@ -304,3 +309,10 @@ def test_rm_of_a_name_nothing_has_creates_nothing(home, capsys):
     assert "`deskseek list` shows their names" in capsys.readouterr().err
     partial = store.paths.partial_dir()
     assert not partial.exists() or not any(partial.iterdir())
+
+
+def test_pull_and_rm_leave_partial_empty(tiny, hub, capsys):
+    pull.pull("tiny")
+    assert list(store.paths.partial_dir().iterdir()) == []  # no lock file per name ever pulled
+    assert main(["rm", "tiny:Q4_K_M"]) == 0
+    assert list(store.paths.partial_dir().iterdir()) == []

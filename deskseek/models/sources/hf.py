@@ -172,6 +172,15 @@ def _choose(ref: Ref, source: HfSource, listing: dict[str, RemoteFile]) -> list[
     return chosen
 
 
+def _installed_name(ref: Ref, first: RemoteFile) -> str:
+    """The name says the quantization installed: `hf.co/OWNER/REPO` alone asks for Q4_K_M, but a repo with one
+    GGUF gives that one, under its own quant (or none, when its name has none)."""
+    if ref.kind != "hf-repo" or ref.quant_given or gguf_names.quant_of(first.path) == ref.quant:
+        return ref.name
+    quant = gguf_names.quant_of(first.path)
+    return f"hf.co/{ref.repo}" + (f":{quant}" if quant else "")
+
+
 def _listing_for(ref: Ref, source: HfSource, staging: Path, emit: OnEvent) -> tuple[str, dict[str, RemoteFile]]:
     """List at the commit an interrupted pull started from (resume.py says why), else at the newest one."""
     pin = resume.read(staging)
@@ -192,20 +201,23 @@ def pull_hf(ref: Ref, source: HfSource, quant: registry.Quant | None, emit: OnEv
     staging = paths.ensure(store.staging_folder(ref.name))
     commit, listing = _listing_for(ref, source, staging, emit)
     files = _choose(ref, source, listing)
+    existing = store.get(_installed_name(ref, files[0]))
+    if existing is not None:  # `hf.co/OWNER/REPO` whose only file is, say, a Q8_0 installed earlier
+        return existing
     pinned = quant.sha256 if quant else None
-    for index, remote in enumerate(files):
-        if not remote.verifiable and not (pinned and index == 0):
-            if not insecure:
-                raise CorruptDownload(
-                    f"{source.repo}/{remote.path}: the Hub lists no hash for this file, so its bytes cannot be "
-                    "verified; `deskseek pull --insecure` installs it on its size alone"
-                )
-            emit(Note(f"{remote.path} has no hash to check against: installed on its size alone (--insecure)"))
+    unverifiable = [f for i, f in enumerate(files) if not f.verifiable and not (pinned and i == 0)]
+    if unverifiable and not insecure:
+        raise CorruptDownload(
+            f"{source.repo}/{unverifiable[0].path}: the Hub lists no hash for this file, so its bytes cannot be "
+            f"verified; `deskseek pull {ref.name} --insecure` installs it on its size alone"
+        )
     check_space(staging, files)
     resume.write(staging, resume.Pin(source.repo, commit))  # from the first byte kept, a resume stays on it
     already = sum(min(size_of(part_path(staging, f)), f.size) for f in files)
     total = sum(f.size for f in files)
     emit(Started(ref.name, f"{endpoint()}/{source.repo}", total, already))
+    for remote in unverifiable:
+        emit(Note(f"{remote.path} has no hash to check against: installed on its size alone (--insecure)"))
     counter = Counter(total, already, emit)
     staged, hashes = [], []
     for index, remote in enumerate(files):
@@ -217,7 +229,7 @@ def pull_hf(ref: Ref, source: HfSource, quant: registry.Quant | None, emit: OnEv
         staged.append(part)
     chosen_quant = ref.quant if ref.kind != "hf-repo" or ref.quant_given else gguf_names.quant_of(files[0].path)
     item = store.Installed(
-        name=ref.name,
+        name=_installed_name(ref, files[0]),
         files=[store.InstalledFile(path=f.path.rsplit("/", 1)[-1], size=f.size, sha256=sha)
                for f, sha in zip(files, hashes)],
         quant=chosen_quant or gguf_names.quant_of(files[0].path),
