@@ -98,14 +98,14 @@ def spots(apps: list[str] | None = None) -> list[Spot]:
     A file two apps share (llama.cpp pointed at the Hugging Face cache) is listed once, under the first
     app; within one app, two names for one file are both kept (Ollama's `r1:latest` and `r1:7b`).
     """
-    earlier: set[str] = set()
+    earlier: set[object] = set()
     found = []
     for app in enabled_apps() if apps is None else apps:
-        this_app: set[str] = set()
+        this_app: set[object] = set()
         for root in roots(app):
             try:
                 for spot in SOURCES[app].scan(root):
-                    where = os.path.join(os.path.realpath(spot.files[0].parent), spot.files[0].name)
+                    where = _identity(spot.files[0])
                     if where not in earlier:
                         this_app.add(where)
                         found.append(spot)
@@ -113,6 +113,15 @@ def spots(apps: list[str] | None = None) -> list[Spot]:
                 continue
         earlier |= this_app
     return found
+
+
+def _identity(path: Path) -> object:
+    """One file however it is reached: a symlink from one app into another's blobs, or a hard link."""
+    try:
+        info = os.stat(path)
+        return (info.st_dev, info.st_ino)
+    except OSError:  # broken: listed as damaged, once per path
+        return os.path.join(os.path.realpath(path.parent), path.name)
 
 
 def scan() -> list[Found]:

@@ -218,6 +218,13 @@ def test_a_file_reachable_two_ways_is_listed_once(apps, tiny_models, monkeypatch
     assert names() == {"hf:o/r/x"}
 
 
+def test_a_symlink_from_one_app_into_anothers_blob_is_listed_once(apps, tiny_models):  # noqa: F811
+    blob = apps.ollama("smol", "latest", tiny_models.plain)
+    folder = apps.lmstudio("pub", "linked", {})
+    (folder / "smol-Q4_1.gguf").symlink_to(blob)
+    assert names() == {"ollama:smol:latest"}
+
+
 # -- switches, speed, and pull's blob search -----------------------------------------------------------------------
 
 
