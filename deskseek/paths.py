@@ -36,10 +36,6 @@ def history_db() -> Path:
     return home() / "history.sqlite3"
 
 
-def config_file() -> Path:
-    return home() / "config.toml"
-
-
 def user_registry() -> Path:
     """The user's own models.toml, merged over the packaged one."""
     return home() / "models.toml"
@@ -72,7 +68,6 @@ def all_paths() -> dict[str, Path]:
         "models": models_dir(),
         "partial": partial_dir(),
         "history": history_db(),
-        "config": config_file(),
         "registry": user_registry(),
         "logs": logs_dir(),
     }
