@@ -62,12 +62,22 @@ class RunView:
         if reply.finish_reason == "cancelled":
             print("(stopped)", file=self.err)
         elif not reply.thought_closed:
-            print("note: the model never finished thinking, so there is no answer; "
-                  "raise --max-tokens or set --think-budget", file=self.err)
+            print(f"note: {no_answer_advice(reply.finish_reason)}", file=self.err)
         if reply.stats and self.err.isatty() and not self.quiet:
             s = reply.stats
             print(f"{DIM}{s.completion_tokens} tokens · {s.gen_tok_s:.1f} tok/s · "
                   f"first token {s.ttft_s:.2f} s{RESET}", file=self.err)
+
+
+def no_answer_advice(finish_reason: str | None) -> str:
+    """Why a reply has no answer, and what helps: only a reply cut at the length limit wants more tokens."""
+    if finish_reason == "length":
+        return ("the model never finished thinking, so there is no answer; raise --max-tokens (or -c) "
+                "or set --think-budget")
+    if finish_reason == "stop":
+        return ("the model ended its reply inside its thought (or a --stop text did), so there is no answer; "
+                "ask again, or set --think-budget to close the thought sooner")
+    return "the reply ended inside the thought, so there is no answer"
 
 
 class LoadingLine:

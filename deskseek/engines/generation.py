@@ -94,7 +94,8 @@ class Generation:
         splitter = ReasoningSplitter(starts_in_thought=rendered.starts_in_thought) if engine.reasoning else None
         cached = engine._reuse_prefix(tokens)
         if not engine._decode(tokens[cached:]):
-            self._finish("cancelled", splitter, started, len(tokens), cached, 0, 0, None, None)
+            processed = len(engine._cached) - cached  # whole batches done before the cancel
+            self._finish("cancelled", splitter, started, len(tokens), cached, 0, 0, None, None, processed)
             return
         prompt_done = time.perf_counter()
         sampler = samplers.chain(llama, engine._vocab, settings)
@@ -170,7 +171,8 @@ class Generation:
             self._emit(ReasoningDelta(delta.text) if delta.kind == "reasoning" else AnswerDelta(delta.text))
 
     def _finish(self, reason, splitter, started, prompt_tokens, cached, generated, reasoning_tokens,
-                prompt_done, first_token_at) -> None:
+                prompt_done, first_token_at, processed: int | None = None) -> None:
+        """`processed`: prompt tokens decoded when prompt processing was cancelled (else all of them)."""
         thought_closed = True
         self._shown(self._stops.flush(), splitter)  # the reply ended without a stop: held-back text was text
         if splitter is not None:
@@ -179,13 +181,14 @@ class Generation:
         now = time.perf_counter()
         prompt_s = (prompt_done - started) if prompt_done else now - started
         gen_s = (now - first_token_at) if first_token_at else 0.0
+        read = prompt_tokens - cached if processed is None else processed
         self._emit(Stats(
             prompt_tokens=prompt_tokens,
             cached_tokens=cached,
             completion_tokens=generated,
             reasoning_tokens=reasoning_tokens,
             ttft_s=(first_token_at - started) if first_token_at else now - started,
-            prompt_tok_s=(prompt_tokens - cached) / prompt_s if prompt_s > 0 else 0.0,
+            prompt_tok_s=read / prompt_s if prompt_s > 0 else 0.0,
             gen_tok_s=(generated - 1) / gen_s if gen_s > 0 and generated > 1 else 0.0,
         ))
         self._emit(Done(reason, thought_closed))

@@ -182,7 +182,13 @@ def test_run_json_exits_1_when_the_thought_never_closed(guarded, r1_paths):  # n
     assert result["thought_closed"] is False and result["content"] == "" and result["finish_reason"] == "length"
     assert result["reasoning"] and result["stats"]["completion_tokens"] == 3
     text = guarded("run", "--model", str(r1_paths["old"]), "--temp", "0", "-t", "2", "-n", "3", "6*7?")
-    assert text.returncode == FAILED and "never finished thinking" in text.stderr
+    assert text.returncode == FAILED and "never finished thinking" in text.stderr and "--max-tokens" in text.stderr
+    # Ended inside the thought by a stop (here a --stop text on its first word): more tokens would not help.
+    first = result["reasoning"].split()[0]
+    stopped = guarded("run", "--model", str(r1_paths["old"]), "--temp", "0", "-t", "2", "-n", "3", "--stop", first,
+                      "6*7?")
+    assert stopped.returncode == FAILED and "ended its reply inside its thought" in stopped.stderr
+    assert "--max-tokens" not in stopped.stderr, stopped.stderr
 
 
 def test_llama_cpp_flags_and_a_stop_text_end_to_end(guarded, starter_path):  # noqa: F811

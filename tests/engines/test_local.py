@@ -154,6 +154,7 @@ def test_cancel_during_prompt_processing_aborts_the_batch(starter_path):
         threading.Timer(0.05, generation.cancel).start()
         reply = generation.wait()
         assert reply.finish_reason == "cancelled" and reply.stats.completion_tokens == 0
+        assert reply.stats.prompt_tok_s == 0  # no batch finished: no rate as if the whole prompt had been read
         assert engine.aborted_decodes == 1  # llama.cpp stopped inside the batch, not after it
         assert engine._cached == []
         assert ask(engine, "Hi").finish_reason in ("stop", "length")
