@@ -7,6 +7,7 @@ create the history file: on a fresh install there is simply nothing to list.
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from deskseek import paths
 from deskseek.chat.export import FORMATS
 from deskseek.chat.history import History
 from deskseek.cli import flags
-from deskseek.errors import DeskseekError, NotFound
+from deskseek.errors import DeskseekError, NotFound, UsageError
 
 
 def add_commands(subparsers) -> None:
@@ -33,6 +34,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("id", type=flags.conversation_id)
     p.add_argument("--format", choices=FORMATS, default="md", help="md (a readable transcript, default) or json")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
     p.set_defaults(func=cmd_export)
 
     p = commands.add_parser("rm", help="delete a conversation and all its messages")
@@ -80,9 +82,15 @@ def cmd_export(args) -> int:
     if not args.output:
         print(text, end="" if text.endswith("\n") else "\n")
         return 0
-    try:
-        Path(args.output).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    target = Path(args.output)
+    if target.exists() and not args.force:
+        raise UsageError(f"{target} already exists; --force replaces it")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:  # whole or not at all: a full disk must not leave half a transcript where the file was
+        tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        os.replace(tmp, target)
     except OSError as err:
+        tmp.unlink(missing_ok=True)
         raise DeskseekError(f"cannot write {args.output}: {err.strerror or err}") from None
     print(f"exported conversation {args.id} to {args.output}")
     return 0

@@ -11,11 +11,24 @@ from deskseek.errors import FAILED, INTERRUPTED, DeskseekError, UsageError
 
 
 def _read_prompt(args) -> str:
+    """The prompt as text. Bytes that are not UTF-8 are refused with where they are: guessing an encoding
+    (Latin-1? CP949?) would hand the model words the user never wrote."""
     if args.prompt and args.prompt != "-":
+        try:
+            args.prompt.encode("utf-8")
+        except UnicodeEncodeError as err:  # argv bytes Python could not decode arrive as lone surrogates
+            raise UsageError(f"the prompt is not valid UTF-8 (at character {err.start})") from None
         return args.prompt
     if sys.stdin is None or sys.stdin.isatty():
         raise UsageError("no prompt: give it as an argument, or pipe it in on standard input")
-    text = sys.stdin.read()
+    data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise UsageError(
+            f"standard input is not UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start}); "
+            "convert it first, e.g. `iconv -f latin1 -t utf-8`"
+        ) from None
     if not text.strip():
         raise UsageError("the prompt on standard input is empty")
     return text

@@ -253,7 +253,7 @@ def _plan(facts: ModelFacts, machine: Machine, *, ctx: int, explicit_gpu_budget:
         )
 
     on_gpu_all = weights - facts.input_bytes
-    if on_gpu_all + kv + compute <= gpu_budget:
+    if on_gpu_all + kv + compute <= gpu_budget and facts.input_bytes <= ram_left(on_gpu_all + kv + compute):
         return Plan("all-gpu", facts.n_layer + 1, [], on_gpu_all + kv + compute, facts.input_bytes, kv,
                             compute, estimate.rate([], facts.n_layer + 1), True,
                             "weights, KV cache and compute buffer fit in GPU memory", on_gpu_all, facts.input_bytes)

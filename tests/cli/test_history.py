@@ -10,7 +10,7 @@ import pytest
 from deskseek import paths
 from deskseek.chat.history import History
 from deskseek.cli.history import add_commands
-from deskseek.errors import DeskseekError, NotFound
+from deskseek.errors import DeskseekError, NotFound, UsageError
 
 
 def history(capsys, *argv: str):
@@ -108,6 +108,28 @@ def test_export_to_a_file(capsys, saved, tmp_path):
     target = tmp_path / "sky.json"
     history(capsys, "export", str(saved["sky"]), "--format", "json", "--output", str(target))
     assert json.loads(target.read_text(encoding="utf-8"))["title"] == "Why is the sky blue?"
+
+
+def test_export_never_overwrites_a_file_without_force(capsys, saved, tmp_path):
+    target = tmp_path / "notes.md"
+    target.write_text("my own notes", encoding="utf-8")
+    with pytest.raises(UsageError, match=r"notes\.md already exists; --force replaces it"):
+        history(capsys, "export", str(saved["sky"]), "-o", str(target))
+    assert target.read_text(encoding="utf-8") == "my own notes"
+    code, _, _ = history(capsys, "export", str(saved["sky"]), "-o", str(target), "--force")
+    assert code == 0 and target.read_text(encoding="utf-8").startswith("# Why is the sky blue?")
+    assert not list(tmp_path.glob(".notes.md.*"))  # no temporary left beside it
+
+
+def test_export_to_a_full_disk_leaves_the_old_file_whole(capsys, saved, tmp_path):
+    target = tmp_path / "sky.md"
+    target.write_text("before", encoding="utf-8")
+    import os
+
+    os.symlink("/dev/full", tmp_path / f".sky.md.{os.getpid()}.tmp")  # the temporary's writes hit ENOSPC
+    with pytest.raises(DeskseekError, match="^cannot write .*sky.md: No space left on device$"):
+        history(capsys, "export", str(saved["sky"]), "-o", str(target), "--force")
+    assert target.read_text(encoding="utf-8") == "before"
 
 
 def test_export_to_an_unwritable_place_is_one_line(capsys, saved, tmp_path):

@@ -219,3 +219,18 @@ def test_run_with_stdout_closed_is_one_line(starter_path):  # noqa: F811
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == OUTPUT
     assert done.stderr == "error: standard output is closed; deskseek writes its results there\n"
+
+
+def test_prompt_bytes_that_are_not_utf8_are_one_line_naming_where(starter_path, home):  # noqa: F811
+    """`printf 'Caf\\xe9?' | deskseek run`: a real pipe of Latin-1 bytes, and the same bytes as an argument."""
+    base = [sys.executable, "-m", "deskseek.cli", "run", "-m", str(starter_path), "-n", "4", "-t", "2"]
+    piped = subprocess.run(base, input=b"Caf\xe9?", capture_output=True, cwd=REPO_ROOT, timeout=120)
+    err = piped.stderr.decode()
+    assert piped.returncode == 2 and err == (
+        "error: standard input is not UTF-8 (byte 0xe9 at offset 3); convert it first, e.g. `iconv -f latin1 -t "
+        "utf-8`\n")
+    argv = subprocess.run([*base, b"Caf\xe9?"], capture_output=True, cwd=REPO_ROOT, timeout=120)
+    assert argv.returncode == 2 and argv.stderr.decode() == "error: the prompt is not valid UTF-8 (at character 3)\n"
+    bom = subprocess.run([*base, "--json"], input="\ufeffSay hi.".encode(), capture_output=True, cwd=REPO_ROOT,
+                         timeout=120)
+    assert bom.returncode == 0, bom.stderr  # UTF-8 with a byte-order mark (Windows editors write one) is fine

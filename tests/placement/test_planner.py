@@ -248,3 +248,11 @@ def test_head_counts_given_per_layer_are_summed_not_a_crash(tmp_path):
     assert facts.kv_bytes(1) == sum(per_layer) * 128 * 2 * 2  # K and V, f16
     uniform = GgufInfo(Path("x.gguf"), 3, {**info.metadata, "llama.attention.head_count_kv": 8})
     assert ModelFacts.of(uniform).kv_bytes(1) == 80 * 8 * 128 * 2 * 2
+
+
+def test_all_on_gpu_still_needs_ram_for_the_token_embeddings(facts):
+    """`info --gpu-mem 24G --ram 1K` said "all on GPU, fits": llama.cpp keeps token_embd in RAM whatever the plan."""
+    model = facts["r1-distill-qwen-7b-Q4_K_M"]
+    starved = planner.plan(model, cuda(24, ram_gb=1e-6), ctx=4096, explicit_gpu_budget=True)
+    assert not starved.fits and starved.strategy == "wont-fit" and "of RAM" in starved.reason
+    assert planner.plan(model, cuda(24), ctx=4096, explicit_gpu_budget=True).strategy == "all-gpu"
