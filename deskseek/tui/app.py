@@ -15,7 +15,6 @@ from pathlib import Path
 
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, ListItem, ListView, Static
@@ -26,6 +25,7 @@ from deskseek.chat.session import ChatSession
 from deskseek.engines import events as ev
 from deskseek.engines.local import Engine
 from deskseek.errors import DeskseekError
+from deskseek.tui import keys
 from deskseek.tui.catalog import ModelRequest
 from deskseek.tui.messages import ReplyChunk, ReplyFinished
 from deskseek.tui.model_loading import ModelLoading
@@ -43,19 +43,8 @@ FRAME_S = 1 / 30  # streamed text is handed to the turn at most this often, howe
 class DeskseekApp(ModelLoading, App):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "deskseek"
-    BINDINGS = [
-        Binding("escape", "stop", "Stop"),
-        Binding("ctrl+r", "regenerate", "Regenerate"),
-        Binding("ctrl+y", "copy_answer", "Copy answer"),
-        Binding("ctrl+e", "edit_last", "Edit last"),
-        Binding("ctrl+n", "new_chat", "New chat"),
-        Binding("ctrl+o", "switch_model", "Model"),
-        Binding("ctrl+s", "settings", "Settings"),
-        Binding("ctrl+b", "toggle_sidebar", "Panel"),
-        Binding("ctrl+t", "toggle_thoughts", "Thoughts"),
-        Binding("f1", "help", "Help"),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-    ]
+    BINDINGS = keys.APP_BINDINGS
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (keys.NARROW, "-roomy")]  # app.tcss hides the panel when narrow
 
     def __init__(self, request: ModelRequest | None, *, history: History, resume: int | None = None,
                  clock=time.monotonic, engine_factory=Engine, flags=None) -> None:
@@ -338,19 +327,22 @@ class DeskseekApp(ModelLoading, App):
         self.query_one(PromptArea).focus()
 
     def action_toggle_sidebar(self) -> None:
-        self.query_one("#sidebar").toggle_class("-hidden")
+        """A narrow screen shows the panel only when asked (-shown), a wide one unless asked not to (-hidden)."""
+        sidebar = self.query_one("#sidebar")
+        sidebar.toggle_class("-shown" if sidebar.screen.has_class("-narrow") else "-hidden")
 
     def action_toggle_thoughts(self) -> None:
         self.toggle_class("-hide-thoughts")
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.BINDINGS))
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
 
     def get_system_commands(self, screen):
-        yield from super().get_system_commands(screen)
+        yield from super().get_system_commands(screen)  # Textual's own: quit, theme, keys, screenshot
         for binding in self.BINDINGS:
-            if binding.action not in ("quit", "help"):
-                yield SystemCommand(binding.description, f"{binding.description} ({binding.key})",
+            if binding.action != "quit":
+                yield SystemCommand(binding.description, f"{binding.tooltip} ({keys.label(binding.key)})",
                                     getattr(self, f"action_{binding.action}"))
 
     async def on_event(self, event: events.Event) -> None:
