@@ -14,7 +14,18 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from deskseek.engines import chat_template
-from deskseek.engines.events import AnswerDelta, Done, Error, Event, Notice, ReasoningDelta, Reply, Settings, Stats
+from deskseek.engines.events import (
+    AnswerDelta,
+    Done,
+    Error,
+    Event,
+    Notice,
+    ReasoningDelta,
+    Reply,
+    Settings,
+    Stats,
+    TokenCount,
+)
 from deskseek.engines.thinking import ReasoningSplitter
 from deskseek.errors import DeskseekError
 
@@ -120,6 +131,7 @@ class Generation:
                 if splitter is not None and splitter.in_thought:
                     reasoning_tokens += 1
                 self._text(decoder.decode(engine._piece(token)), splitter)
+                self._emit(TokenCount(generated, reasoning_tokens))
                 status = engine._decode_one(token)
                 if status != 0:
                     self._emit(Notice("the context is full; the reply was cut short"))

@@ -163,8 +163,11 @@ class DeskseekApp(ModelLoading, App):
         """
         outbox = self.outbox = Outbox()
         for event in live:
+            if isinstance(event, ev.TokenCount):
+                outbox.count(event.reasoning)
+                continue
             if isinstance(event, ev.ReasoningDelta):
-                outbox.put(reasoning=event.text, token=True)
+                outbox.put(reasoning=event.text)
             elif isinstance(event, ev.AnswerDelta):
                 outbox.put(answer=event.text)
             elif isinstance(event, ev.Notice):
