@@ -26,7 +26,7 @@ from deskseek.engines import events as ev
 from deskseek.engines.local import Engine
 from deskseek.errors import DeskseekError
 from deskseek.tui import keys
-from deskseek.tui.catalog import ModelRequest
+from deskseek.tui.catalog import ModelRequest, pinned_settings
 from deskseek.tui.messages import ReplyChunk, ReplyFinished
 from deskseek.tui.model_loading import ModelLoading
 from deskseek.tui.outbox import Outbox, note_for
@@ -56,7 +56,7 @@ class DeskseekApp(ModelLoading, App):
         self.history = history
         self.clock = clock
         self.session = ChatSession(history, settings=request.settings if request else None,
-                                   system=getattr(flags, "system", None) or "")
+                                   system=getattr(flags, "system", None) or "", pinned=pinned_settings(flags, request))
         self.resume = resume
         self.pending: str | None = None  # a prompt typed before the model was ready
         self.loading = False  # a model is being loaded
@@ -313,9 +313,14 @@ class DeskseekApp(ModelLoading, App):
             return
 
         def apply(result) -> None:
-            if result is not None:
-                self.session.settings, self.session.system = result
-                self.notify("Settings saved for this conversation.")
+            if result is None:
+                return
+            try:
+                self.session.configure(*result)
+            except DeskseekError as err:
+                self.notify(f"{err}; the settings apply to this session only", severity="error", timeout=10)
+                return
+            self.notify("Settings saved for this conversation.")
 
         self.push_screen(SettingsScreen(self.session.settings, self.session.system,
                                         allow_system=self.request.allow_system), apply)

@@ -264,7 +264,7 @@ async def test_switching_model_loads_the_picked_one(starter_path, home, tmp_path
 
 
 async def test_settings_screen_changes_this_conversation(starter_path):  # noqa: F811
-    from textual.widgets import Input
+    from textual.widgets import Input, TextArea
 
     from deskseek.tui.screens.settings import SettingsScreen
 
@@ -278,7 +278,7 @@ async def test_settings_screen_changes_this_conversation(starter_path):  # noqa:
         assert "is not a number" in str(app.screen.query_one("#settings-error").render())
         app.screen.query_one("#set-max_tokens", Input).value = "3"
         app.screen.query_one("#set-temperature", Input).value = "0"
-        app.screen.query_one("#set-system", Input).value = "Answer in French."
+        app.screen.query_one("#set-system", TextArea).text = "Answer in French."
         app.screen.save()
         await until(pilot, lambda: app.session.settings.max_tokens == 3)
         assert not isinstance(app.screen, SettingsScreen)
