@@ -16,7 +16,6 @@ from pathlib import Path
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Footer, ListItem, ListView, Static
 
 from deskseek.chat.history import History
@@ -37,6 +36,7 @@ from deskseek.tui.widgets.prompt import PromptArea
 from deskseek.tui.widgets.status import StatusBar
 from deskseek.tui.widgets.turn import AssistantTurn, UserTurn
 
+CHAT_ACTIONS = ({binding.action for binding in keys.APP_BINDINGS} - {"quit", "help"}) | {"command_palette"}
 FRAME_S = 1 / 30  # streamed text is handed to the turn at most this often, however fast the model
 
 
@@ -93,9 +93,10 @@ class DeskseekApp(ModelLoading, App):
         self.use_model(self.request.name)
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        """Under a dialog (picker, settings, help) the chat's own keys wait: Esc there closes the dialog."""
-        if isinstance(self.screen, ModalScreen) and action not in ("quit", "help"):
-            return False
+        """Off the chat's screen (a dialog, the first-run screen) the chat's own keys and the palette wait:
+        Esc there is the screen's (close the dialog, stop the download). Tab and the like still work."""
+        if action in CHAT_ACTIONS:
+            return self.screen is self.screen_stack[0]
         return True
 
     def refresh_sidebar(self) -> None:

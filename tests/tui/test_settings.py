@@ -30,8 +30,11 @@ async def test_a_pasted_multi_line_system_prompt_is_kept_whole(starter_path, tmp
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.session.engine is not None)
         screen = await open_settings(pilot, app)
+        assert app.focused is screen.query_one("#set-temperature", Input)
+        for field in ("top_p", "max_tokens", "think_budget", "system"):  # Tab walks the fields (it did not)
+            await pilot.press("tab")
+            assert app.focused is screen.query_one(f"#set-{field}")
         system = screen.query_one("#set-system", TextArea)
-        system.focus()
         app.post_message(events.Paste(PASTED))  # as the driver posts a terminal's bracketed paste
         await until(pilot, lambda: system.text == PASTED)
         await pilot.press("ctrl+s")

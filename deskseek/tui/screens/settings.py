@@ -34,7 +34,7 @@ class SettingsScreen(ModalScreen[tuple[Settings, str] | None]):
         self.settings, self.system, self.allow_system = settings, system, allow_system
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="settings"):
+        with VerticalScroll(id="settings", can_focus=False):  # the first field has the focus
             yield Static("Settings for this conversation", classes="title")
             for pair in (FIELDS[:2], FIELDS[2:]):  # two a row: the whole dialog fits 30 rows
                 with Horizontal(classes="pair"):
