@@ -319,7 +319,8 @@ class DeskseekApp(ModelLoading, App):
             try:
                 self.session.configure(*result)
             except DeskseekError as err:
-                self.notify(f"{err}; the settings apply to this session only", severity="error", timeout=10)
+                self.notify(f"{err}; the settings apply, and deskseek saves them with the next prompt",
+                            severity="error", timeout=10)
                 return
             self.notify("Settings saved for this conversation.")
 

@@ -96,8 +96,10 @@ def test_a_system_prompt_pasted_in_a_real_terminal_is_kept_whole_and_saved(termi
     term.wait_for("the model to load", ready(starter_path.name))
     term.send_key("C-s")
     term.wait_for("the settings", lambda s: "Settings for this conversation" in s)
+    term.settled()  # the dialog has focused its first field: Tabs sent sooner would be undone by that
     for _ in range(4):  # temperature, top-p, max tokens, think budget, then the system prompt
         term.send_key("Tab")
+    term.settled()
     term.tmux("set-buffer", "-b", "system", SYSTEM_PASTE)
     term.tmux("paste-buffer", "-p", "-b", "system", "-t", "main")
     term.wait_for("the end of the paste", lambda s: "End of rules." in s)

@@ -11,7 +11,7 @@ from deskseek.engines.events import Settings
 from deskseek.tui.app import DeskseekApp
 from deskseek.tui.screens.settings import SettingsScreen
 from tests.engines.test_local import starter_path  # noqa: F401  (session fixture)
-from tests.tui.test_app import SIZE, Clock, app_for, reply, until
+from tests.tui.test_app import SIZE, Clock, app_for, chat_flags, reply, until
 
 # What people paste: many lines, blank ones, indentation, a trailing newline. (Textual's Input kept the first.)
 PASTED = "\n".join(["You are a careful assistant for a hardware shop.", "",
@@ -80,3 +80,11 @@ async def test_resume_restores_the_conversations_settings_and_ctrl_n_drops_them(
         assert screen.query_one("#set-temperature", Input).value == "0.7"
         assert screen.query_one("#set-system", TextArea).text == ""
     again.history.close()
+
+
+def test_the_flags_given_on_the_command_line_are_the_pinned_ones():
+    from deskseek.tui.catalog import pinned_settings
+
+    flags = chat_flags("--temperature", "1.5", "--max-tokens", "9", "--system", "Be kind.")
+    assert pinned_settings(flags, None) == {"temperature": 1.5, "max_tokens": 9, "system": "Be kind."}
+    assert pinned_settings(chat_flags(), None) == {} and pinned_settings(None, None) == {}
