@@ -9,13 +9,20 @@ from deskseek.chat.records import Conversation
 FORMATS = ("md", "json")
 
 
+def _settings(conversation: Conversation) -> dict:
+    """The sampling settings, and the system prompt among them when there is one (the keys above stay put)."""
+    if not conversation.system_prompt:
+        return conversation.settings
+    return {**conversation.settings, "system_prompt": conversation.system_prompt}
+
+
 def to_json(conversation: Conversation) -> str:
     """A stable shape for scripts: these keys, in this order, whatever the schema grows into."""
     return json.dumps({
         "id": conversation.id,
         "title": conversation.title,
         "model": conversation.model,
-        "settings": conversation.settings,
+        "settings": _settings(conversation),
         "created_at": conversation.created_at,
         "messages": [{
             "role": m.role,
@@ -44,10 +51,10 @@ _STATE_NOTES = {
 def to_markdown(conversation: Conversation) -> str:
     """A transcript a person reads: the thought folded away (GitHub and most viewers render <details>)."""
     facts = [f"- Model: `{conversation.model}`", f"- Started: {conversation.created_at}"]
-    system_prompt = conversation.settings.get("system_prompt") or conversation.settings.get("system")
-    if system_prompt and not any(m.role == "system" for m in conversation.messages):
-        facts.append(f"- System prompt: {' '.join(str(system_prompt).split())}")
     blocks = [f"# {conversation.title or 'Untitled conversation'}", "\n".join(facts)]
+    system_prompt = conversation.system_prompt or str(conversation.settings.get("system_prompt") or "")
+    if system_prompt.strip() and not any(m.role == "system" for m in conversation.messages):
+        blocks += [f"## {_HEADINGS['system']}", system_prompt.strip()]  # every line of it, as the model read it
     for m in conversation.messages:
         heading = _HEADINGS[m.role]
         if m.role == "assistant" and m.model and m.model != conversation.model:

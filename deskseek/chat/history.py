@@ -14,7 +14,6 @@ One connection guarded by one lock: the TUI streams from a worker thread while i
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -23,9 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from deskseek import paths
 from deskseek.chat.export import FORMATS, to_json, to_markdown
@@ -39,38 +36,16 @@ from deskseek.chat.records import (
     Conversation,
     ConversationSummary,
     check,
+    default_title,
+    given_title,
+    json_text,
     message_from_row,
+    now,
 )
 from deskseek.chat.reply_writer import ReplyWriter
 from deskseek.errors import Busy, DeskseekError, DiskFull, NotFound
 
 log = logging.getLogger("deskseek.history")
-
-TITLE_CHARS = 60
-
-def _now() -> str:
-    """UTC ISO 8601 with microseconds: sorts as text, and two writes a millisecond apart still order."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
-
-
-def default_title(text: str) -> str | None:
-    """The first non-blank line, cut to fit a list row; None when there is no text to name it by."""
-    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    if not line:
-        return None
-    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
-
-
-def _given_title(title: str | None) -> str | None:
-    """None (not "") marks a conversation still waiting to be named by its first user message."""
-    return (" ".join(title.split()) or None) if title else None
-
-
-def _json_text(value: Any) -> str:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = dataclasses.asdict(value)
-    return json.dumps(dict(value or {}), ensure_ascii=False, sort_keys=True)
-
 
 class History:
     """The chat history: a file under the data root, or (ephemeral) memory that vanishes on close."""
@@ -164,7 +139,7 @@ class History:
         """
         with self._write() as db:
             rows = db.execute("SELECT id, owner, heartbeat_at FROM messages WHERE state = 'streaming'").fetchall()
-            dead = [(_now(), message_id) for message_id, owner, beat in rows if not owner_alive(owner, beat)]
+            dead = [(now(), message_id) for message_id, owner, beat in rows if not owner_alive(owner, beat)]
             db.executemany("UPDATE messages SET state = 'interrupted', updated_at = ? WHERE id = ?", dead)
         return len(dead)
 
@@ -222,13 +197,21 @@ class History:
 
     # --- conversations ----------------------------------------------------------------------------------
 
-    def new_conversation(self, model: str, settings: Mapping | None = None, title: str | None = None) -> int:
-        now = _now()
+    def new_conversation(self, model: str, settings: Mapping | None = None, title: str | None = None, *,
+                         system_prompt: str = "") -> int:
+        stamp = now()
         with self._write() as db:
             return db.execute(
-                "INSERT INTO conversations (title, model, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                (_given_title(title), model, _json_text(settings), now, now),
+                "INSERT INTO conversations (title, model, settings, system_prompt, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (given_title(title), model, json_text(settings), system_prompt, stamp, stamp),
             ).lastrowid
+
+    def set_settings(self, conversation_id: int, settings: Mapping, system_prompt: str) -> None:
+        """What the conversation's replies are written with from now on (Ctrl+S, `--system`, another model's
+        defaults): stored with it, so that resuming it writes the same way."""
+        with self._write() as db:
+            self._touch(db, conversation_id, "settings = ?, system_prompt = ?", (json_text(settings), system_prompt))
 
     def conversations(self) -> list[ConversationSummary]:
         with self._read() as db:
@@ -247,7 +230,8 @@ class History:
     def conversation(self, conversation_id: int) -> Conversation:
         with self._read() as db:
             row = db.execute(
-                "SELECT id, title, model, settings, created_at, updated_at FROM conversations WHERE id = ?",
+                "SELECT id, title, model, settings, created_at, updated_at, system_prompt FROM conversations "
+                "WHERE id = ?",
                 (conversation_id,),
             ).fetchone()
             if row is None:
@@ -256,13 +240,12 @@ class History:
                 f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY position",
                 (conversation_id,),
             ).fetchall()
-        cid, title, model, settings, created_at, updated_at = row
-        return Conversation(
-            cid, title, model, json.loads(settings), created_at, updated_at, [message_from_row(m) for m in messages]
-        )
+        cid, title, model, settings, created_at, updated_at, system_prompt = row
+        return Conversation(cid, title, model, json.loads(settings), created_at, updated_at,
+                            [message_from_row(m) for m in messages], system_prompt)
 
     def rename(self, conversation_id: int, title: str) -> None:
-        title = _given_title(title)
+        title = given_title(title)
         if title is None:
             raise DeskseekError("a title cannot be empty")
         with self._write() as db:
@@ -276,7 +259,7 @@ class History:
     def _touch(self, db: sqlite3.Connection, conversation_id: int, assignments: str = "", values: tuple = ()):
         """Every change to a conversation moves it to the top of the list."""
         sets = f"{assignments}, updated_at = ?" if assignments else "updated_at = ?"
-        cursor = db.execute(f"UPDATE conversations SET {sets} WHERE id = ?", (*values, _now(), conversation_id))
+        cursor = db.execute(f"UPDATE conversations SET {sets} WHERE id = ?", (*values, now(), conversation_id))
         if cursor.rowcount == 0:
             raise _no_conversation(conversation_id)
 
@@ -298,13 +281,13 @@ class History:
             return self._insert(db, conversation_id, role, content, reasoning, state, model)
 
     def _insert(self, db, conversation_id, role, content, reasoning, state, model) -> int:
-        now = _now()
+        stamp = now()
         return db.execute(
             """INSERT INTO messages (conversation_id, position, role, content, reasoning, state, model,
                                      created_at, updated_at)
                VALUES (?, (SELECT COALESCE(MAX(position), -1) + 1 FROM messages WHERE conversation_id = ?),
                        ?, ?, ?, ?, ?, ?, ?)""",
-            (conversation_id, conversation_id, role, content, reasoning, state, model, now, now),
+            (conversation_id, conversation_id, role, content, reasoning, state, model, stamp, stamp),
         ).lastrowid
 
     def check_tail(self, conversation_id: int, last_id: int | None) -> None:
@@ -371,7 +354,7 @@ class History:
                                        updated_at = ?, heartbeat_at = ?
                    WHERE id = ? AND owner = ?""",
                 (writer.content, writer.reasoning, writer.reasoning_seconds, writer.state, finish_reason,
-                 None if stats is None else _json_text(stats), _now(), time.time(), writer.message_id, OWNER),
+                 None if stats is None else json_text(stats), now(), time.time(), writer.message_id, OWNER),
             ).rowcount
             if not saved:
                 self._live.discard(writer)

@@ -1,9 +1,14 @@
-"""What the history stores: the schema, its migrations, and the rows as Python objects."""
+"""What the history stores: the schema, its migrations, the rows as Python objects, and the values in them."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+TITLE_CHARS = 60
 
 ROLES = ("system", "user", "assistant")
 STATES = ("complete", "streaming", "stopped", "interrupted", "error", "no-answer")
@@ -46,6 +51,9 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE messages ADD COLUMN owner TEXT",
         "ALTER TABLE messages ADD COLUMN heartbeat_at REAL",
     ),
+    (  # v4: the conversation's system prompt (its sampling settings are in `settings`, kept up to date since v4)
+        "ALTER TABLE conversations ADD COLUMN system_prompt TEXT NOT NULL DEFAULT ''",
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -82,10 +90,11 @@ class Conversation:
     id: int
     title: str | None
     model: str
-    settings: dict
+    settings: dict  # the Settings the conversation's replies are written with, as a dict (see Settings)
     created_at: str
     updated_at: str
     messages: list[Message] = field(default_factory=list)
+    system_prompt: str = ""
 
 
 MESSAGE_COLUMNS = (
@@ -103,3 +112,27 @@ def message_from_row(row: tuple) -> Message:
 def check(value: str, allowed: tuple[str, ...], what: str) -> None:
     if value not in allowed:
         raise ValueError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+def now() -> str:
+    """UTC ISO 8601 with microseconds: sorts as text, and two writes a millisecond apart still order."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def default_title(text: str) -> str | None:
+    """The first non-blank line, cut to fit a list row; None when there is no text to name it by."""
+    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if not line:
+        return None
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+def given_title(title: str | None) -> str | None:
+    """None (not "") marks a conversation still waiting to be named by its first user message."""
+    return (" ".join(title.split()) or None) if title else None
+
+
+def json_text(value: Any) -> str:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    return json.dumps(dict(value or {}), ensure_ascii=False, sort_keys=True)

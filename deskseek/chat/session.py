@@ -5,6 +5,10 @@ tries (send, stop, write again, edit the last prompt, switch model mid-reply, a 
 method here, tested without Textual. Turns are addressed by their row in the history, never by position:
 a reply that only thought, or one still streaming, is a turn like any other.
 
+Settings (sampling, limits, the system prompt) belong to a conversation: stored with it and written again
+whenever they change, restored when it is resumed, kept across a model switch once chosen, and back to the
+defaults (the model's recommended values and the command line's flags) for a new chat.
+
 It also owns the order that keeps a machine from holding two models: cancel the reply, let it end, close
 the model, and only then plan and load the next; a load overtaken by a newer request stops at its next
 progress report and is closed, never used.
@@ -12,9 +16,10 @@ progress report and is closed, never used.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,11 +46,24 @@ class Turn:
     stats: dict | None = None
 
 
+def settings_from(stored: Mapping, defaults: Settings) -> Settings:
+    """A stored conversation's settings over today's defaults: a field added since keeps its default, one
+    that is gone is dropped."""
+    known = {field.name for field in dataclasses.fields(Settings)}
+    return dataclasses.replace(defaults, **{name: value for name, value in stored.items() if name in known})
+
+
 class ChatSession:
-    def __init__(self, history: History, *, settings: Settings | None = None, system: str = ""):
+    def __init__(self, history: History, *, settings: Settings | None = None, system: str = "",
+                 pinned: Mapping | None = None):
+        """`settings` and `system` are a new chat's; `pinned`: Settings fields (and "system") the command line
+        set, which win over a resumed conversation's own."""
         self.history = history
-        self.settings = settings or Settings()
-        self.system = system
+        self.defaults, self.default_system = settings or Settings(), system
+        self.pinned = dict(pinned or {})
+        self.settings, self.system = self.defaults, system
+        self.chosen = False  # chosen in this conversation (Ctrl+S) or stored with it: a model switch keeps them
+        self._saved: tuple[dict, str] | None = None  # (settings, system prompt) as the history holds them
         self.turns: list[Turn] = []
         self.conversation_id: int | None = None
         self.engine = None
@@ -118,18 +136,41 @@ class ChatSession:
         return self.live is not None and not self.live.done.is_set()
 
     def new_chat(self) -> None:
+        """An empty conversation, with the default settings: the last one's were for the last one."""
         with self._lock:
             self._idle("start a new chat")
             self.turns, self.conversation_id, self._lost = [], None, False
+            self.settings, self.system, self.chosen, self._saved = self.defaults, self.default_system, False, None
 
     def resume(self, conversation_id: int) -> list[Turn]:
+        """Its turns, and the settings it was written with (the command line's pinned ones over them)."""
         with self._lock:
             self._idle("open another conversation")
             stored = self.history.conversation(conversation_id)
             self.conversation_id = stored.id
+            self._saved = (stored.settings, stored.system_prompt)
+            pinned = {name: value for name, value in self.pinned.items() if name != "system"}
+            self.settings = settings_from({**stored.settings, **pinned}, self.defaults)
+            self.system = self.pinned.get("system", stored.system_prompt)
+            self.chosen = True
             self.turns = [Turn(m.id, m.role, m.content, m.reasoning, m.state, m.reasoning_seconds, m.stats)
                           for m in stored.messages if m.role in ("user", "assistant")]
             return list(self.turns)
+
+    def configure(self, settings: Settings, system: str) -> None:
+        """This conversation's settings from now on (Ctrl+S), saved with it at once when it is stored.
+        Raises DeskseekError when the history cannot take them; they apply all the same."""
+        with self._lock:
+            self.settings, self.system, self.chosen = settings, system, True
+            if self.conversation_id is not None:
+                self._save_settings()
+
+    def use_model_defaults(self, settings: Settings) -> None:
+        """A model was loaded: its recommended settings are a new chat's now, and this one's unless chosen."""
+        with self._lock:
+            self.defaults = settings
+            if not self.chosen:
+                self.settings = settings
 
     def model_messages(self) -> list[dict]:
         """What the model reads: the system prompt, the prompts and the answers. A reply that only thought
@@ -218,7 +259,9 @@ class ChatSession:
             if self._lost:
                 notices.append("this conversation was deleted elsewhere; it goes on as a new one")
                 self._lost = False
-            self.conversation_id = self.history.new_conversation(self.model, settings=vars(self.settings))
+            self.conversation_id = self.history.new_conversation(self.model, settings=self.settings,
+                                                                 system_prompt=self.system)
+            self._saved = self._current()
             prompt.id = self.history.add_message(self.conversation_id, "user", prompt.content)
         except DeskseekError as err:
             notices.append(f"{err}; this conversation is shown but not saved")
@@ -229,6 +272,11 @@ class ChatSession:
             self.history.save_pending()  # a reply that finished on a full disk: perhaps there is room now
         except DeskseekError as err:
             log.info("still cannot save an earlier reply: %s", err)
+        if self.conversation_id is not None and self._current() != self._saved:
+            try:  # changed since they were stored (another model's defaults): the history says what wrote this
+                self._save_settings()
+            except DeskseekError as err:
+                notices.append(f"{err}; this conversation's settings are not saved")
         kept = [turn for turn in self.turns if turn is not replacing]
         generation = self.engine.generate(self._messages(kept), self.settings)
         if replacing is not None:
@@ -245,6 +293,17 @@ class ChatSession:
         self.live = LiveReply(generation, writer, turn, [Notice(text) for text in notices],
                               on_lost=self._conversation_lost)
         return self.live
+
+    def _current(self) -> tuple[dict, str]:
+        return dataclasses.asdict(self.settings), self.system
+
+    def _save_settings(self) -> None:
+        try:
+            self.history.set_settings(self.conversation_id, *self._current())
+        except NotFound:  # deleted elsewhere: the next prompt starts it again, with these settings
+            self._conversation_lost()
+            return
+        self._saved = self._current()
 
     def _delete(self, turns: list[Turn]) -> None:
         ids = [turn.id for turn in turns if turn.id is not None]

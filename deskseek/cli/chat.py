@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import sys
+
 from deskseek.cli import flags
+from deskseek.errors import DeskseekError, UsageError
+
+
+def check_terminal() -> None:
+    """The app reads keys from stdin and draws on stderr: without a terminal it would wait forever for keys
+    that never come, drawing escape codes into a file. Said at once instead, before anything is loaded."""
+    streams = (("standard input", sys.stdin), ("standard output", sys.stdout), ("standard error", sys.stderr))
+    missing = [name for name, stream in streams if stream is None or not stream.isatty()]
+    if missing:
+        named = missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} and {missing[-1]}"
+        raise DeskseekError(f"deskseek chat needs a terminal, and its {named} {'is' if len(missing) == 1 else 'are'} "
+                            "not one; for pipes and scripts use `deskseek run`")
 
 
 def cmd_chat(args) -> int:
+    if args.ephemeral and args.resume is not None:
+        raise UsageError("--ephemeral neither reads nor saves the chat history, so it cannot --resume a saved "
+                            "conversation; drop --ephemeral to continue it (it is saved as it goes on)")
+    check_terminal()
     flags.go_offline()
     from deskseek.chat.history import History
     from deskseek.models import choice, store

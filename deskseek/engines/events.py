@@ -20,6 +20,16 @@ class AnswerDelta:
 
 
 @dataclass(frozen=True)
+class TokenCount:
+    """The reply's tokens so far, sent after each token the model wrote. Counting the text deltas instead
+    undercounts: a token holding half of a multi-byte character (Hangul, emoji) shows no text until the
+    rest of it arrives, and the thought splitter may hold text back or join it."""
+
+    generated: int
+    reasoning: int  # of `generated`, those written inside the thought
+
+
+@dataclass(frozen=True)
 class Notice:
     """Something the user should know that is not text of the reply (e.g. old turns were dropped)."""
 
@@ -58,7 +68,7 @@ class Error:
     message: str
 
 
-Event = ReasoningDelta | AnswerDelta | Notice | Stats | Done | Error
+Event = ReasoningDelta | AnswerDelta | TokenCount | Notice | Stats | Done | Error
 
 
 @dataclass

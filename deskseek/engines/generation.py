@@ -14,7 +14,18 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from deskseek.engines import chat_template, samplers
-from deskseek.engines.events import AnswerDelta, Done, Error, Event, Notice, ReasoningDelta, Reply, Settings, Stats
+from deskseek.engines.events import (
+    AnswerDelta,
+    Done,
+    Error,
+    Event,
+    Notice,
+    ReasoningDelta,
+    Reply,
+    Settings,
+    Stats,
+    TokenCount,
+)
 from deskseek.engines.stops import StopMatcher
 from deskseek.engines.thinking import ReasoningSplitter
 from deskseek.errors import DeskseekError
@@ -123,6 +134,7 @@ class Generation:
                 if splitter is not None and splitter.in_thought:
                     reasoning_tokens += 1
                 self._text(decoder.decode(engine._piece(token)), splitter)
+                self._emit(TokenCount(generated, reasoning_tokens))
                 if self._stops.stopped:
                     reason = "stop"
                     break

@@ -15,9 +15,7 @@ from pathlib import Path
 
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Footer, ListItem, ListView, Static
 
 from deskseek.chat.history import History
@@ -26,7 +24,8 @@ from deskseek.chat.session import ChatSession
 from deskseek.engines import events as ev
 from deskseek.engines.local import Engine
 from deskseek.errors import DeskseekError
-from deskseek.tui.catalog import ModelRequest
+from deskseek.tui import keys
+from deskseek.tui.catalog import ModelRequest, pinned_settings
 from deskseek.tui.messages import ReplyChunk, ReplyFinished
 from deskseek.tui.model_loading import ModelLoading
 from deskseek.tui.outbox import Outbox, note_for
@@ -37,25 +36,15 @@ from deskseek.tui.widgets.prompt import PromptArea
 from deskseek.tui.widgets.status import StatusBar
 from deskseek.tui.widgets.turn import AssistantTurn, UserTurn
 
+CHAT_ACTIONS = ({binding.action for binding in keys.APP_BINDINGS} - {"quit", "help"}) | {"command_palette"}
 FRAME_S = 1 / 30  # streamed text is handed to the turn at most this often, however fast the model
 
 
 class DeskseekApp(ModelLoading, App):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "deskseek"
-    BINDINGS = [
-        Binding("escape", "stop", "Stop"),
-        Binding("ctrl+r", "regenerate", "Regenerate"),
-        Binding("ctrl+y", "copy_answer", "Copy answer"),
-        Binding("ctrl+e", "edit_last", "Edit last"),
-        Binding("ctrl+n", "new_chat", "New chat"),
-        Binding("ctrl+o", "switch_model", "Model"),
-        Binding("ctrl+s", "settings", "Settings"),
-        Binding("ctrl+b", "toggle_sidebar", "Panel"),
-        Binding("ctrl+t", "toggle_thoughts", "Thoughts"),
-        Binding("f1", "help", "Help"),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-    ]
+    BINDINGS = keys.APP_BINDINGS
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (keys.NARROW, "-roomy")]  # app.tcss hides the panel when narrow
 
     def __init__(self, request: ModelRequest | None, *, history: History, resume: int | None = None,
                  clock=time.monotonic, engine_factory=Engine, flags=None) -> None:
@@ -67,7 +56,7 @@ class DeskseekApp(ModelLoading, App):
         self.history = history
         self.clock = clock
         self.session = ChatSession(history, settings=request.settings if request else None,
-                                   system=getattr(flags, "system", None) or "")
+                                   system=getattr(flags, "system", None) or "", pinned=pinned_settings(flags, request))
         self.resume = resume
         self.pending: str | None = None  # a prompt typed before the model was ready
         self.loading = False  # a model is being loaded
@@ -104,9 +93,10 @@ class DeskseekApp(ModelLoading, App):
         self.use_model(self.request.name)
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        """Under a dialog (picker, settings, help) the chat's own keys wait: Esc there closes the dialog."""
-        if isinstance(self.screen, ModalScreen) and action not in ("quit", "help"):
-            return False
+        """Off the chat's screen (a dialog, the first-run screen) the chat's own keys and the palette wait:
+        Esc there is the screen's (close the dialog, stop the download). Tab and the like still work."""
+        if action in CHAT_ACTIONS:
+            return self.screen is self.screen_stack[0]
         return True
 
     def refresh_sidebar(self) -> None:
@@ -174,8 +164,11 @@ class DeskseekApp(ModelLoading, App):
         """
         outbox = self.outbox = Outbox()
         for event in live:
+            if isinstance(event, ev.TokenCount):
+                outbox.count(event.reasoning)
+                continue
             if isinstance(event, ev.ReasoningDelta):
-                outbox.put(reasoning=event.text, token=True)
+                outbox.put(reasoning=event.text)
             elif isinstance(event, ev.AnswerDelta):
                 outbox.put(answer=event.text)
             elif isinstance(event, ev.Notice):
@@ -321,9 +314,15 @@ class DeskseekApp(ModelLoading, App):
             return
 
         def apply(result) -> None:
-            if result is not None:
-                self.session.settings, self.session.system = result
-                self.notify("Settings saved for this conversation.")
+            if result is None:
+                return
+            try:
+                self.session.configure(*result)
+            except DeskseekError as err:
+                self.notify(f"{err}; the settings apply, and deskseek saves them with the next prompt",
+                            severity="error", timeout=10)
+                return
+            self.notify("Settings saved for this conversation.")
 
         self.push_screen(SettingsScreen(self.session.settings, self.session.system,
                                         allow_system=self.request.allow_system), apply)
@@ -338,19 +337,22 @@ class DeskseekApp(ModelLoading, App):
         self.query_one(PromptArea).focus()
 
     def action_toggle_sidebar(self) -> None:
-        self.query_one("#sidebar").toggle_class("-hidden")
+        """A narrow screen shows the panel only when asked (-shown), a wide one unless asked not to (-hidden)."""
+        sidebar = self.query_one("#sidebar")
+        sidebar.toggle_class("-shown" if sidebar.screen.has_class("-narrow") else "-hidden")
 
     def action_toggle_thoughts(self) -> None:
         self.toggle_class("-hide-thoughts")
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.BINDINGS))
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
 
     def get_system_commands(self, screen):
-        yield from super().get_system_commands(screen)
+        yield from super().get_system_commands(screen)  # Textual's own: quit, theme, keys, screenshot
         for binding in self.BINDINGS:
-            if binding.action not in ("quit", "help"):
-                yield SystemCommand(binding.description, f"{binding.description} ({binding.key})",
+            if binding.action != "quit":
+                yield SystemCommand(binding.description, f"{binding.tooltip} ({keys.label(binding.key)})",
                                     getattr(self, f"action_{binding.action}"))
 
     async def on_event(self, event: events.Event) -> None:

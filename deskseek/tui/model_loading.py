@@ -68,7 +68,7 @@ class ModelLoading:
         if message.name != self.session.model or engine is None:
             return  # overtaken by a newer pick
         self.request = request = message.info
-        self.session.settings = request.settings
+        self.session.use_model_defaults(request.settings)
         status = self.query_one(StatusBar)
         status.model, status.backend, status.placement = message.name, request.backend, request.placement
         status.context = f"ctx {engine.n_ctx}"

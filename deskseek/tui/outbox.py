@@ -18,7 +18,7 @@ class Outbox:
         self.tokens = 0  # reasoning tokens so far in this reply
         self.announced = False
 
-    def put(self, *, reasoning: str = "", answer: str = "", notice: str = "", token: bool = False) -> None:
+    def put(self, *, reasoning: str = "", answer: str = "", notice: str = "") -> None:
         with self.lock:
             if reasoning:
                 self.reasoning.append(reasoning)
@@ -26,7 +26,12 @@ class Outbox:
                 self.answer.append(answer)
             if notice:
                 self.notices.append(notice)
-            self.tokens += token
+
+    def count(self, reasoning_tokens: int) -> None:
+        """The engine's own count (its TokenCount events), never the text pieces: a token that is half of a
+        Korean character brings no text, and is still a token."""
+        with self.lock:
+            self.tokens = reasoning_tokens
 
     def claim(self) -> bool:
         """True for the one caller that should post a message: none is waiting yet."""

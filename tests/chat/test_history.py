@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import queue
 import signal
@@ -40,7 +41,7 @@ def db_path(tmp_path) -> Path:
 def ticking(monkeypatch):
     """Row timestamps one second apart, so "newest first" never rests on two writes landing in one tick."""
     stamps = iter(range(10_000))
-    monkeypatch.setattr(history_module, "_now", lambda: f"2025-01-01T00:00:00+00:00#{next(stamps):05d}")
+    monkeypatch.setattr(history_module, "now", lambda: f"2025-01-01T00:00:00+00:00#{next(stamps):05d}")
 
 
 def raw(path: Path) -> sqlite3.Connection:
@@ -72,7 +73,7 @@ def test_new_file_is_private_wal_and_current(db_path):
         h.close()
     finally:
         os.umask(old)
-    assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
 
 
 def test_an_existing_file_is_made_private(db_path):
@@ -164,6 +165,7 @@ def test_v1_file_is_upgraded_with_its_data_intact(db_path):
         assert h.recovered == 1  # the v1 reply left streaming is recovered after the upgrade
         conversation = h.conversation(1)
         assert (conversation.title, conversation.model, conversation.settings) == ("Old chat", "r1:Q4", {"temperature": 0.6})
+        assert conversation.system_prompt == ""
         first, second, third = conversation.messages
         assert (first.role, first.content, first.state) == ("user", "What is 2+2?", "complete")
         assert (second.content, second.reasoning, second.stats, second.finish_reason) == (
@@ -174,8 +176,9 @@ def test_v1_file_is_upgraded_with_its_data_intact(db_path):
         reply.set_reasoning_seconds(3.5)
         reply.finish("complete")
         assert h.conversation(1).messages[-1].reasoning_seconds == 3.5
-    assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == 3
+    assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == 4
     assert {"reasoning_seconds", "owner", "heartbeat_at"} <= set(columns(db_path, "messages"))
+    assert "system_prompt" in columns(db_path, "conversations")
 
 
 def test_an_empty_file_gets_the_whole_schema(db_path):
@@ -193,10 +196,10 @@ def test_a_failed_upgrade_leaves_the_file_as_it_was(db_path, monkeypatch):
     monkeypatch.setattr(history_module, "SCHEMA_VERSION", len(broken))
     with pytest.raises(DeskseekError) as caught:
         History(db_path)
-    assert "from schema v1 to v4" in str(caught.value) and "left as it was" in str(caught.value)
+    assert "from schema v1 to v5" in str(caught.value) and "left as it was" in str(caught.value)
     db = raw(db_path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == 1
-    assert "reasoning_seconds" not in columns(db_path, "messages")  # v2's and v3's steps rolled back with v4's
+    assert "reasoning_seconds" not in columns(db_path, "messages")  # v2's to v4's steps rolled back with v5's
     assert db.execute("SELECT name FROM sqlite_master WHERE name = 'extra'").fetchall() == []
     assert db.execute("SELECT state FROM messages WHERE id = 3").fetchone() == ("streaming",)
 
@@ -210,7 +213,7 @@ def test_a_newer_file_is_refused_untouched(db_path):
     with pytest.raises(DeskseekError) as caught:
         History(db_path)
     message = str(caught.value)
-    assert "newer deskseek" in message and "v7" in message and "v3" in message and "\n" not in message
+    assert "newer deskseek" in message and "v7" in message and "v4" in message and "\n" not in message
     assert hashlib.sha256(db_path.read_bytes()).hexdigest() == before
     assert sorted(p.name for p in db_path.parent.iterdir()) == ["history.sqlite3"]  # no -wal, no -shm
 
@@ -249,6 +252,23 @@ def test_dataclass_settings_are_stored_as_json(db_path):
 
     with History(db_path) as h:
         assert h.conversation(h.new_conversation("r1", Settings())).settings == {"temperature": 0.6, "seed": None}
+
+
+def test_the_system_prompt_is_stored_changed_and_exported_whole(db_path):
+    """`history show/export` had no system prompt; a pasted one is many lines, and every line is kept."""
+    system = "You are terse.\nAnswer in one word.\n\n- never apologise"
+    with History(db_path) as h:
+        cid = h.new_conversation("r1", {"temperature": 0.6}, system_prompt="first")
+        h.add_message(cid, "user", "hi")
+        h.set_settings(cid, {"temperature": 0.1, "max_tokens": 9}, system)
+        c = h.conversation(cid)
+        assert (c.settings, c.system_prompt) == ({"temperature": 0.1, "max_tokens": 9}, system)
+        markdown, data = h.export(cid, "md"), json.loads(h.export(cid, "json"))
+        with pytest.raises(NotFound):
+            h.set_settings(cid + 1, {}, "")
+    assert f"## System\n\n{system}\n\n## You\n\nhi" in markdown
+    assert list(data)[3] == "settings" and data["settings"] == {"temperature": 0.1, "max_tokens": 9,
+                                                                "system_prompt": system}
 
 
 def test_list_is_newest_first_with_counts(db_path, ticking):

@@ -166,7 +166,7 @@ def test_history_rm_from_another_terminal_mid_reply_loses_nothing_on_screen(star
         events = []
         for event in live:
             events.append(event)
-            if sum(isinstance(e, AnswerDelta) for e in events) == 20:
+            if isinstance(event, AnswerDelta) and sum(isinstance(e, AnswerDelta) for e in events) == 20:
                 done = subprocess.run([sys.executable, "-m", "deskseek.cli", "history", "rm",
                                        str(session.conversation_id)], capture_output=True, text=True, cwd=REPO_ROOT)
                 assert done.returncode == 0, done.stderr

@@ -91,6 +91,25 @@ async def test_r1_thought_streams_then_collapses_with_its_label(r1_paths):  # no
         assert pane.visible_now()
 
 
+async def test_a_korean_thought_counts_every_token_while_the_answer_streams(r1_paths):  # noqa: F811
+    """A token that is half of a Hangul syllable shows no text until the rest comes: counting text pieces
+    said "26 tokens" for a thought of 66. The label counts the engine's tokens while the answer streams."""
+    grammar = 'root ::= "서울의 인구는 약 구백사십만 명이다. 확인했다." "</think>" "\\n\\n" [a-z ]+'
+    settings = Settings(temperature=0, max_tokens=200, grammar=grammar, ignore_eos=True)
+    app = app_for(r1_paths["old"], settings=settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.session.engine is not None)
+        await send(pilot, app, "서울의 인구는?")
+        await until(pilot, lambda: app.turn is not None and app.turn.answer)
+        pane = app.query_one(ThinkingPane)
+        streaming, label = app.live is not None, pane.label()
+        await until(pilot, lambda: app.live is None)
+        stored = app.history.conversation(app.session.conversation_id).messages[-1]
+    tokens = stored.stats["reasoning_tokens"]
+    assert streaming and pane.text.startswith("서울의 인구는") and tokens > len(pane.text)
+    assert label.endswith(f"· {tokens} tokens"), label
+
+
 async def test_thinking_label_counts_time_and_tokens():
     """The pane alone, on a clock the test moves: live spinner and seconds, then the one-line summary."""
     from textual.app import App
@@ -245,7 +264,7 @@ async def test_switching_model_loads_the_picked_one(starter_path, home, tmp_path
 
 
 async def test_settings_screen_changes_this_conversation(starter_path):  # noqa: F811
-    from textual.widgets import Input
+    from textual.widgets import Input, TextArea
 
     from deskseek.tui.screens.settings import SettingsScreen
 
@@ -259,7 +278,7 @@ async def test_settings_screen_changes_this_conversation(starter_path):  # noqa:
         assert "is not a number" in str(app.screen.query_one("#settings-error").render())
         app.screen.query_one("#set-max_tokens", Input).value = "3"
         app.screen.query_one("#set-temperature", Input).value = "0"
-        app.screen.query_one("#set-system", Input).value = "Answer in French."
+        app.screen.query_one("#set-system", TextArea).text = "Answer in French."
         app.screen.save()
         await until(pilot, lambda: app.session.settings.max_tokens == 3)
         assert not isinstance(app.screen, SettingsScreen)

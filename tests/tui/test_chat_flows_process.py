@@ -81,3 +81,38 @@ def test_a_second_process_reading_the_history_leaves_a_streaming_reply_alive(
     assert _peek_reply(db_path)[0] == "complete"
     term.send_key("C-q")
     assert term.wait_exit() == 0, term.transcript()
+
+
+SYSTEM_PASTE = "\n".join(["You are a careful assistant for a hardware shop.", "",
+                          *[f"  {n}. Rule number {n}: at most {n + 2} sentences." for n in range(1, 30)],
+                          "", "End of rules."])
+
+
+def test_a_system_prompt_pasted_in_a_real_terminal_is_kept_whole_and_saved(terminal, starter_path, home):  # noqa: F811
+    """The terminal's own bracketed paste (tmux sends its lines ended by CR, as it does for a user's paste):
+    every line reaches the model and the history, and `history show` prints them."""
+    term = terminal()
+    term.start(chat_argv("--model", str(starter_path), "--temperature", "0", "--max-tokens", "8"))
+    term.wait_for("the model to load", ready(starter_path.name))
+    term.send_key("C-s")
+    term.wait_for("the settings", lambda s: "Settings for this conversation" in s)
+    term.settled()  # the dialog has focused its first field: Tabs sent sooner would be undone by that
+    for _ in range(4):  # temperature, top-p, max tokens, think budget, then the system prompt
+        term.send_key("Tab")
+    term.settled()
+    term.tmux("set-buffer", "-b", "system", SYSTEM_PASTE)
+    term.tmux("paste-buffer", "-p", "-b", "system", "-t", "main")
+    term.wait_for("the end of the paste", lambda s: "End of rules." in s)
+    term.send_key("C-s")
+    term.wait_for("the settings to close", lambda s: "Settings for this conversation" not in s)
+    term.send_text("Hello")
+    term.send_key("Enter")
+    term.wait_for("the reply", lambda s: CONTEXT_USED.search(status_bar(s)))
+    term.send_key("C-q")
+    assert term.wait_exit() == 0, term.transcript()
+    with History(home / "history.sqlite3") as history:
+        (summary,) = history.conversations()
+        assert history.conversation(summary.id).system_prompt == SYSTEM_PASTE
+    shown = subprocess.run([sys.executable, "-m", "deskseek.cli", "history", "show", str(summary.id)],
+                           capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    assert shown.returncode == 0 and f"## System\n\n{SYSTEM_PASTE.strip()}\n\n## You\n\nHello" in shown.stdout

@@ -111,6 +111,47 @@ def test_help_screen(snap_compare):
     assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
 
 
+def test_help_screen_at_40x24(snap_compare):
+    """A narrow terminal: the box takes the width, the right column wraps, the rest scrolls."""
+    app = make_app(lambda messages: r1_reply(THOUGHT, ANSWER))
+
+    async def run_before(pilot):
+        pilot.app.query_one(PromptArea).cursor_blink = False
+        await pilot.press("f1")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(40, 24), run_before=run_before)
+
+
+def test_korean_at_40x24(snap_compare):
+    """At 40 columns the conversation panel hides by itself: the reply gets the whole width."""
+    thought = "사용자가 서울의 인구를 묻고 있다. 약 940만 명이다."
+    answer = "서울의 인구는 **약 940만 명**입니다. 수도권 전체로는 약 2,600만 명이 살고 있습니다.\n"
+    app = make_app(lambda messages: r1_reply(thought, answer))
+    assert snap_compare(app, terminal_size=(40, 24),
+                        run_before=lambda pilot: ask(pilot, "서울의 인구는 얼마인가요? 짧게 답해 주세요."))
+
+
+def test_settings_with_a_pasted_system_prompt(snap_compare):
+    """The whole pasted prompt in its box (an Input kept the first line), the four numbers two a row."""
+    from textual import events
+
+    app = make_app(lambda messages: r1_reply(THOUGHT, ANSWER))
+
+    async def run_before(pilot):
+        while pilot.app.session.engine is None:
+            await pilot.pause(0.02)
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.2)
+        system = pilot.app.screen.query_one("#set-system")
+        system.cursor_blink = False
+        system.focus()
+        pilot.app.post_message(events.Paste("You are terse.\nAnswer in one word.\n\nNever apologise.\n"))
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
 def test_korean_at_80x24(snap_compare):
     thought = "사용자가 서울의 인구를 묻고 있다. 약 940만 명이다. 🙂 확인: 2024년 기준."
     answer = "서울의 인구는 **약 940만 명**입니다. 🇰🇷\n\n- 수도: 서울\n- 면적: 605 km²\n"

@@ -1,33 +1,40 @@
-"""The help screen: every key, generated from the app's bindings so it can never drift from them."""
+"""The help screen (F1): every key, from the rows the README's keys table is made of (tui/keys.py).
+
+The box takes its width from the screen (most of it, up to a comfortable reading width), never from its
+contents: a box sized by its contents while they are sized by the box comes out 0 x 0, an empty frame.
+The table wraps its right column at narrow widths and the box scrolls when the screen is short.
+"""
 
 from __future__ import annotations
 
+from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-EXTRA_KEYS = [
-    ("enter", "Send the prompt"),
-    ("ctrl+j", "New line in the prompt"),
-    ("up / down", "Earlier prompts"),
-    ("ctrl+p", "Command palette"),
-    ("click / enter on a thought", "Expand or collapse it"),
-]
+from deskseek.tui import keys
+
+
+def key_table(rows: list[tuple[str, str]]) -> Table:
+    table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 2, 0, 0), expand=False)
+    table.add_column("key", style="bold", no_wrap=True)
+    table.add_column("does", overflow="fold")
+    for key, does in rows:
+        table.add_row(key, does)
+    return table
 
 
 class HelpScreen(ModalScreen):
     BINDINGS = [Binding("escape,f1,q", "dismiss", "Close")]
 
-    def __init__(self, bindings: list[Binding]) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.keys = EXTRA_KEYS + [(b.key, b.description) for b in bindings]
+        self.rows = keys.rows()
 
     def compose(self) -> ComposeResult:
-        width = max(len(key) for key, _ in self.keys)
-        lines = [f"{key:<{width}}  {what}" for key, what in self.keys]
-        with Vertical(id="help"):
+        with VerticalScroll(id="help"):
             yield Static("deskseek keys", classes="title")
-            yield Static("\n".join(lines), markup=False)
+            yield Static(key_table(self.rows), id="help-keys")
             yield Static("Esc closes this screen.", classes="hint")

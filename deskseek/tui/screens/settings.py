@@ -1,4 +1,8 @@
-"""Settings for this conversation: sampling, limits and the system prompt, defaulting from models.toml."""
+"""Settings for this conversation: sampling, limits and the system prompt, defaulting from models.toml.
+
+The system prompt is a TextArea, not an Input: an Input keeps only the first line of a paste (a 7.9 KB
+prompt became 21 tokens, silently), and a system prompt is often pasted, and often several lines.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,9 @@ from dataclasses import replace
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static, TextArea
 
 from deskseek.engines.events import Settings
 
@@ -16,33 +20,37 @@ FIELDS = [  # (attribute, label, type, allowed range)
     ("temperature", "Temperature", float, (0.0, 2.0)),
     ("top_p", "Top-p", float, (0.0, 1.0)),
     ("max_tokens", "Max tokens (empty: no limit)", int, (1, 1_000_000)),
-    ("think_budget", "Think budget in tokens (empty: none)", int, (1, 1_000_000)),
+    ("think_budget", "Think budget (empty: none)", int, (1, 1_000_000)),
 ]
 
 
 class SettingsScreen(ModalScreen[tuple[Settings, str] | None]):
     """Dismisses with (settings, system prompt), or None when cancelled."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save", priority=True)]
 
     def __init__(self, settings: Settings, system: str, *, allow_system: bool) -> None:
         super().__init__()
         self.settings, self.system, self.allow_system = settings, system, allow_system
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="settings"):
+        with VerticalScroll(id="settings", can_focus=False):  # the first field has the focus
             yield Static("Settings for this conversation", classes="title")
-            for name, label, _, _ in FIELDS:
-                value = getattr(self.settings, name)
-                yield Label(label)
-                yield Input("" if value is None else str(value), id=f"set-{name}")
+            for pair in (FIELDS[:2], FIELDS[2:]):  # two a row: the whole dialog fits 30 rows
+                with Horizontal(classes="pair"):
+                    for name, label, _, _ in pair:
+                        value = getattr(self.settings, name)
+                        with Vertical(classes="field"):
+                            yield Label(label)
+                            yield Input("" if value is None else str(value), id=f"set-{name}")
             note = "" if self.allow_system else " (this model takes none: it is folded into your first message)"
-            yield Label(f"System prompt{note}")
-            yield Input(self.system, id="set-system")
+            yield Static(f"System prompt{note}", markup=False)
+            yield TextArea(self.system, id="set-system", soft_wrap=True, show_line_numbers=False)
             yield Static("", id="settings-error", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")
+            yield Static("Ctrl+S saves · Esc cancels", classes="hint")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "cancel":
@@ -51,6 +59,9 @@ class SettingsScreen(ModalScreen[tuple[Settings, str] | None]):
         self.save()
 
     def on_input_submitted(self) -> None:
+        self.save()
+
+    def action_save(self) -> None:
         self.save()
 
     def save(self) -> None:
@@ -69,7 +80,7 @@ class SettingsScreen(ModalScreen[tuple[Settings, str] | None]):
                 self.query_one("#settings-error", Static).update(f"{label}: must be between {low} and {high}")
                 return
             changes[name] = value
-        self.dismiss((replace(self.settings, **changes), self.query_one("#set-system", Input).value))
+        self.dismiss((replace(self.settings, **changes), self.query_one("#set-system", TextArea).text))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -74,7 +74,7 @@ async def test_culling_leaves_the_geometry_as_it_would_be_without_it(monkeypatch
             view = await ask(pilot)
             assert any(segment.culled for segment in view.segments()) == (far < 10_000)
             heights.append(view.virtual_size.height)
-            await pilot.resize_terminal(60, 30)  # narrower: culled segments must be measured again
+            await pilot.resize_terminal(45, 30)  # narrower: culled segments must be measured again
             await settle(pilot)
             view.scroll_home(animate=False)
             await settle(pilot)
