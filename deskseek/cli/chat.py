@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from deskseek.cli import flags
-from deskseek.errors import DeskseekError, UsageError
+from deskseek.errors import DeskseekError, NotFound, UsageError
 
 
 def check_terminal() -> None:
@@ -37,6 +37,8 @@ def cmd_chat(args) -> int:
         resume = None
         if args.resume == "last":
             resume = history.last_conversation_id()
+            if resume is None:  # said, rather than a silent empty chat the user did not ask for
+                raise NotFound("there is no saved conversation to resume yet; `deskseek chat` starts one")
         elif args.resume is not None:
             resume = history.conversation(args.resume).id
         if request is not None:

@@ -394,3 +394,12 @@ def test_chat_never_touches_the_network(terminal, starter_path, home, tmp_path, 
     with History(home / "history.sqlite3") as history:
         (summary,) = history.conversations()
         assert [m.state for m in history.conversation(summary.id).messages] == ["complete", "complete"]
+
+
+def test_resume_with_nothing_saved_says_so_instead_of_an_empty_chat(terminal, starter_path, home):  # noqa: F811
+    """A real terminal (the app would start): `--resume` with no saved conversation is one line and exit 3."""
+    term = terminal()
+    term.start(chat_argv("--model", str(starter_path), "--resume"))
+    term.wait_for("the exit status", lambda _screen: term.exit_status() is not None)
+    assert term.exit_status() == 3
+    assert "error: there is no saved conversation to resume yet; `deskseek chat` starts one" in term.transcript()
