@@ -50,7 +50,10 @@ def settings_from(stored: Mapping, defaults: Settings) -> Settings:
     """A stored conversation's settings over today's defaults: a field added since keeps its default, one
     that is gone is dropped."""
     known = {field.name for field in dataclasses.fields(Settings)}
-    return dataclasses.replace(defaults, **{name: value for name, value in stored.items() if name in known})
+    values = {name: value for name, value in stored.items() if name in known}
+    if isinstance(values.get("stop"), list):  # JSON has no tuples: stop texts come back as a list
+        values["stop"] = tuple(values["stop"])
+    return dataclasses.replace(defaults, **values)
 
 
 class ChatSession:

@@ -4,6 +4,7 @@ kept across a model switch once chosen, and not carried into a new chat. On the 
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -29,16 +30,21 @@ def session(tiny, history, **kwargs) -> ChatSession:
     return chat
 
 
+
+def as_stored(settings) -> dict:
+    """Settings as the history keeps them: JSON (a tuple of stop texts comes back as a list)."""
+    return json.loads(json.dumps(dataclasses.asdict(settings)))
+
 def test_settings_chosen_mid_conversation_are_stored_and_come_back_on_resume(tiny, tmp_path):
     db = tmp_path / "h.sqlite3"
     with History(db) as history:
         chat = session(tiny, history)
         chat.send("one").wait()
         stored = history.conversation(chat.conversation_id)
-        assert stored.settings == dataclasses.asdict(DEFAULTS) and stored.system_prompt == ""
+        assert stored.settings == as_stored(DEFAULTS) and stored.system_prompt == ""
         chat.configure(CHOSEN, SYSTEM)  # saved at once, before any other prompt
         stored = history.conversation(chat.conversation_id)
-        assert stored.settings == dataclasses.asdict(CHOSEN) and stored.system_prompt == SYSTEM
+        assert stored.settings == as_stored(CHOSEN) and stored.system_prompt == SYSTEM
         conversation = chat.conversation_id
         chat.close()
     with History(db) as history:
@@ -58,7 +64,7 @@ def test_settings_chosen_before_the_first_prompt_are_stored_with_it(tiny, tmp_pa
         chat.configure(CHOSEN, SYSTEM)
         chat.send("one").wait()
         stored = history.conversation(chat.conversation_id)
-        assert (stored.settings, stored.system_prompt) == (dataclasses.asdict(CHOSEN), SYSTEM)
+        assert (stored.settings, stored.system_prompt) == (as_stored(CHOSEN), SYSTEM)
         chat.close()
 
 
@@ -80,7 +86,7 @@ def test_a_model_switch_keeps_chosen_settings_and_otherwise_takes_the_new_models
         chat.use_model_defaults(other)  # nothing chosen: the new model's recommended values
         assert (chat.settings, chat.system) == (other, "Be kind.")
         chat.send("two").wait()  # and the stored conversation says so
-        assert history.conversation(chat.conversation_id).settings == dataclasses.asdict(other)
+        assert history.conversation(chat.conversation_id).settings == as_stored(other)
         chat.configure(CHOSEN, SYSTEM)
         chat.use_model_defaults(DEFAULTS)  # chosen: both the sampling and the system prompt stay
         assert (chat.settings, chat.system) == (CHOSEN, SYSTEM)
