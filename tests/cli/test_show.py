@@ -9,10 +9,9 @@ import pytest
 
 from deskseek.errors import NOT_FOUND
 from tests.cli.test_run import guarded  # noqa: F401  (fixture: deskseek in a process that may not use the network)
-from tests.conftest import write_registry
 from tests.engines.test_local import starter_path  # noqa: F401  (session fixture)
 from tests.fixtures import gguf_writers
-from tests.models.test_pull import REPO
+from tests.tui.test_app import offer_tiny_on_the_hub
 
 
 def test_show_a_gguf_file(guarded, starter_path):  # noqa: F811
@@ -67,19 +66,8 @@ def test_the_ggufs_own_sampling_advice_is_shown_and_used(guarded, starter_path, 
 @pytest.fixture
 def pulled_tiny(hub, home, tmp_path):
     """A model deskseek knows by name (models.toml), pulled from the test Hub: advice and licence come from there."""
-    tiny = gguf_writers.tiny_llama(tmp_path / "tiny.gguf")
-    hub.add_file(REPO, "Tiny-Q8_0.gguf", tiny.read_bytes())
-    write_registry(home, f"""
-[models.tiny]
-description = "a tiny test model"
-repo = "{REPO}"
-architecture = "llama"
-params = 0.001
-reasoning = true
-license = "MIT"
-sampling = {{ temperature = 0.6, top_p = 0.9, top_k = 20, system_prompt = false }}
-quants = {{ Q8_0 = {{ file = "Tiny-Q8_0.gguf", size = {tiny.stat().st_size} }} }}
-""")
+    offer_tiny_on_the_hub(hub, home, tmp_path, "reasoning = true\n"
+                          "sampling = { temperature = 0.6, top_p = 0.9, top_k = 20, system_prompt = false }")
     from deskseek.cli.main import main
 
     assert main(["pull", "tiny"]) == 0

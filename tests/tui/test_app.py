@@ -321,8 +321,9 @@ async def test_a_failed_load_offers_the_other_installed_models(starter_path, hom
         assert app.request.name == "smol"
 
 
-def offer_tiny_on_the_hub(hub, home, tmp_path):
-    """A tiny model on the test Hub and a registry entry `tiny` for it (what the first-run screen offers)."""
+def offer_tiny_on_the_hub(hub, home, tmp_path, extra: str = "reasoning = false"):
+    """A tiny model on the test Hub and a registry entry `tiny` for it (what the first-run screen offers);
+    `extra`: the entry's own lines (reasoning, sampling advice)."""
     from tests.conftest import write_registry
     from tests.models.test_pull import REPO
 
@@ -334,7 +335,7 @@ description = "a tiny test model"
 repo = "{REPO}"
 architecture = "llama"
 params = 0.001
-reasoning = false
+{extra}
 license = "MIT"
 quants = {{ Q8_0 = {{ file = "Tiny-Q8_0.gguf", size = {tiny.stat().st_size} }} }}
 """)
