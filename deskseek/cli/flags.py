@@ -89,8 +89,9 @@ def model_flags(p) -> None:
 
 def context_flags(parser) -> None:
     """The context and its cache types: what `run`/`chat` load with, and what `info`/`show` plan for."""
-    parser.add_argument("-c", "--ctx", "--ctx-size", dest="ctx", type=whole(1, INT32_MAX), default=4096, metavar="N",
-                        help="context size in tokens (default 4096)")
+    parser.add_argument("-c", "--ctx", "--ctx-size", dest="ctx", type=whole(1, INT32_MAX), metavar="N",
+                        help="context size in tokens (default: the most that fits beside the weights, up to the "
+                             "model's trained length: 32k for models that think, 8k for others)")
     for short, side in (("-ctk", "k"), ("-ctv", "v")):
         parser.add_argument(short, f"--cache-type-{side}", dest=f"cache_type_{side}", type=str.lower,
                             choices=kv_cache.CACHE_TYPES, default=kv_cache.DEFAULT, metavar="TYPE",

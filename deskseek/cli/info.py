@@ -37,13 +37,13 @@ def cmd_info(args) -> int:
     chosen = choice.choose(args.model)
     machine, facts, plan = plan_view.make(chosen, args)
     if args.json:
-        report = {"model": chosen.name, "path": str(chosen.path), **plan_view.as_dict(facts, plan, args.ctx),
+        report = {"model": chosen.name, "path": str(chosen.path), **plan_view.as_dict(facts, plan),
                   "machine": machine.as_dict()}
         print(json.dumps(report, indent=2))
         return 0
     _print_machine(machine)
     plan_view.print_model(chosen.name, facts)
-    plan_view.print_plan(machine, facts, plan, args.ctx)
+    plan_view.print_plan(machine, facts, plan)
     return 0 if plan.fits else 1
 
 

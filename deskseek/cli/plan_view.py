@@ -15,11 +15,11 @@ def make(chosen, flags, info=None):
 
     machine, explicit = launch.machine(flags)
     machine.amx = cpu.prepare().as_dict()
-    facts, plan = launch.plan_for(chosen.path, flags, machine, explicit, info)
+    facts, plan = launch.plan_for(chosen.path, flags, machine, explicit, info, chosen.reasoning)
     return machine, facts, plan
 
 
-def as_dict(facts, plan, ctx: int) -> dict:
+def as_dict(facts, plan) -> dict:
     """The model's figures and its plan: the part of `info MODEL --json` that `show --json` repeats as "plan"."""
     return {
         "architecture": facts.architecture,
@@ -31,7 +31,8 @@ def as_dict(facts, plan, ctx: int) -> dict:
             "expert_bytes": facts.routed_expert_bytes,
             "dense_bytes": facts.dense_bytes,
         } if facts.moe else None,
-        "ctx": ctx,
+        "ctx": plan.ctx,
+        "ctx_reason": plan.ctx_reason,
         "cache_type_k": facts.cache_type_k,
         "cache_type_v": facts.cache_type_v,
         "kv_bytes": plan.kv_bytes,
@@ -55,8 +56,9 @@ def print_model(name: str, facts) -> None:
               f"{human_bytes(facts.routed_expert_bytes)} of expert weights, {human_bytes(facts.dense_bytes)} the rest")
 
 
-def print_plan(machine, facts, plan, ctx: int) -> None:
-    print(f"KV cache   {human_bytes(plan.kv_bytes)} for {ctx} tokens (K {facts.cache_type_k}, V {facts.cache_type_v})")
+def print_plan(machine, facts, plan) -> None:
+    print(f"context    {plan.ctx} tokens: {plan.ctx_reason}")
+    print(f"KV cache   {human_bytes(plan.kv_bytes)} for {plan.ctx} tokens (K {facts.cache_type_k}, V {facts.cache_type_v})")
     print(f"plan       {plan.summary()}: {plan.reason}")
     if plan.fits:
         print(f"memory     GPU {human_bytes(plan.gpu_bytes)}, RAM {human_bytes(plan.cpu_bytes)}; "

@@ -53,7 +53,7 @@ def cmd_run(args) -> int:
         line.note("checking this CPU's AMX kernels (once per machine)…")
     try:
         engine = Engine(
-            chosen.path, **launch.engine_options(args), n_gpu_layers=plan.gpu_layers,
+            chosen.path, **launch.engine_options(args), n_ctx=plan.ctx, n_gpu_layers=plan.gpu_layers,
             reasoning=chosen.reasoning, allow_system=chosen.sampling.system_prompt,
             cpu_patterns=plan.cpu_tensor_patterns, on_progress=line.update if line else None,
         )

@@ -33,11 +33,11 @@ def cmd_show(args) -> int:
     machine, facts, plan = plan_view.make(chosen, args, info)
     report = describe(chosen, info, template)
     if args.json:
-        print(json.dumps({**report, "plan": {**plan_view.as_dict(facts, plan, args.ctx),
+        print(json.dumps({**report, "plan": {**plan_view.as_dict(facts, plan),
                                              "machine": machine.as_dict()}}, ensure_ascii=False, indent=2))
         return 0
     _print(report)
-    plan_view.print_plan(machine, facts, plan, args.ctx)
+    plan_view.print_plan(machine, facts, plan)
     if template is not None:
         print(f"template   {len(template)} characters (`deskseek show {args.model} --template` prints only it):")
         print(template, end="" if template.endswith("\n") else "\n")

@@ -122,7 +122,7 @@ class Generation:
                     reason = "cancelled"
                     break
                 if len(engine._cached) >= engine.n_ctx:
-                    self._emit(Notice("the context is full; the reply was cut short"))
+                    self._emit(Notice(self._context_full()))
                     break
                 token = llama.llama_sampler_sample(sampler, engine._ctx, -1)
                 if first_token_at is None:
@@ -140,7 +140,7 @@ class Generation:
                     break
                 status = engine._decode_one(token)
                 if status != 0:
-                    self._emit(Notice("the context is full; the reply was cut short"))
+                    self._emit(Notice(self._context_full()))
                     break
                 if (
                     splitter is not None and settings.think_budget is not None and not budget_spent
@@ -160,6 +160,17 @@ class Generation:
         decoder.reset()
         self._finish(reason, splitter, started, len(tokens), cached, generated, reasoning_tokens,
                      prompt_done, first_token_at)
+
+    def _context_full(self) -> str:
+        """What ran out, and the remedy in the same line (a larger context, where the model was trained for one)."""
+        engine = self.engine
+        have = engine.n_ctx
+        trained = engine._llama.llama_model_n_ctx_train(engine._model)
+        more = min(have * 2, trained) if trained > 0 else have * 2
+        if more <= have:
+            return f"the context ({have} tokens, the most this model was trained for) is full; the reply was cut short"
+        return (f"the context ({have} tokens) is full; the reply was cut short: `-c {more}` gives it room "
+                "(if memory allows)")
 
     def _close_thought(self, splitter: ReasoningSplitter) -> bool:
         """Think budget spent: write `</think>` into the context as if the model had, and let it answer."""

@@ -13,7 +13,7 @@ from pathlib import Path
 from deskseek.engines.events import Settings
 from deskseek.errors import DeskseekError, UsageError
 from deskseek.models import choice, gguf, gguf_names, registry
-from deskseek.placement import hardware, kv_cache, planner
+from deskseek.placement import context, hardware, kv_cache, planner
 from deskseek.units import parse_size
 
 log = logging.getLogger("deskseek.launch")
@@ -108,14 +108,14 @@ def cache_types(flags) -> tuple[str, str]:
 
 
 def engine_options(flags) -> dict:
-    """What the engine is built with from the flags, beside the plan's placement: Engine(path, **these, ...)."""
+    """What the engine is built with from the flags, beside the plan's context and placement:
+    Engine(path, **these, n_ctx=plan.ctx, ...)."""
     type_k, type_v = cache_types(flags)
     flash_attn = getattr(flags, "flash_attn", None) or "auto"
     problem = kv_cache.conflict(type_v, flash_attn)
     if problem:
         raise UsageError(problem)
-    return {"n_ctx": flags.ctx, "n_threads": flags.threads, "cache_type_k": type_k, "cache_type_v": type_v,
-            "flash_attn": flash_attn}
+    return {"n_threads": flags.threads, "cache_type_k": type_k, "cache_type_v": type_v, "flash_attn": flash_attn}
 
 
 def read_grammar(path: str | None) -> str | None:
@@ -152,14 +152,24 @@ def read_model(path: Path) -> gguf.GgufInfo:
     return gguf.read_set(split_set(path))
 
 
-def plan_for(path: Path, flags, on: hardware.Machine, explicit: bool, info: gguf.GgufInfo | None = None):
-    """The model's facts (its KV cache in the flags' cache types) and the plan the flags ask for."""
-    facts = planner.ModelFacts.of(info or read_model(path)).with_cache(*cache_types(flags))
+def plan_for(path: Path, flags, on: hardware.Machine, explicit: bool, info: gguf.GgufInfo | None = None,
+             reasoning: bool | None = None):
+    """The model's facts (its KV cache in the flags' cache types) and the plan the flags ask for, at the
+    context -c/--ctx sets, else the one placement/context.py chooses for this model on this machine."""
+    info = info or read_model(path)
+    facts = planner.ModelFacts.of(info).with_cache(*cache_types(flags))
+    if getattr(flags, "ctx", None):
+        ctx, why = flags.ctx, "set by -c/--ctx"
+    else:
+        thinks = reasoning if reasoning is not None else gguf.is_reasoning_template(
+            info.metadata.get("tokenizer.chat_template") or "")
+        ctx, why = context.default(facts, on, reasoning=thinks, explicit_gpu_budget=explicit)
     chosen = planner.choose(
-        facts, on, ctx=flags.ctx, mode=getattr(flags, "plan", "auto"), cpu_moe=getattr(flags, "cpu_moe", False),
+        facts, on, ctx=ctx, mode=getattr(flags, "plan", "auto"), cpu_moe=getattr(flags, "cpu_moe", False),
         n_cpu_moe=getattr(flags, "n_cpu_moe", None), gpu_layers=getattr(flags, "gpu_layers", None),
         explicit_gpu_budget=explicit,
     )
+    chosen.ctx, chosen.ctx_reason = ctx, why
     return facts, chosen
 
 
@@ -169,7 +179,7 @@ def prepare(flags, model: str | None) -> Launch:
     engine_options(flags)  # a combination that cannot load is refused before anything is read
     here, explicit = machine(flags)
     info = read_model(chosen.path)
-    _, plan = plan_for(chosen.path, flags, here, explicit, info)
+    _, plan = plan_for(chosen.path, flags, here, explicit, info, chosen.reasoning)
     if not plan.fits:
         notes = "".join(f"; {note}" for note in plan.notes)
         raise DeskseekError(f"{chosen.name} does not fit this machine: {plan.reason}{notes} (--plan off tries anyway)")

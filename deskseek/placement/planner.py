@@ -44,6 +44,7 @@ class ModelFacts:
     v_per_token: int  # and to the V cache
     cache_type_k: str = kv_cache.DEFAULT  # the cache's element types (-ctk/-ctv), which the KV figures count
     cache_type_v: str = kv_cache.DEFAULT
+    trained_ctx: int = 0  # the context length the model was trained for (0: the GGUF does not say)
 
     @property
     def moe(self) -> bool:
@@ -116,6 +117,7 @@ class ModelFacts:
             expert_bytes=expert_bytes,
             k_per_token=sum(kv_heads) * key,
             v_per_token=sum(kv_heads) * value,
+            trained_ctx=trained if isinstance(trained := info.arch_value("context_length"), int) else 0,
         )
 
 
@@ -145,6 +147,8 @@ class Plan:
     cpu_weight_bytes: int = 0
     notes: list[str] = field(default_factory=list)
     cpu_expert_blocks: list[int] = field(default_factory=list)  # blocks whose routed experts stay in RAM
+    ctx: int = 0  # the context this plan was made for (launch.plan_for sets it, with why)
+    ctx_reason: str = ""
     same_as_n_cpu_moe: int | None = None  # llama.cpp's --n-cpu-moe giving this same placement, if one does
 
     def as_dict(self) -> dict:

@@ -73,6 +73,6 @@ def request_for(flags, model: str | None):
     return ModelRequest(
         name=chosen.name, path=chosen.path, reasoning=chosen.reasoning,
         allow_system=chosen.sampling.system_prompt, settings=prepared.settings,
-        **launch.engine_options(flags), gpu_layers=plan.gpu_layers,
+        **launch.engine_options(flags), n_ctx=plan.ctx, gpu_layers=plan.gpu_layers,
         cpu_patterns=plan.cpu_tensor_patterns, placement=plan.summary(), backend=prepared.machine.backend,
     )

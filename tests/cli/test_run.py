@@ -234,3 +234,23 @@ def test_prompt_bytes_that_are_not_utf8_are_one_line_naming_where(starter_path, 
     bom = subprocess.run([*base, "--json"], input="\ufeffSay hi.".encode(), capture_output=True, cwd=REPO_ROOT,
                          timeout=120)
     assert bom.returncode == 0, bom.stderr  # UTF-8 with a byte-order mark (Windows editors write one) is fine
+
+
+def test_a_6000_token_thought_gets_its_answer_with_the_default_context(guarded, tmp_path):
+    """The old default (4,096 tokens for every model) ended such a reply inside its thought, with no answer.
+
+    A tiny R1-templated model trained for 16k thinks (random weights, greedy) until --think-budget closes the
+    thought at 6,000 tokens; then it answers. With the default context it gets there; at -c 4096 it cannot.
+    """
+    from tests.fixtures import chat_templates
+
+    tiny = gguf_writers.tiny_llama(tmp_path / "tiny.gguf", chat_template=chat_templates.R1_TEMPLATE_OLD)
+    model = gguf_writers.with_metadata(tiny, tmp_path / "r1-16k.gguf", set_kv={"llama.context_length": 16384})
+    args = ["run", "--model", str(model), "--json", "--temp", "0", "-t", "2", "--think-budget", "6000", "-n", "6050"]
+    done = guarded(*args, "6*7?")
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert result["thought_closed"] and result["content"] and result["stats"]["reasoning_tokens"] == 6000
+    old = guarded(*args, "-c", "4096", "6*7?")
+    assert old.returncode == FAILED and json.loads(old.stdout)["thought_closed"] is False
+    assert "the context (4096 tokens) is full; the reply was cut short: `-c 8192` gives it room" in old.stdout
