@@ -36,7 +36,8 @@ def test_llama_cpp_short_forms_mean_the_same(command):
 
 def test_defaults_are_llama_cpps():
     args = parse("run")
-    assert (args.ctx, args.cache_type_k, args.cache_type_v, args.flash_attn) == (4096, "f16", "f16", "auto")
+    # No -c: the context is chosen per model and machine (placement/context.py), not one size for all.
+    assert (args.ctx, args.cache_type_k, args.cache_type_v, args.flash_attn) == (None, "f16", "f16", "auto")
     assert args.max_tokens is None and args.stop is None and args.seed is None
     assert parse("run", "-n", "-1").max_tokens is None and parse("run", "--seed", "-1").seed is None
 
