@@ -92,16 +92,20 @@ def test_both_r1_template_generations_start_inside_the_thought(r1_paths, generat
     assert rendered.prompt.count("<think>") == 1
 
 
-def test_r1_gets_no_system_prompt_and_no_old_thoughts(r1_paths):
+@pytest.mark.parametrize("generation", ["new", "no_strip"])
+def test_r1_gets_no_system_prompt_and_stored_answers_whole(r1_paths, generation):
+    """Earlier answers come stored without their thought: one that quotes `</think>` is not cut there, neither by
+    the engine nor by R1's own template (which keeps only what follows the last `</think>`)."""
+    answer = "Strip them with re.sub(r'<think>.*?</think>', '', text) and keep the rest."
     conversation = [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "first"},
-        {"role": "assistant", "content": "<think>secret plans</think>\n\nvisible answer"},
+        {"role": "assistant", "content": answer},
         {"role": "user", "content": "second"},
     ]
-    with Engine(r1_paths["no_strip"], n_ctx=512, n_threads=2, allow_system=False) as engine:
+    with Engine(r1_paths[generation], n_ctx=512, n_threads=2, allow_system=False) as engine:
         prompt = engine.render(conversation).prompt
-    assert "secret plans" not in prompt and "visible answer" in prompt
+    assert f"<｜Assistant｜>{answer}<｜end▁of▁sentence｜><｜User｜>second" in prompt
     assert "Be brief.\n\nfirst" in prompt  # folded into the first user turn
 
 
