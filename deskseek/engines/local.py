@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from deskseek.engines import chat_template
+from deskseek.engines import chat_template, exchanges
 from deskseek.engines.events import Settings
 from deskseek.engines.generation import Generation
 from deskseek.errors import DeskseekError, UsageError
@@ -284,23 +284,22 @@ class Engine:
         return generation
 
     def _fit(self, messages: list[dict], reserve: int) -> tuple[chat_template.Rendered, list[int], int]:
-        """Render, dropping the oldest turns (never the first user turn nor the last) until it fits."""
-        messages = list(messages)
+        """Render, dropping whole exchanges, oldest first (see exchanges.py), until it fits; how many went."""
         dropped = 0
         while True:
             rendered = self.render(messages)
             tokens = self.tokenize(rendered.prompt)
             if len(tokens) + reserve <= self.n_ctx:
                 return rendered, tokens, dropped
-            droppable = _droppable_index(messages)
-            if droppable is None:
+            fewer = exchanges.without_oldest_exchange(messages)
+            if fewer is None:
                 if len(tokens) < self.n_ctx:
                     return rendered, tokens, dropped  # it fits, with less room to answer than wished
                 raise DeskseekError(
                     f"the prompt is {len(tokens)} tokens, more than this context holds ({self.n_ctx}); "
                     "shorten it or use a larger --ctx"
                 )
-            del messages[droppable]
+            messages = fewer
             dropped += 1
 
     def _reuse_prefix(self, tokens: list[int]) -> int:
@@ -356,17 +355,6 @@ class Engine:
             self._llama.llama_memory_clear(memory, True)
             position = 0
         del self._cached[position:]
-
-
-def _droppable_index(messages: list[dict]) -> int | None:
-    """The oldest message that may go: not a system message, not the first user turn, not the last turn."""
-    first_user = next((i for i, m in enumerate(messages) if m["role"] == "user"), None)
-    for index, message in enumerate(messages[:-1]):
-        if message["role"] != "system" and index != first_user:
-            return index
-    if first_user is not None and first_user < len(messages) - 1:
-        return first_user  # only the first user turn and the last are left: the first must go after all
-    return None
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -164,16 +165,38 @@ def test_cancel_during_prompt_processing_aborts_the_batch(starter_path):
         assert ask(engine, "Hi").finish_reason in ("stop", "length")
 
 
-def test_context_overflow_drops_the_oldest_turns(starter_path):
-    filler = "This is a long earlier message about nothing in particular. " * 12
-    history = []
-    for index in range(6):
-        history += [{"role": "user", "content": f"{index}: {filler}"}, {"role": "assistant", "content": filler}]
-    with Engine(starter_path, n_ctx=512, n_threads=2) as engine:
-        reply = ask(engine, "And now?", Settings(temperature=0, max_tokens=16), history=history)
-    assert reply.error is None and reply.content
-    assert any("dropped" in notice and "512-token context" in notice for notice in reply.notices)
-    assert reply.stats.prompt_tokens + 16 <= 512
+@pytest.fixture(scope="session")
+def alternating_path(starter_path, tmp_path_factory):
+    """SmolLM2's weights with a template that raises unless user and assistant turns alternate (as Gemma's does)."""
+    folder = tmp_path_factory.mktemp("alternating")
+    return gguf_writers.with_metadata(starter_path, folder / "alternating.gguf",
+                                      chat_template=chat_templates.ALTERNATING_TEMPLATE)
+
+
+def test_a_long_conversation_on_a_template_that_needs_alternation_keeps_working(alternating_path):
+    """Past the context, whole exchanges go, oldest first: the roles still alternate, the system prompt and the
+    first question stay, and the notice says how many exchanges went."""
+    filler = "This is a long earlier message about nothing in particular. " * 3
+    short = Settings(temperature=0, max_tokens=8)
+    history = [{"role": "system", "content": "You are terse."}]
+    notices = []
+    with Engine(alternating_path, n_ctx=256, n_threads=2) as engine:
+        assert engine.n_ctx == 256  # llama.cpp rounds other sizes up to a multiple of 256
+        for index in range(6):
+            prompt = f"Question {index}: {filler}"
+            reply = ask(engine, prompt, short, history=history)
+            assert reply.error is None and reply.finish_reason in ("stop", "length"), reply.error
+            assert reply.stats.prompt_tokens + 8 <= 256
+            notices += reply.notices
+            history += [{"role": "user", "content": prompt}, {"role": "assistant", "content": reply.content}]
+        rendered, _tokens, dropped = engine._fit([*history, {"role": "user", "content": "Last one?"}], 8)
+    assert notices and all(re.fullmatch(r"dropped \d+ earlier exchange\(s\) to fit the 256-token context", n)
+                           for n in notices)
+    assert dropped >= 1
+    prompt = rendered.prompt
+    assert prompt.index("<|im_start|>system\nYou are terse.") < prompt.index("Question 0:")
+    assert "Question 1:" not in prompt and "Question 5:" in prompt and prompt.endswith("Last one?<|im_end|>\n<|im_start|>assistant\n")
+    assert prompt.count("<|im_start|>user") == prompt.count("<|im_start|>assistant")  # one answer per question
 
 
 def test_a_prompt_longer_than_the_context_is_an_error_not_a_crash(starter_path):
