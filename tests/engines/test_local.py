@@ -238,10 +238,16 @@ def test_a_context_too_big_for_memory_is_one_line(starter_path):
         Engine(starter_path, n_ctx=4_000_000, n_threads=2)
 
 
-def test_notice_and_done_are_always_last(starter):
-    events = list(starter.generate([{"role": "user", "content": "Hi"}], GREEDY))
-    assert isinstance(events[-1], Done) and not any(isinstance(e, ReasoningDelta) for e in events)
-    assert not any(isinstance(e, Notice) for e in events)
+def test_a_context_full_notice_follows_the_text_and_done_is_last(starter_path):
+    """A reply that runs into the end of the context: its text, then the notice that says so, then Stats, then Done."""
+    with Engine(starter_path, n_ctx=256, n_threads=2) as engine:
+        events = list(engine.generate([{"role": "user", "content": "Tell a story. " * 30}],
+                                      Settings(temperature=0, max_tokens=None, ignore_eos=True)))
+    kinds = [type(event).__name__ for event in events]
+    assert kinds[-3:] == ["Notice", "Stats", "Done"], kinds[-6:]
+    assert "the context is full" in events[-3].message
+    assert events[-1].finish_reason == "length" and kinds.count("Notice") == 1
+    assert any(isinstance(e, AnswerDelta) for e in events) and not any(isinstance(e, ReasoningDelta) for e in events)
 
 
 def test_closing_mid_reply_cancels_and_waits_instead_of_crashing(starter_path):
