@@ -107,7 +107,7 @@ class Engine:
         # Python calls, each taking the GIL, per token. It is installed only while a prompt is processed
         # (where a batch can take seconds and must stay cancellable); between generated tokens the
         # cancel flag is checked directly, which costs nothing.
-        self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: self._cancel.is_set())
+        self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: self._should_abort())
         self._no_abort_cb = ctypes.cast(None, llama_cpp.ggml_abort_callback)
         self.aborted_decodes = 0  # prompt batches cut short by cancel(); logged, and read by tests
         self._cached: list[int] = []  # tokens whose keys and values sit in the KV cache, in order
@@ -314,6 +314,10 @@ class Engine:
             keep = 0
         del self._cached[keep:]
         return keep
+
+    def _should_abort(self) -> bool:
+        """llama.cpp's abort callback, asked between the nodes of the graph a prompt batch computes."""
+        return self._cancel.is_set()
 
     def _decode(self, tokens: list[int]) -> bool:
         """Feed tokens to the model in n_batch chunks; False when cancelled through the abort callback."""

@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import re
 import signal
-import threading
 import time
 
 import pytest
 
-from deskseek.engines.events import AnswerDelta, Done, Notice, ReasoningDelta, Settings
+from deskseek.engines.events import AnswerDelta, ReasoningDelta, Settings
 from deskseek.engines.local import Engine, LoadError
 from deskseek.llama import native_log
 from deskseek.models import gguf
@@ -152,12 +151,25 @@ def test_cancel_between_tokens_keeps_what_was_produced(starter):
     assert ask(starter, "Hello").finish_reason in ("stop", "length")  # the engine is still usable
 
 
+class CancelsInsideTheFirstBatch(Engine):
+    """Cancels its reply from inside llama.cpp's computation of the prompt's first batch, whatever the machine's speed:
+    the first time llama.cpp asks whether to abort, no cancel has been asked for yet; it is, right there, as
+    Generation.cancel() does from another thread."""
+
+    armed = False
+
+    def _should_abort(self) -> bool:
+        if self.armed:
+            self.armed = False
+            self._cancel.set()
+        return super()._should_abort()
+
+
 def test_cancel_during_prompt_processing_aborts_the_batch(starter_path):
     long_prompt = "Summarise this: " + "the quick brown fox jumps over the lazy dog. " * 180
-    with Engine(starter_path, n_ctx=4096, n_batch=4096, n_threads=2) as engine:
-        generation = engine.generate([{"role": "user", "content": long_prompt}], GREEDY)
-        threading.Timer(0.05, generation.cancel).start()
-        reply = generation.wait()
+    with CancelsInsideTheFirstBatch(starter_path, n_ctx=4096, n_batch=4096, n_threads=2) as engine:
+        engine.armed = True
+        reply = engine.generate([{"role": "user", "content": long_prompt}], GREEDY).wait()
         assert reply.finish_reason == "cancelled" and reply.stats.completion_tokens == 0
         assert reply.stats.prompt_tok_s == 0  # no batch finished: no rate as if the whole prompt had been read
         assert engine.aborted_decodes == 1  # llama.cpp stopped inside the batch, not after it
