@@ -78,11 +78,27 @@ class Rendered:
     starts_in_thought: bool  # the prompt opened the thought; the model's first words are reasoning
 
 
+class StoredAnswer(str):
+    """An earlier turn's answer, with no thought in it: `"</think>" in answer` is False even when it quotes the tag.
+
+    R1's and Qwen3's templates ask exactly that (`{% if '</think>' in content %}`) before keeping only the text
+    after the last `</think>`, a rule meant for replies stored with their thought. Ours never are, so the
+    honest answer to "does this carry a thought?" is no, whatever the text mentions.
+    """
+
+    __slots__ = ()
+
+    def __contains__(self, part: object) -> bool:
+        return part != THINK_CLOSE and str.__contains__(self, part)
+
+
 def prepare_messages(messages: list[dict], *, allow_system: bool) -> list[dict]:
     """The messages the template will see.
 
-    Assistant turns go back as their answer only: a model that re-reads its old thoughts wastes context
-    and, for R1, degrades (its own templates strip them; we do not rely on every template doing so).
+    Assistant turns arrive as their answer only (the session stores the reasoning apart), so nothing here
+    splits them at `</think>`: an answer that mentions the tag (a regex that strips think tags) must reach
+    the model whole. They go to the template as a StoredAnswer, which keeps templates that strip the
+    thought themselves (R1's, Qwen3's) from cutting it there either.
     Without system-prompt support, the system text is folded into the first user turn, as R1's card asks.
     """
     prepared: list[dict] = []
@@ -93,8 +109,8 @@ def prepare_messages(messages: list[dict], *, allow_system: bool) -> list[dict]:
             if allow_system and content.strip():
                 prepared.append({"role": "system", "content": content})
             continue
-        if role == "assistant" and THINK_CLOSE in content:
-            content = content.split(THINK_CLOSE)[-1].lstrip()
+        if role == "assistant":
+            content = StoredAnswer(content)
         prepared.append({"role": role, "content": content})
     if system and not allow_system:
         for message in prepared:

@@ -101,7 +101,7 @@ class Generation:
         reserve = min(settings.max_tokens or engine.n_ctx // 4, engine.n_ctx // 2)
         rendered, tokens, dropped = engine._fit(self.messages, reserve)
         if dropped:
-            self._emit(Notice(f"dropped {dropped} earlier message(s) to fit the {engine.n_ctx}-token context"))
+            self._emit(Notice(f"dropped {dropped} earlier exchange(s) to fit the {engine.n_ctx}-token context"))
         splitter = ReasoningSplitter(starts_in_thought=rendered.starts_in_thought) if engine.reasoning else None
         cached = engine._reuse_prefix(tokens)
         if not engine._decode(tokens[cached:]):

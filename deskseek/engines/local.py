@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from deskseek.engines import chat_template
+from deskseek.engines import chat_template, exchanges
 from deskseek.engines.events import Settings
 from deskseek.engines.generation import Generation
 from deskseek.errors import DeskseekError, UsageError
@@ -107,7 +107,7 @@ class Engine:
         # Python calls, each taking the GIL, per token. It is installed only while a prompt is processed
         # (where a batch can take seconds and must stay cancellable); between generated tokens the
         # cancel flag is checked directly, which costs nothing.
-        self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: self._cancel.is_set())
+        self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: self._should_abort())
         self._no_abort_cb = ctypes.cast(None, llama_cpp.ggml_abort_callback)
         self.aborted_decodes = 0  # prompt batches cut short by cancel(); logged, and read by tests
         self._cached: list[int] = []  # tokens whose keys and values sit in the KV cache, in order
@@ -284,23 +284,22 @@ class Engine:
         return generation
 
     def _fit(self, messages: list[dict], reserve: int) -> tuple[chat_template.Rendered, list[int], int]:
-        """Render, dropping the oldest turns (never the first user turn nor the last) until it fits."""
-        messages = list(messages)
+        """Render, dropping whole exchanges, oldest first (see exchanges.py), until it fits; how many went."""
         dropped = 0
         while True:
             rendered = self.render(messages)
             tokens = self.tokenize(rendered.prompt)
             if len(tokens) + reserve <= self.n_ctx:
                 return rendered, tokens, dropped
-            droppable = _droppable_index(messages)
-            if droppable is None:
+            fewer = exchanges.without_oldest_exchange(messages)
+            if fewer is None:
                 if len(tokens) < self.n_ctx:
                     return rendered, tokens, dropped  # it fits, with less room to answer than wished
                 raise DeskseekError(
                     f"the prompt is {len(tokens)} tokens, more than this context holds ({self.n_ctx}); "
                     "shorten it or use a larger --ctx"
                 )
-            del messages[droppable]
+            messages = fewer
             dropped += 1
 
     def _reuse_prefix(self, tokens: list[int]) -> int:
@@ -315,6 +314,10 @@ class Engine:
             keep = 0
         del self._cached[keep:]
         return keep
+
+    def _should_abort(self) -> bool:
+        """llama.cpp's abort callback, asked between the nodes of the graph a prompt batch computes."""
+        return self._cancel.is_set()
 
     def _decode(self, tokens: list[int]) -> bool:
         """Feed tokens to the model in n_batch chunks; False when cancelled through the abort callback."""
@@ -356,17 +359,6 @@ class Engine:
             self._llama.llama_memory_clear(memory, True)
             position = 0
         del self._cached[position:]
-
-
-def _droppable_index(messages: list[dict]) -> int | None:
-    """The oldest message that may go: not a system message, not the first user turn, not the last turn."""
-    first_user = next((i for i, m in enumerate(messages) if m["role"] == "user"), None)
-    for index, message in enumerate(messages[:-1]):
-        if message["role"] != "system" and index != first_user:
-            return index
-    if first_user is not None and first_user < len(messages) - 1:
-        return first_user  # only the first user turn and the last are left: the first must go after all
-    return None
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ from deskseek.engines.events import AnswerDelta, Done, Notice, Settings
 from deskseek.engines.local import Engine
 from deskseek.errors import DeskseekError
 from tests.conftest import REPO_ROOT
-from tests.engines.test_local import starter_path  # noqa: F401  (session fixture)
+from tests.engines.test_local import r1_paths, starter_path  # noqa: F401  (session fixtures)
 from tests.fixtures import chat_templates, gguf_writers
 
 LONG = Settings(temperature=0, max_tokens=400, ignore_eos=True)
@@ -311,3 +311,22 @@ def test_a_conversation_changed_by_another_deskseek_is_not_written_into(starter_
         assert stored[1].content == live.reply.content  # A's reply kept its place under A's prompt
         a.close()
         b.close()
+
+
+def test_an_answer_quoting_the_think_tag_goes_back_to_the_model_whole(r1_paths, tmp_path):  # noqa: F811
+    """Through the model, the history file and a resumed session into the next prompt: not cut at `</think>`."""
+    answer = "Use re.sub(r'<think>.*?</think>', '', s)."
+    forced = Settings(temperature=0, max_tokens=60, grammar=f'root ::= "Let me see." "</think>" "\\n\\n" {json.dumps(answer)}')
+    with History(tmp_path / "h.sqlite3") as history:
+        session = session_on(r1_paths["new"], history, settings=forced)
+        reply = session.send("How do I drop the thoughts?").wait()
+        assert reply.reasoning == "Let me see." and reply.content == answer
+        conversation = session.conversation_id
+        session.close()
+        resumed = ChatSession(history)
+        resumed.resume(conversation)
+        assert resumed.turns[-1].content == answer and resumed.turns[-1].reasoning == "Let me see."
+        with Engine(r1_paths["new"], n_ctx=512, n_threads=2) as engine:
+            prompt = engine.render([*resumed.model_messages(), {"role": "user", "content": "Thanks"}]).prompt
+    assert f"<｜Assistant｜>{answer}<｜end▁of▁sentence｜><｜User｜>Thanks" in prompt
+    assert "Let me see." not in prompt  # the thought stays out

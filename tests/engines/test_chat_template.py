@@ -10,7 +10,7 @@ import pytest
 from deskseek.engines import chat_template
 from deskseek.engines.chat_template import TemplateError, TemplateStopped
 from tests.chat.test_session import LOOPING_TEMPLATE
-from tests.fixtures.chat_templates import R1_TEMPLATE_NEW
+from tests.fixtures.chat_templates import QWEN3_TEMPLATE, R1_TEMPLATE_NEW
 
 HI = [{"role": "user", "content": "hi"}]
 
@@ -51,3 +51,18 @@ def test_a_real_template_renders_as_before_and_the_trace_is_removed():
     rendered = chat_template.render(R1_TEMPLATE_NEW, HI, bos_token="<s>", eos_token="</s>", reasoning=True)
     assert rendered.prompt.endswith("<｜Assistant｜><think>\n") and rendered.starts_in_thought
     assert sys.gettrace() is None
+
+
+@pytest.mark.parametrize("template", [None, R1_TEMPLATE_NEW, QWEN3_TEMPLATE])
+def test_a_stored_answer_quoting_the_think_tag_is_rendered_whole(template):
+    answer = "Drop them: re.sub(r'<think>.*?</think>\\s*', '', reply)"
+    messages = [{"role": "user", "content": "how?"}, {"role": "assistant", "content": answer},
+                {"role": "user", "content": "and then?"}]
+    prompt = chat_template.render(template, messages, bos_token="<s>", eos_token="</s>", reasoning=True).prompt
+    assert answer in prompt
+
+
+def test_a_stored_answer_is_still_a_plain_string_to_every_other_question():
+    answer = chat_template.StoredAnswer("a </think> b")
+    assert "</think>" not in answer and "a </" in answer and "think>" in answer
+    assert answer == "a </think> b" and answer.split("</think>") == ["a ", " b"]
