@@ -17,13 +17,14 @@ from tests.tui.test_app import offer_tiny_on_the_hub
 def test_show_a_gguf_file(guarded, starter_path):  # noqa: F811
     done = guarded("show", str(starter_path))
     assert done.returncode == 0, done.stderr
-    lines = dict(line.split(None, 1) for line in done.stdout.splitlines()[:9] if line[:1] != " ")
+    lines = dict(line.split(None, 1) for line in done.stdout.splitlines()[:10] if line[:1] != " ")
     assert lines["what"] == "llama, 135M parameters, Q4_1, trained for 8192 tokens"
     assert lines["licence"] == "apache-2.0 (from the GGUF)"
     assert lines["thinks"] == "no"
     assert lines["sampling"].startswith("temperature 0.7, top-p 0.95, top-k 40, min-p 0.05, repeat penalty 1 "
                                         "(from deskseek")
-    assert lines["KV"].startswith("cache   94.37 MB for 4096 tokens (K f16, V f16)")
+    assert lines["context"] == "8192 tokens: the most it gets: 8192 for a model that does not think"
+    assert lines["KV"].startswith("cache   188.74 MB for 8192 tokens (K f16, V f16)")
     assert lines["plan"] and lines["memory"].startswith("GPU")  # info's plan, word for word
     template = gguf_writers.read_kv(starter_path)["tokenizer.chat_template"].value
     assert done.stdout.endswith(template + ("" if template.endswith("\n") else "\n"))

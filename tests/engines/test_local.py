@@ -258,7 +258,7 @@ def test_a_context_full_notice_follows_the_text_and_done_is_last(starter_path):
                                       Settings(temperature=0, max_tokens=None, ignore_eos=True)))
     kinds = [type(event).__name__ for event in events]
     assert kinds[-3:] == ["Notice", "Stats", "Done"], kinds[-6:]
-    assert "the context is full" in events[-3].message
+    assert events[-3].message.startswith("the context (256 tokens) is full; the reply was cut short: `-c 512` gives")
     assert events[-1].finish_reason == "length" and kinds.count("Notice") == 1
     assert any(isinstance(e, AnswerDelta) for e in events) and not any(isinstance(e, ReasoningDelta) for e in events)
 
