@@ -26,13 +26,13 @@ def default(facts: planner.ModelFacts, machine: Machine, *, reasoning: bool,
     sizes = sorted({top, *(step for step in STEPS if step < top)}, reverse=True)
     plans = {size: planner.plan(facts, machine, ctx=size, explicit_gpu_budget=explicit_gpu_budget) for size in sizes}
     smallest = plans[sizes[-1]]
-    kind = "a model that thinks" if reasoning else "a model that does not think"
-    limit = f"{top} (its trained length)" if top < cap else f"{cap} for {kind}"
+    kind = "models that think" if reasoning else "models that do not think"
+    limit = f"its trained length ({top})" if top < cap else f"the cap of {cap} for {kind}"
     same = [size for size in sizes if plans[size].fits and plans[size].strategy == smallest.strategy]
     floor = min(THINKING_FLOOR, top) if reasoning else 0
     if same and same[0] >= floor:
         if same[0] == top:
-            return top, f"the most it gets: {limit}"
+            return top, limit
         return same[0], f"the largest up to {limit} that keeps the weights where a short context has them"
     roomy = [size for size in sizes if plans[size].fits and size >= floor]
     if roomy:

@@ -23,7 +23,7 @@ def test_show_a_gguf_file(guarded, starter_path):  # noqa: F811
     assert lines["thinks"] == "no"
     assert lines["sampling"].startswith("temperature 0.7, top-p 0.95, top-k 40, min-p 0.05, repeat penalty 1 "
                                         "(from deskseek")
-    assert lines["context"] == "8192 tokens: the most it gets: 8192 for a model that does not think"
+    assert lines["context"] == "8192 tokens: the cap of 8192 for models that do not think"
     assert lines["KV"].startswith("cache   188.74 MB for 8192 tokens (K f16, V f16)")
     assert lines["plan"] and lines["memory"].startswith("GPU")  # info's plan, word for word
     template = gguf_writers.read_kv(starter_path)["tokenizer.chat_template"].value
