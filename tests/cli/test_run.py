@@ -158,7 +158,7 @@ def test_run_on_a_terminal_without_prompt_is_a_conversation(starter_path, home):
     assert len(second.split(b"What is my name?")[-1].strip()) > 3
 
 
-def test_ctrl_c_stops_a_chat_template_that_never_ends(starter_path, tmp_path):  # noqa: F811
+def test_ctrl_c_stops_a_chat_template_that_never_ends(starter_path, tmp_path, home):  # noqa: F811
     """A GGUF whose template loops for ever: `run` hung, deaf to Ctrl+C. Now the interrupt reaches the render."""
     from tests.chat.test_session import LOOPING_TEMPLATE
 
@@ -167,7 +167,11 @@ def test_ctrl_c_stops_a_chat_template_that_never_ends(starter_path, tmp_path):  
         [sys.executable, "-m", "deskseek.cli", "run", "--model", str(looping), "--threads", "2", "hello"],
         cwd=REPO_ROOT, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    time.sleep(3)  # loaded, and deep in the template's loops
+    log = home / "logs" / "deskseek.log"
+    deadline = time.monotonic() + 60  # loaded (however slow this machine), then a second into the template's loops
+    while "loaded " not in (log.read_text() if log.exists() else "") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1)
     assert process.poll() is None
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=10)

@@ -77,7 +77,9 @@ def test_a_second_process_reading_the_history_leaves_a_streaming_reply_alive(
     assert listed.returncode == 0 and prompt[:20] in listed.stdout, listed.stderr
     assert (_peek_reply(db_path) or ("",))[0] == "streaming"  # not taken for dead by the second process
     term.wait_for("the reply to finish", lambda s: CONTEXT_USED.search(status_bar(s)))
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10  # the row is written as the reply ends: wait for it, not a fixed while
+    while (_peek_reply(db_path) or ("",))[0] != "complete" and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert _peek_reply(db_path)[0] == "complete"
     term.send_key("C-q")
     assert term.wait_exit() == 0, term.transcript()
