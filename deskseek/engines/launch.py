@@ -158,8 +158,12 @@ def plan_for(path: Path, flags, on: hardware.Machine, explicit: bool, info: gguf
     context -c/--ctx sets, else the one placement/context.py chooses for this model on this machine."""
     info = info or read_model(path)
     facts = planner.ModelFacts.of(info).with_cache(*cache_types(flags))
+    by_hand = (getattr(flags, "gpu_layers", None) is not None or getattr(flags, "plan", "auto") == "off"
+               or getattr(flags, "cpu_moe", False) or getattr(flags, "n_cpu_moe", None) is not None)
     if getattr(flags, "ctx", None):
         ctx, why = flags.ctx, "set by -c/--ctx"
+    elif by_hand:  # the planner's sizes assume its own placement; a hand-made one gets the usual size
+        ctx, why = context.MANUAL, "the placement is set by hand (-ngl, --plan off, --cpu-moe): -c N for more"
     else:
         thinks = reasoning if reasoning is not None else gguf.is_reasoning_template(
             info.metadata.get("tokenizer.chat_template") or "")

@@ -57,7 +57,7 @@ def import_model(what: str | Path, name: str | None = None, *, copy: bool = Fals
                 staged = _link(files, staging)
                 kept_as = "link" if staged else "path"
             entries = [
-                store.InstalledFile(path=_local_name(f) if staged else str(f),
+                store.InstalledFile(path=_local_name(f, files) if staged else str(f),
                                     size=os.stat(f).st_size, sha256=sha256 if kept_as == "copy" else None)
                 for f in files
             ]
@@ -94,9 +94,14 @@ def _parts_of(path: Path) -> list[Path]:
     return parts
 
 
-def _local_name(path: Path) -> str:
-    """The file's name in deskseek's folder: its own, or `model.gguf` for a blob named by its hash."""
-    return path.name if path.name.lower().endswith(".gguf") else "model.gguf"
+def _local_name(path: Path, files: list[Path]) -> str:
+    """The file's name in deskseek's folder: its own, or, for blobs named by their hash, `model.gguf` (one file)
+    or `model-0000I-of-0000N.gguf` (a split set: the names llama.cpp derives the other parts from)."""
+    if path.name.lower().endswith(".gguf"):
+        return path.name
+    if len(files) == 1:
+        return "model.gguf"
+    return f"model-{files.index(path) + 1:05d}-of-{len(files):05d}.gguf"
 
 
 def _link(files: list[Path], staging: Path) -> list[Path]:
@@ -105,7 +110,7 @@ def _link(files: list[Path], staging: Path) -> list[Path]:
     made = []
     try:
         for path in files:
-            target = staging / _local_name(path)
+            target = staging / _local_name(path, files)
             os.link(path.resolve(), target)
             made.append(target)
     except OSError:
@@ -125,7 +130,7 @@ def _copy(files: list[Path], staging: Path, sha256: str | None) -> list[Path]:
                        f"{human_bytes(free)} is; import without --copy links it instead")
     copies = []
     for path in files:
-        target = staging / (_local_name(path) + ".part")
+        target = staging / (_local_name(path, files) + ".part")
         digest = hashlib.sha256() if sha256 else None
         try:
             with open(path, "rb") as src, open(target, "wb") as dst:

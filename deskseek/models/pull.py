@@ -11,7 +11,6 @@ from the same code. Only this module (and the CLI's `pull` command that calls it
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Callable
 
 from deskseek.errors import Cancelled, DeskseekError, NetworkError, NotFound
@@ -47,10 +46,8 @@ def pull(text: str, on_event: OnEvent | None = None, should_stop: Callable[[], b
         staging = store.staging_folder(ref.name)
         if restart:
             shutil.rmtree(staging, ignore_errors=True)
-        started = time.time()
         try:
-            item = _pull_from_sources(ref, emit, should_stop, insecure)
-            return item, item.installed_at >= started
+            return _pull_from_sources(ref, emit, should_stop, insecure), True
         except BaseException:
             resume.discard_if_empty(staging)
             raise

@@ -85,7 +85,6 @@ class Ref:
     file: str | None = None
     quant: str | None = None
     spec: ModelSpec | None = None
-    quant_given: bool = True  # False: the user named no quantization and DEFAULT_QUANT stands in
 
     @property
     def name(self) -> str:
@@ -288,7 +287,7 @@ def parse_ref(text: str, specs: dict[str, ModelSpec]) -> Ref:
         if quant and not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", quant):
             raise UsageError(f"{quant!r} is not a quantization name (like Q4_K_M)")
         # One install per quantization however it is typed: file names say Q8_0, users type q8_0.
-        return Ref(kind="hf-repo", repo=repo, quant=(quant or DEFAULT_QUANT).upper(), quant_given=bool(quant))
+        return Ref(kind="hf-repo", repo=repo, quant=(quant or DEFAULT_QUANT).upper())
     if text.lower().endswith(".gguf") and text.count("/") >= 2:
         return _file_ref(text, text)
     alias, _, quant = text.partition(":")

@@ -232,8 +232,6 @@ def commit(item: Installed, staged: list[Path]) -> Installed:
     """
     folder = model_folder(item.name)
     paths.ensure(folder)
-    with contextlib.suppress(FileNotFoundError):
-        (folder / MANIFEST).unlink()  # replacing a model: it is not installed until the new manifest lands
     item.folder = folder
     describe(item, [Path(p) for p in staged])
     pending = folder / PENDING
@@ -245,13 +243,26 @@ def commit(item: Installed, staged: list[Path]) -> Installed:
             raise DiskFull(f"disk full while installing {item.name}: free a few MB and run the same command; "
                            "the downloaded files are kept and will not be fetched again") from None
         raise
+    with contextlib.suppress(FileNotFoundError):
+        (folder / MANIFEST).unlink()  # replacing a model: it is not installed until the new manifest lands
     for source, entry in zip(staged, item.files):
         target = folder / entry.path
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(source, target)
     os.replace(pending, folder / MANIFEST)
     _fsync_folder(folder)
+    _drop_legacy_copy(item.name, folder)
     return item
+
+
+def _drop_legacy_copy(name: str, folder: Path) -> None:
+    """A re-pull of a model an older version installed: its old folder must not list it twice."""
+    legacy = paths.models_dir() / _legacy_slug(name)
+    old = _read_manifest(legacy) if legacy != folder else None
+    if old is not None and old.name == name:
+        with contextlib.suppress(FileNotFoundError):
+            (legacy / MANIFEST).unlink()
+        shutil.rmtree(legacy, ignore_errors=True)
 
 
 def finish_commit(name: str) -> Installed | None:
@@ -335,6 +346,8 @@ def lock(name: str, doing: str = "pull"):
         if _holds(guard, lock_path) is not False:
             break
         guard.release()
+    else:  # five lock files removed under us in a row: someone else is busy with this name
+        raise Busy(f"another deskseek is working on {name}; try again in a moment")
     try:
         yield
     finally:

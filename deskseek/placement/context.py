@@ -18,6 +18,14 @@ THINKING_CAP, THINKING_FLOOR = 32768, 16384
 PLAIN_CAP = 8192
 
 
+MANUAL = 4096  # with the placement set by hand (-ngl, --plan off, --cpu-moe): llama.cpp's usual size
+
+
+def _placement(plan: planner.Plan) -> tuple:
+    """Where the weights are: the same strategy can hold very different splits (2 or 12 layers' experts)."""
+    return plan.strategy, plan.gpu_layers, tuple(plan.cpu_expert_blocks)
+
+
 def default(facts: planner.ModelFacts, machine: Machine, *, reasoning: bool,
             explicit_gpu_budget: bool = False) -> tuple[int, str]:
     """(tokens, why) for a model whose context the user did not set."""
@@ -28,7 +36,8 @@ def default(facts: planner.ModelFacts, machine: Machine, *, reasoning: bool,
     smallest = plans[sizes[-1]]
     kind = "models that think" if reasoning else "models that do not think"
     limit = f"its trained length ({top})" if top < cap else f"the cap of {cap} for {kind}"
-    same = [size for size in sizes if plans[size].fits and plans[size].strategy == smallest.strategy]
+    where = _placement(smallest)
+    same = [size for size in sizes if plans[size].fits and _placement(plans[size]) == where]
     floor = min(THINKING_FLOOR, top) if reasoning else 0
     if same and same[0] >= floor:
         if same[0] == top:

@@ -14,6 +14,7 @@ from deskseek.errors import USAGE, UsageError
 from deskseek.models import registry
 from deskseek.units import parse_size
 from tests.conftest import REPO_ROOT
+from tests.engines.test_local import starter_path  # noqa: F401  (session fixture)
 
 
 def parse(*argv):
@@ -116,3 +117,16 @@ def test_sizes():
     for text in ("1e400", "2e18", "inf", "-1G", "1 G G"):
         with pytest.raises(ValueError):
             parse_size(text)
+
+
+def test_a_placement_set_by_hand_gets_the_usual_context(starter_path):  # noqa: F811
+    """The planner's context sizes assume its own placement: with -ngl (or --plan off, --cpu-moe) the default
+    is llama.cpp's usual 4096, said so; -c still wins."""
+    from deskseek.placement import hardware
+
+    machine = hardware.assumed()
+    for extra in (["-ngl", "99"], ["--plan", "off"], ["--cpu-moe"]):
+        _, plan = launch.plan_for(starter_path, parse("run", *extra), machine, False)
+        assert plan.ctx == 4096 and "set by hand" in plan.ctx_reason, extra
+    _, plan = launch.plan_for(starter_path, parse("run", "-ngl", "99", "-c", "2048"), machine, False)
+    assert plan.ctx == 2048

@@ -158,3 +158,16 @@ def test_an_import_whose_file_went_away_says_to_import_it_again(tiny_models, oth
     assert "is damaged" in err and "then import it again" in err and "pull" not in err
     assert main(["rm", "kept-by-path"]) == 0
     assert f"its file {theirs} was already gone" in capsys.readouterr().out
+
+
+def test_a_split_set_named_by_hashes_keeps_one_file_per_part(apps, tiny_models):  # noqa: F811
+    """Parts reached as hash-named blobs (an HF cache resolved to its blobs) must not all become model.gguf."""
+    from deskseek.models import found
+
+    apps.hf_cache("o/r", {f"Q8/{part.name}": part for part in tiny_models.split})
+    model = found.get("hf:o/r/Q8/r1-split")
+    blobs = [Path(os.path.realpath(f)) for f in model.files]
+    names = [imports._local_name(blob, blobs) for blob in blobs]
+    assert names == ["model-00001-of-00002.gguf", "model-00002-of-00002.gguf"]
+    item = imports.import_model("hf:o/r/Q8/r1-split", "split-copy", copy=True)
+    assert [p.read_bytes() for p in item.file_paths()] == [p.read_bytes() for p in tiny_models.split]

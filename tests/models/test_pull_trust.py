@@ -208,16 +208,15 @@ def test_quant_in_any_case_is_one_install(tiny, hub):
     assert first.name == second.name == f"hf.co/{REPO}:Q4_K_M" and not fetched
 
 
-def test_the_only_gguf_of_a_repo_is_found_without_a_quant_in_its_name(hub, home):
+def test_a_repo_whose_ggufs_name_no_quantization_says_how_to_pull_one(hub, home):
+    """It said "no GGUF files"; it has one, whose name gives no quantization: say how to pull it."""
     blob = gguf_bytes(MB, seed=8)
     hub.add_file("acme/OneFile", "model.gguf", blob)
-    item, _ = pull.pull("hf.co/acme/OneFile")
-    assert item.path.read_bytes() == blob and item.name == "hf.co/acme/OneFile"  # no quant it does not have
-    hub.add_file("acme/OneQ8", "one-Q8_0.gguf", blob)
-    eight, fetched = pull.pull("hf.co/acme/OneQ8")
-    assert fetched and eight.name == "hf.co/acme/OneQ8:Q8_0" and eight.quant == "Q8_0"
-    again, fetched = pull.pull("hf.co/acme/OneQ8")
-    assert again.name == eight.name and not fetched
+    with pytest.raises(NotFound, match=r"GGUF names give no quantization; pull one by its path: "
+                                       r"`deskseek pull acme/OneFile/model.gguf`"):
+        pull.pull("hf.co/acme/OneFile")
+    item, _ = pull.pull("acme/OneFile/model.gguf")
+    assert item.path.read_bytes() == blob
 
 
 @pytest.mark.parametrize("name", ["../../x.gguf", "hf.co/../../x.gguf", "test//r1/x.gguf", f"a/b/{'x' * 300}.gguf",
@@ -316,3 +315,27 @@ def test_pull_and_rm_leave_partial_empty(tiny, hub, capsys):
     assert list(store.paths.partial_dir().iterdir()) == []  # no lock file per name ever pulled
     assert main(["rm", "tiny:Q4_K_M"]) == 0
     assert list(store.paths.partial_dir().iterdir()) == []
+
+
+def test_a_full_disk_while_replacing_a_damaged_model_keeps_it_listed(tiny, hub):
+    item, _ = pull.pull("tiny")
+    with open(item.path, "r+b") as handle:
+        handle.truncate(100)  # damaged: the next pull replaces it
+    full = item.folder / (store.PENDING + ".tmp")
+    full.symlink_to("/dev/full")
+    with pytest.raises(DiskFull):
+        pull.pull("tiny")
+    assert [m.name for m in store.installed()] == ["tiny:Q4_K_M"]  # still listed (as damaged), not vanished
+    full.unlink(missing_ok=True)
+    again, _ = pull.pull("tiny")
+    assert again.path.read_bytes() == tiny
+
+
+def test_re_pulling_a_model_an_older_version_installed_lists_it_once(tiny, hub):
+    item, _ = pull.pull("tiny")
+    legacy = store.paths.models_dir() / "tiny--Q4_K_M"
+    os.replace(item.folder, legacy)
+    with open(legacy / Q4, "r+b") as handle:
+        handle.truncate(100)  # damaged in its old folder: pull fetches it again into the new one
+    again, fetched = pull.pull("tiny")
+    assert fetched and [m.name for m in store.installed()] == ["tiny:Q4_K_M"] and not legacy.exists()

@@ -54,3 +54,17 @@ def test_a_small_machine_gets_what_fits(r1_7b):
     weights = r1_7b.total_bytes
     ctx, why = context.default(r1_7b, cpu_only((weights + r1_7b.kv_bytes(5000)) / 1e9 + 0.2), reasoning=True)
     assert 2048 <= ctx < 16384 and "memory allows" in why
+
+
+def test_more_context_never_moves_more_experts_off_the_gpu_for_free():
+    """Two plans of the same strategy can keep different experts in RAM: the size that keeps the short context's
+    split is chosen, not merely one with the same strategy's name."""
+    qwen = dataclasses.replace(planner.ModelFacts.of(tables.qwen3_30b_a3b()), trained_ctx=40960)
+    machine = cuda(16)
+    ctx, why = context.default(qwen, machine, reasoning=True, explicit_gpu_budget=True)
+    short = planner.plan(qwen, machine, ctx=2048, explicit_gpu_budget=True)
+    chosen = planner.plan(qwen, machine, ctx=ctx, explicit_gpu_budget=True)
+    if chosen.cpu_expert_blocks == short.cpu_expert_blocks:
+        assert "keeps the weights" in why or why.startswith("the cap")
+    else:
+        assert ctx == 16384 and "moves some weights off the GPU" in why

@@ -147,15 +147,13 @@ def _choose(ref: Ref, source: HfSource, listing: dict[str, RemoteFile]) -> list[
     if ref.kind == "hf-repo":
         models = sorted(p for p in listing if gguf_names.is_model_file(p))
         candidates = [p for p in models if gguf_names.quant_of(p) == ref.quant.upper()]
-        if not candidates and not ref.quant_given and len(models) == 1:
-            candidates = models  # the repo's only model, whatever its name says (or does not)
         if not candidates:
             offered = sorted({q for p in models if (q := gguf_names.quant_of(p))})
             if not models:
                 raise NotFound(f"{source.repo} has no GGUF files")
-            if not offered:
-                raise NotFound(f"{source.repo} has no {ref.quant} GGUF; name one of its files as "
-                               f"{source.repo}/FILE.gguf: {', '.join(models[:5])}")
+            if not offered:  # names that say no quantization: the user picks the file (Ollama errors here too)
+                raise NotFound(f"{source.repo} has no {ref.quant} GGUF, and its GGUF names give no quantization; "
+                               f"pull one by its path: `deskseek pull {source.repo}/{models[0]}`")
             raise NotFound(f"{source.repo} has no {ref.quant} GGUF; it offers {', '.join(offered)}")
         if len(candidates) > 1:
             raise NotFound(f"{source.repo} has several {ref.quant} GGUFs ({', '.join(candidates)}); name one as OWNER/REPO/FILE.gguf")
@@ -170,15 +168,6 @@ def _choose(ref: Ref, source: HfSource, listing: dict[str, RemoteFile]) -> list[
             raise NotFound(f"{source.repo}: split part {part} is missing from the repository")
         chosen.append(listing[part])
     return chosen
-
-
-def _installed_name(ref: Ref, first: RemoteFile) -> str:
-    """The name says the quantization installed: `hf.co/OWNER/REPO` alone asks for Q4_K_M, but a repo with one
-    GGUF gives that one, under its own quant (or none, when its name has none)."""
-    if ref.kind != "hf-repo" or ref.quant_given or gguf_names.quant_of(first.path) == ref.quant:
-        return ref.name
-    quant = gguf_names.quant_of(first.path)
-    return f"hf.co/{ref.repo}" + (f":{quant}" if quant else "")
 
 
 def _listing_for(ref: Ref, source: HfSource, staging: Path, emit: OnEvent) -> tuple[str, dict[str, RemoteFile]]:
@@ -201,9 +190,6 @@ def pull_hf(ref: Ref, source: HfSource, quant: registry.Quant | None, emit: OnEv
     staging = paths.ensure(store.staging_folder(ref.name))
     commit, listing = _listing_for(ref, source, staging, emit)
     files = _choose(ref, source, listing)
-    existing = store.get(_installed_name(ref, files[0]))
-    if existing is not None:  # `hf.co/OWNER/REPO` whose only file is, say, a Q8_0 installed earlier
-        return existing
     pinned = quant.sha256 if quant else None
     unverifiable = [f for i, f in enumerate(files) if not f.verifiable and not (pinned and i == 0)]
     if unverifiable and not insecure:
@@ -227,12 +213,11 @@ def pull_hf(ref: Ref, source: HfSource, quant: registry.Quant | None, emit: OnEv
         reused = reuse_local_copy(remote, part, pin, counter, emit)
         hashes.append(reused or _download(url, source.repo, remote, part, pin, counter, emit))
         staged.append(part)
-    chosen_quant = ref.quant if ref.kind != "hf-repo" or ref.quant_given else gguf_names.quant_of(files[0].path)
     item = store.Installed(
-        name=_installed_name(ref, files[0]),
+        name=ref.name,
         files=[store.InstalledFile(path=f.path.rsplit("/", 1)[-1], size=f.size, sha256=sha)
                for f, sha in zip(files, hashes)],
-        quant=chosen_quant or gguf_names.quant_of(files[0].path),
+        quant=ref.quant or gguf_names.quant_of(files[0].path),
         repo=source.repo,
         revision=commit,
         source="hf",
