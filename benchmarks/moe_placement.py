@@ -82,7 +82,7 @@ def main() -> int:
     rows = [(f"planner: {chosen.summary()}", chosen.gpu_bytes,
              measure(args.model, args.ctx, args.tokens, chosen.gpu_layers, chosen.cpu_tensor_patterns), None)]
     swept = []
-    values = sorted({*range(0, facts.n_layer + 1, max(args.step, 1)), chosen.n_cpu_moe() or 0})
+    values = sorted({*range(0, facts.n_layer + 1, max(args.step, 1)), chosen.same_as_n_cpu_moe or 0})
     for count in values:  # llama.cpp's meaning: the experts of blocks 0..count-1
         blocks = [i for i in moe_layers if i < count]
         gpu = on_gpu_all - sum(facts.expert_bytes[i] for i in blocks) + fixed

@@ -169,8 +169,18 @@ def raise_if_disk_full(err: OSError, part: Path) -> None:
         ) from None
 
 
+def find_local_copy(sha256: str, size: int) -> Path | None:
+    """A file on this machine named for this sha256 (models/found.py says where it looks), or None."""
+    from deskseek.models import found
+
+    try:
+        return found.blob_with_sha256(sha256, size)
+    except DeskseekError:
+        return None  # a bad DESKSEEK_OTHER_APPS: no reuse, the download still works
+
+
 def reuse_local_copy(remote: RemoteFile, part: Path, pinned: str | None, counter: Counter,
-                      emit: OnEvent) -> str | None:
+                      emit: OnEvent, local: Path | None = None) -> str | None:
     """Take a file already on this machine with the same sha256 (another app's cache, another install).
 
     Linked where the filesystem allows (no space used), else copied; then hashed, so a file whose name lied
@@ -178,12 +188,7 @@ def reuse_local_copy(remote: RemoteFile, part: Path, pinned: str | None, counter
     """
     if not remote.sha256 or size_of(part) >= remote.size:
         return None
-    from deskseek.models import found
-
-    try:
-        local = found.blob_with_sha256(remote.sha256, remote.size)
-    except DeskseekError:
-        return None  # a bad DESKSEEK_OTHER_APPS: no reuse, the download still works
+    local = local or find_local_copy(remote.sha256, remote.size)
     if local is None:
         return None
     before = size_of(part)

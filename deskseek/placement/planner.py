@@ -157,7 +157,7 @@ class Plan:
     def summary(self) -> str:
         """The plan in a few words, for a status bar or a log line."""
         if self.strategy == "experts-cpu":
-            same = self.n_cpu_moe()
+            same = self.same_as_n_cpu_moe
             flag = f" (llama.cpp: --n-cpu-moe {same})" if same is not None else ""
             return f"GPU + experts of {self.cpu_expert_layers} layers in RAM{flag}"
         if self.strategy == "experts-cpu+layers":
@@ -173,11 +173,6 @@ class Plan:
     def cpu_expert_layers(self) -> int:
         """How many blocks keep their routed experts in RAM (never negative: -1 once read "all of them")."""
         return len(self.cpu_expert_blocks)
-
-    def n_cpu_moe(self) -> int | None:
-        """The same placement as llama.cpp's `--n-cpu-moe N` (experts of blocks 0..N-1), when it is one."""
-        return self.same_as_n_cpu_moe
-
 
 def expert_patterns(layers: list[int], n_moe_layers: int) -> list[str]:
     """Regexes for the routed experts of these blocks, as llama.cpp's --n-cpu-moe writes them."""

