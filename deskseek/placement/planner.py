@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from deskseek.models.gguf import GgufInfo
 from deskseek.placement import kv_cache
 from deskseek.placement.hardware import Machine
+from deskseek.placement.speed import Estimator
 
 # llama.cpp's own (common/arg.cpp, --cpu-moe): fused gate_up experts and the `_chexps` form are routed experts too.
 EXPERT_PATTERN = r"\.ffn_(up|down|gate|gate_up)_(ch|)exps"
@@ -150,6 +151,7 @@ class Plan:
     ctx: int = 0  # the context this plan was made for (launch.plan_for sets it, with why)
     ctx_reason: str = ""
     same_as_n_cpu_moe: int | None = None  # llama.cpp's --n-cpu-moe giving this same placement, if one does
+    expected_tok_s: float = 0.0  # est_decode_tok_s at the share of bandwidth llama.cpp reaches (speed.py)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -200,6 +202,8 @@ def compute_buffer_bytes(facts: ModelFacts, n_ubatch: int = 512) -> int:
 
 def plan(facts: ModelFacts, machine: Machine, *, ctx: int, explicit_gpu_budget: bool = False) -> Plan:
     chosen = _plan(facts, machine, ctx=ctx, explicit_gpu_budget=explicit_gpu_budget)
+    if chosen.fits:
+        chosen.expected_tok_s = Estimator(facts, machine, ctx).expected(chosen.cpu_expert_blocks, chosen.gpu_layers)
     if machine.unified_memory and machine.gpus and chosen.strategy != "all-gpu" and not explicit_gpu_budget:
         note = metal_ceiling_note(facts, machine, facts.kv_bytes(ctx) + compute_buffer_bytes(facts))
         if note:
@@ -239,7 +243,7 @@ def _plan(facts: ModelFacts, machine: Machine, *, ctx: int, explicit_gpu_budget:
         return ram - gpu_used if machine.unified_memory else ram
 
     capacity = ram if machine.unified_memory else gpu_budget + ram
-    estimate = _Estimator(facts, machine, ctx)
+    estimate = Estimator(facts, machine, ctx)
 
     if not machine.gpus or gpu_budget <= compute:
         fits = weights + kv + compute <= machine.ram_bytes
@@ -310,42 +314,6 @@ def _layer_offload(facts, gpu_budget, ram_left, kv, compute, estimate) -> Plan:
                 estimate.rate(all_experts, best) if fits else 0.0, fits, reason, gpu_weights, cpu_weights,
                 cpu_expert_blocks=all_experts if fits else [],
                 same_as_n_cpu_moe=as_n_cpu_moe(all_experts, all_experts) if fits else None)
-
-
-class _Estimator:
-    """Decode speed from memory traffic: bytes each token reads on each device over that device's bandwidth.
-
-    Deliberately simple and optimistic in the same way for every plan, so plans compare fairly; the
-    absolute figure is an upper bound, not a promise.
-    """
-
-    def __init__(self, facts: ModelFacts, machine: Machine, ctx: int):
-        self.facts, self.machine = facts, machine
-        self.kv_per_layer_avg = facts.kv_bytes(ctx // 2) / max(facts.n_layer, 1)
-
-    def rate(self, cpu_expert_layers: list[int], gpu_layers: int) -> float:
-        facts = self.facts
-        share = facts.n_expert_used / facts.n_expert if facts.n_expert else 1.0
-        first_gpu = max(facts.n_layer - gpu_layers, 0)
-        gpu_read = cpu_read = 0.0
-        for index in range(facts.n_layer):
-            experts = facts.expert_bytes[index] * share
-            rest = facts.layer_bytes[index] - facts.expert_bytes[index] + self.kv_per_layer_avg
-            on_gpu = index >= first_gpu
-            gpu_read += rest if on_gpu else 0
-            cpu_read += 0 if on_gpu else rest
-            if on_gpu and index not in cpu_expert_layers:
-                gpu_read += experts
-            else:
-                cpu_read += experts
-        if gpu_layers > facts.n_layer:
-            gpu_read += facts.output_bytes
-        else:
-            cpu_read += facts.output_bytes
-        gpu_bw = (self.machine.gpu_bandwidth_gbs or 1.0) * 1e9
-        cpu_bw = self.machine.cpu_bandwidth_gbs * 1e9
-        seconds = gpu_read / gpu_bw + cpu_read / cpu_bw
-        return round(1.0 / seconds, 2) if seconds > 0 else 0.0
 
 
 def _gb(count: float) -> str:

