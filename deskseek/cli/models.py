@@ -51,7 +51,8 @@ def cmd_list(args) -> int:
         print(json.dumps([_installed_json(m) for m in models], indent=2))
         return 0
     if not models:
-        print("no models installed; `deskseek pull starter` fetches a tiny one, `deskseek list --available` shows more")
+        print("no models installed; `deskseek pull` fetches the one recommended for this machine, "
+              "`deskseek list --available` shows them all")
         _hint_found()
         return 0
     from rich.markup import escape
@@ -115,26 +116,33 @@ def _list_found(args) -> int:
 
 
 def _list_available(args, specs, installed_names) -> int:
-    from deskseek.placement import hardware, planner
+    """The catalogue on this machine: size, published scores, fit and expected speed; one model recommended."""
+    from deskseek.placement import hardware, recommend
     from deskseek.units import human_bytes
 
-    machine = hardware.detect()
+    assessed = recommend.recommend(specs, hardware.detect())
     rows = []
-    for spec in specs.values():
-        quant = spec.quants[spec.default_quant]
+    for item in assessed:
+        spec = specs[item.alias]
         rows.append({
             "name": spec.alias,
             "description": spec.description,
             "default_quant": spec.default_quant,
             "quants": list(spec.quants),
-            "size": quant.size,
+            "size": item.size or None,
             "params_b": spec.params,
             "params_active_b": spec.params_active,
             "architecture": spec.architecture,
             "reasoning": spec.reasoning,
             "license": spec.license,
             "installed": [q for q in spec.quants if f"{spec.alias}:{q}" in installed_names],
-            "fit": planner.fit_from_size(quant.size, machine) if quant.size else None,
+            "fit": item.fit if item.size else None,
+            "ctx": item.ctx or None,
+            "est_tok_s": round(item.est_tok_s, 1) if item.fits and item.ctx else None,
+            "scores": item.scores or {"aime_2024": None, "math_500": None},
+            "scores_source": spec.scores.source if spec.scores else None,
+            "recommended": item.recommended,
+            "why": item.why or None,
         })
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -143,17 +151,32 @@ def _list_available(args, specs, installed_names) -> int:
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False)
-    for column in ("NAME", "SIZE", "PARAMS", "THINKS", "FIT", "INSTALLED", "DESCRIPTION"):
-        table.add_column(column, no_wrap=column != "DESCRIPTION")
+    for column in ("NAME", "SIZE", "PARAMS", "THINKS", "AIME", "MATH", "FIT", "SPEED", "INSTALLED", "DESCRIPTION"):
+        table.add_column(column, no_wrap=column != "DESCRIPTION", justify="right" if column in ("AIME", "MATH") else "left")
     for row in rows:
         params = f"{row['params_b']:g}B" + (f"/{row['params_active_b']:g}B" if row["params_active_b"] else "")
+        scores = row["scores"]
+        name = ("[bold]★ " if row["recommended"] else "  ") + escape(row["name"]) + ("[/]" if row["recommended"] else "")
         table.add_row(
-            escape(row["name"]), human_bytes(row["size"]) if row["size"] else "?", params,
-            "yes" if row["reasoning"] else "no", row["fit"] or "?", escape(", ".join(row["installed"]) or "-"),
-            escape(row["description"]),
+            name, human_bytes(row["size"]) if row["size"] else "?", params, "yes" if row["reasoning"] else "no",
+            _score(scores["aime_2024"]), _score(scores["math_500"]), row["fit"] or "?",
+            f"~{recommend.tok_s(row['est_tok_s'])}" if row["est_tok_s"] else "-",
+            escape(", ".join(row["installed"]) or "-"), escape(row["description"]),
         )
-    flags.console().print(table)
+    out = flags.console()
+    out.print(table)
+    best = next(row for row in rows if row["recommended"])
+    out.print(f"\n★ for this machine: [bold]{escape(best['name'])}[/] ({escape(best['why'])}); "
+              "`deskseek pull` with no name fetches it")
+    for source in dict.fromkeys(row["scores_source"] for row in rows if row["scores_source"]):
+        out.print(f"AIME 2024 and MATH-500 pass@1 (%): {escape(source)}", highlight=False)
+    out.print("SPEED: the decode rate to expect here, estimated from memory bandwidth at the default context",
+              highlight=False)
     return 0
+
+
+def _score(value: float | None) -> str:
+    return f"{value:.1f}" if value is not None else "-"
 
 
 def cmd_rm(args) -> int:

@@ -57,8 +57,38 @@ def test_list_available_json_marks_installed(tiny, capsys):
     assert rows["tiny"]["installed"] == ["Q4_K_M"] and rows["starter"]["installed"] == []
     assert set(rows["deepseek-r1"]) == {
         "name", "description", "default_quant", "quants", "size", "params_b", "params_active_b",
-        "architecture", "reasoning", "license", "installed", "fit"}
+        "architecture", "reasoning", "license", "installed", "fit", "ctx", "est_tok_s", "scores", "scores_source",
+        "recommended", "why"}
     assert rows["starter"]["fit"] in ("fits (RAM)", "fits (GPU)", "fits (GPU+RAM)")
+    assert rows["r1-distill-qwen-7b"]["scores"] == {"aime_2024": 55.5, "math_500": 92.8}
+    assert rows["starter"]["scores"] == {"aime_2024": None, "math_500": None} and rows["tiny"]["est_tok_s"] is None
+    assert rows["starter"]["est_tok_s"] > 0 and rows["starter"]["ctx"] == 8192
+    [best] = [row for row in rows.values() if row["recommended"]]
+    assert best["name"].startswith("r1-distill-") and best["why"] and best["est_tok_s"] > 0
+
+
+def test_pull_with_no_name_fetches_the_recommended_model_and_says_why(tiny, home, capsys):
+    write_registry(home, registry_entry() + '''
+[models.tiny.scores]
+aime_2024 = 99.0
+math_500 = 99.0
+source = "a test's own"
+
+[models.tiny.shape]
+layers = 2
+embd = 64
+vocab = 256
+kv_heads = 1
+head_dim = 64
+context = 4096
+''')
+    code, out, _ = run(capsys, "list", "--available")
+    assert "★ tiny" in out and "for this machine: tiny (" in out and "a test's own" in out
+    code, out, err = run(capsys, "pull")
+    assert code == 0 and out.startswith("pulled tiny:Q4_K_M")
+    assert err.startswith("pulling tiny, recommended for this machine: fits ")
+    assert "with a 4k context" in err.splitlines()[0]  # its trained length, all it has
+    assert [m.name for m in store.installed()] == ["tiny:Q4_K_M"]
 
 
 def test_errors_are_one_line_without_traceback(tiny, capsys):
