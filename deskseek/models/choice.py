@@ -76,6 +76,15 @@ def choose(text: str | None) -> Chosen:
     )
 
 
+def has_default() -> bool:
+    """Whether `run`/`chat` without --model know which model to use (else: several installed, none used last)."""
+    try:
+        choose(None)
+    except NotFound:
+        return False
+    return True
+
+
 def in_place(model: found.Found) -> Chosen:
     """Another app's model, run from where that app keeps it: not a byte copied."""
     if not model.ok:

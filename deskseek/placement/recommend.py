@@ -95,8 +95,6 @@ def assess(spec: ModelSpec, machine: Machine, quant: str | None = None) -> Asses
     ctx, _ = context.default(facts, machine, reasoning=spec.reasoning)
     plan = planner.plan(facts, machine, ctx=ctx)
     fit = _FIT_WORDS.get(plan.strategy, plan.strategy)
-    if plan.fits and machine.unified_memory and machine.gpus and plan.strategy == "cpu":
-        fit = "fits (RAM)"
     floor = min(context.THINKING_FLOOR, facts.trained_ctx) if spec.reasoning else 0
     roomy = plan.fits and ctx >= floor and plan.gpu_bytes + plan.cpu_bytes <= HEADROOM * _capacity(machine)
     where = plan.summary()

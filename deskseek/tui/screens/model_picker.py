@@ -15,13 +15,13 @@ class ModelPicker(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
 
-    def __init__(self, rows: list[tuple[str, str]], current: str) -> None:
+    def __init__(self, rows: list[tuple[str, str]], current: str, title: str = "Switch model") -> None:
         super().__init__()
-        self.rows, self.current = rows, current  # (name, description line)
+        self.rows, self.current, self.title_text = rows, current, title  # (name, description line)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
-            yield Static("Switch model", classes="title")
+            yield Static(self.title_text, classes="title")
             yield OptionList(*[Option(f"{'● ' if name == self.current else '  '}{line}", id=name)
                                for name, line in self.rows])
             yield Static("Enter loads it · Esc keeps the current one", classes="hint")

