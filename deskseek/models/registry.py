@@ -8,6 +8,7 @@ registry is a one-line fix rather than a KeyError three layers down.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -189,6 +190,8 @@ class _Checker:
             raise self.fail(full, f"expected {kinds[0].__name__}, got {value!r}")
         if not isinstance(value, kinds):
             raise self.fail(full, f"expected {kinds[0].__name__}, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):  # TOML's nan and inf: no size, score or setting
+            raise self.fail(full, f"expected a finite number, got {value!r}")
         return value
 
 
@@ -210,6 +213,8 @@ def _parse_quant(check: _Checker, name: str, raw, repo: str) -> Quant:
         raise check.fail(path, "expected a table with at least `file`")
     file = check.get(raw, "file", str, path=path + ".")
     size = check.get(raw, "size", int, path=path + ".", default=None)
+    if size is not None and size < 0:
+        raise check.fail(path + ".size", f"expected a size in bytes, got {size!r}")
     sha256 = check.get(raw, "sha256", str, path=path + ".", default=None)
     if sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", sha256):
         raise check.fail(path + ".sha256", "expected 64 lowercase hex digits")
@@ -259,9 +264,11 @@ def _parse_shape(check: _Checker, table: dict) -> Shape | None:
     for key, value in values.items():
         if value < 0 or (key in _SHAPE_FIELDS and value == 0):
             raise check.fail(f"shape.{key}", f"expected a positive count, got {value!r}")
+    if values["layers"] > 4096:  # planned one by one: a typo of a few digits must not take all the memory
+        raise check.fail("shape.layers", f"expected at most 4096 layers, got {values['layers']}")
     values["value_dim"] = values["value_dim"] or values["head_dim"]
-    if values["experts_used"] > values["experts"]:
-        raise check.fail("shape.experts_used", "more experts used per token than there are")
+    if values["experts"] and values["experts_used"] >= values["experts"]:
+        raise check.fail("shape.experts_used", "a Mixture-of-Experts uses fewer experts per token than it has")
     return Shape(**values)
 
 
@@ -286,13 +293,18 @@ def _parse_model(text: str, origin: str, alias: str, table) -> ModelSpec:
     default_quant = check.get(table, "default_quant", str, default=DEFAULT_QUANT if DEFAULT_QUANT in quants else next(iter(quants)))
     if default_quant not in quants:
         raise check.fail("default_quant", f"{default_quant!r} is not one of its quants ({', '.join(quants)})")
+    params = float(check.get(table, "params", (float, int)))
+    if params <= 0:
+        raise check.fail("params", f"expected the parameter count in billions, got {params!r}")
     active = check.get(table, "params_active", (float, int), default=None)
+    if active is not None and not 0 < active <= params:
+        raise check.fail("params_active", f"expected billions used per token, up to params ({params:g}), got {active!r}")
     return ModelSpec(
         alias=alias,
         description=check.get(table, "description", str),
         repo=repo,
         architecture=check.get(table, "architecture", str),
-        params=float(check.get(table, "params", (float, int))),
+        params=params,
         params_active=float(active) if active is not None else None,
         reasoning=check.get(table, "reasoning", bool),
         license=check.get(table, "license", str),

@@ -95,7 +95,7 @@ def assess(spec: ModelSpec, machine: Machine, quant: str | None = None) -> Asses
     ctx, _ = context.default(facts, machine, reasoning=spec.reasoning)
     plan = planner.plan(facts, machine, ctx=ctx)
     fit = _FIT_WORDS.get(plan.strategy, plan.strategy)
-    floor = min(context.THINKING_FLOOR, facts.trained_ctx) if spec.reasoning else 0
+    floor = context.THINKING_FLOOR if spec.reasoning else 0  # a model trained on less has no room to think either
     roomy = plan.fits and ctx >= floor and plan.gpu_bytes + plan.cpu_bytes <= HEADROOM * _capacity(machine)
     where = plan.summary()
     if plan.strategy == "layers":

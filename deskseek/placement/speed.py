@@ -11,6 +11,8 @@ similar), so REACHED scales the GPU's and unified memory's nominal figures. A pl
 
 from __future__ import annotations
 
+from deskseek.placement.hardware import DEFAULT_CPU_BANDWIDTH, DEFAULT_GPU_BANDWIDTH
+
 REACHED = 0.65  # the share of a GPU's (or Apple unified memory's) nominal bandwidth decoding reaches
 
 
@@ -51,7 +53,8 @@ class Estimator:
         return self._tok_s(*self._reads(cpu_expert_layers, gpu_layers), gpu_share=REACHED, cpu_share=cpu_share)
 
     def _tok_s(self, gpu_read: float, cpu_read: float, *, gpu_share: float, cpu_share: float) -> float:
-        gpu_bw = (self.machine.gpu_bandwidth_gbs or 1.0) * 1e9 * gpu_share
-        cpu_bw = self.machine.cpu_bandwidth_gbs * 1e9 * cpu_share
+        # an unknown (0) bandwidth is taken as the default the name lookup falls back to, not as "no speed"
+        gpu_bw = (self.machine.gpu_bandwidth_gbs or DEFAULT_GPU_BANDWIDTH) * 1e9 * gpu_share
+        cpu_bw = (self.machine.cpu_bandwidth_gbs or DEFAULT_CPU_BANDWIDTH) * 1e9 * cpu_share
         seconds = gpu_read / gpu_bw + cpu_read / cpu_bw
         return round(1.0 / seconds, 2) if seconds > 0 else 0.0

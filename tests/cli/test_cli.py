@@ -80,15 +80,64 @@ embd = 64
 vocab = 256
 kv_heads = 1
 head_dim = 64
-context = 4096
+context = 32768
 ''')
     code, out, _ = run(capsys, "list", "--available")
     assert "★ tiny" in out and "for this machine: tiny (" in out and "a test's own" in out
     code, out, err = run(capsys, "pull")
     assert code == 0 and out.startswith("pulled tiny:Q4_K_M")
     assert err.startswith("pulling tiny, recommended for this machine: fits ")
-    assert "with a 4k context" in err.splitlines()[0]  # its trained length, all it has
+    assert "with a 32k context" in err.splitlines()[0]  # room to think: trained on less, it would not be chosen
     assert [m.name for m in store.installed()] == ["tiny:Q4_K_M"]
+
+
+def user_entry(alias: str, extra: str, *, params: str = "1.78") -> str:
+    return f"""
+[models."{alias}"]
+description = "a user's own [bold]entry[/]"
+repo = "me/Mine-GGUF"
+architecture = "qwen2"
+params = {params}
+reasoning = true
+license = "MIT"
+quants.Q4_K_M = {{ file = "mine.gguf", size = 1117320736 }}
+{extra}
+"""
+
+
+SCORES = 'scores = { aime_2024 = 99.0, math_500 = 99.0, source = "its author" }'
+SHAPE = "shape = { layers = 28, embd = 1536, vocab = 151936, kv_heads = 2, head_dim = 128, context = %d }"
+
+
+@pytest.mark.parametrize("entry", [
+    user_entry("scores-no-shape", SCORES),  # cannot be planned: never recommended, however high its scores
+    user_entry("shape-no-scores", SHAPE % 131072),
+    user_entry("short-context", SCORES + "\n" + SHAPE % 2048),  # no room to think
+    user_entry("starter", SCORES),  # a user's own starter, from the Hub
+    user_entry("модель-ü", ""),
+], ids=["scores without shape", "shape without scores", "trained on 2k", "starter overridden", "unicode"])
+def test_list_available_recommends_exactly_one_whatever_the_users_entries(home, capsys, entry):
+    write_registry(home, entry)
+    code, out, err = run(capsys, "list", "--available", "--json")
+    assert code == 0 and err == ""
+    [best] = [row for row in json.loads(out) if row["recommended"]]
+    assert best["name"].startswith("r1-distill-") and best["why"]
+    code, out, err = run(capsys, "list", "--available")
+    assert code == 0 and "a user's own [bold]entry[/]" in out and out.count("★ for this machine") == 1
+
+
+@pytest.mark.parametrize("entry", [
+    user_entry("mine", SCORES + "\n" + SHAPE % 131072, params="nan"),  # was a ValueError, exit 70
+    user_entry("mine", SCORES + "\n" + SHAPE.replace("}", ", experts = 8, experts_used = 8 }") % 131072,
+               params="1.78\nparams_active = 1"),  # was a ZeroDivisionError
+    user_entry("mine", SHAPE.replace("layers = 28", "layers = 9223372036854775807") % 131072),  # a MemoryError
+], ids=["params nan", "every expert used", "huge layer count"])
+def test_list_available_and_pull_with_a_bad_user_entry_say_so_in_one_line(home, capsys, entry):
+    write_registry(home, entry)
+    for argv in (["list", "--available", "--json"], ["pull"]):
+        code, out, err = run(capsys, *argv)
+        assert (code, out) == (1, ""), (argv, err)
+        assert err.count("\n") == 1 and err.startswith("error: ") and "models.mine." in err
 
 
 def test_errors_are_one_line_without_traceback(tiny, capsys):

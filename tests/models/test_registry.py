@@ -79,6 +79,21 @@ def test_user_registry_is_merged_over_the_shipped_one(home):
          r"models\.mine\.shape\.layers: expected a positive count, got 0"),
         (GOOD.replace('license = "MIT"', 'license = "MIT"\nshape = { layers = 2 }'),
          r"models\.mine\.shape\.embd: missing required field"),
+        # Figures the recommendation divides by or allocates per layer: each was a ZeroDivisionError, a
+        # ValueError, a MemoryError or a model "recommended" at a negative size, in list, pull and the chat.
+        (GOOD.replace('params = 1', 'params = nan'), r"models\.mine\.params: expected a finite number, got nan"),
+        (GOOD.replace('params = 1', 'params = inf'), r"models\.mine\.params: expected a finite number, got inf"),
+        (GOOD.replace('params = 1', 'params = 0'), r"models\.mine\.params: expected the parameter count in billions"),
+        (GOOD.replace('params = 1', 'params = 1\nparams_active = 3'),
+         r"models\.mine\.params_active: expected billions used per token, up to params \(1\), got 3"),
+        (GOOD.replace('{ file = "Mine-Q4_K_M.gguf" }', '{ file = "m.gguf", size = -5 }'),
+         r"models\.mine\.quants\.Q4_K_M\.size: expected a size in bytes, got -5"),
+        (GOOD.replace('license = "MIT"', 'license = "MIT"\nshape = { layers = 9223372036854775807, embd = 1, '
+                                         'vocab = 1, kv_heads = 1, head_dim = 1, context = 1 }'),
+         r"models\.mine\.shape\.layers: expected at most 4096 layers"),
+        (GOOD.replace('license = "MIT"', 'license = "MIT"\nshape = { layers = 2, embd = 1, vocab = 1, kv_heads = 1, '
+                                         'head_dim = 1, context = 1, experts = 8, experts_used = 8 }'),
+         r"models\.mine\.shape\.experts_used: a Mixture-of-Experts uses fewer experts per token than it has"),
     ],
 )
 def test_malformed_user_registry_names_file_line_and_field(home, broken, message):

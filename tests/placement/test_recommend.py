@@ -9,12 +9,14 @@ that changes a recommendation shows up here.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from deskseek.llama.devices import Device
 from deskseek.models import registry
 from deskseek.placement import context, planner, recommend
-from deskseek.placement.hardware import DEFAULT_CPU_BANDWIDTH, Machine
+from deskseek.placement.hardware import DEFAULT_CPU_BANDWIDTH, DEFAULT_GPU_BANDWIDTH, Machine
 from tests.engines.test_local import starter_path  # noqa: F401  (session fixture)
 from tests.fixtures import tensor_tables as tables
 
@@ -113,6 +115,49 @@ def test_with_nothing_that_fits_the_smallest_is_named_and_says_so(specs):
     assert best.alias == "r1-distill-qwen-1.5b" and not best.fits
     assert best.why.startswith("the smallest: no model fits")
     assert sum(item.recommended for item in items) == 1
+
+
+@pytest.mark.parametrize("machine", [
+    Machine("cpu", ram_bytes=12 * GiB, ram_total_bytes=16 * GiB, cpu_bandwidth_gbs=0.0),
+    Machine("cuda", [Device("CUDA0", "an unknown card", "gpu", 12 * GiB, 12 * GiB, 0.0)], ram_bytes=12 * GiB,
+            ram_total_bytes=16 * GiB, cpu_bandwidth_gbs=0.0),
+    Machine("metal", [Device("Metal", "Apple M9", "gpu", 10 * GiB, 10 * GiB, 0.0)], ram_bytes=12 * GiB,
+            ram_total_bytes=16 * GiB, cpu_bandwidth_gbs=0.0, unified_memory=True),
+], ids=["cpu", "cuda", "metal"])
+def test_an_unknown_bandwidth_is_taken_as_the_default_not_divided_by(specs, machine):
+    """A bandwidth of 0 (a Machine built without one) raised ZeroDivisionError on the CPU side and, on the
+    GPU side, made every model decode at 1 GB/s: "about 0.5 tok/s, the fastest here"."""
+    items = recommend.recommend(specs, machine)
+    assert sum(item.recommended for item in items) == 1
+    known = replace(machine, cpu_bandwidth_gbs=DEFAULT_CPU_BANDWIDTH,
+                    gpus=[replace(gpu, bandwidth_gbs=DEFAULT_GPU_BANDWIDTH) for gpu in machine.gpus])
+    assert [(i.alias, i.est_tok_s) for i in items] == [(i.alias, i.est_tok_s) for i in recommend.recommend(specs, known)]
+
+
+def test_a_gpu_with_no_free_memory_plans_on_the_ram(specs):
+    busy = Machine("cuda", [Device("CUDA0", "NVIDIA GeForce RTX 3060", "gpu", 0, 12 * GiB, 360)],
+                   ram_bytes=16 * GiB, ram_total_bytes=32 * GiB)
+    best = next(item for item in recommend.recommend(specs, busy) if item.recommended)
+    assert best.fit == "fits (RAM)" and "of RAM" in best.why
+
+
+def test_a_thinking_model_trained_on_a_short_context_is_never_recommended(specs):
+    """Trained on 2,048 tokens, an R1-style model ends its replies inside the thought, whatever its scores."""
+    short = registry.parse("""
+[models.short]
+description = "a user's own, trained on 2k"
+repo = "me/Short-GGUF"
+architecture = "qwen2"
+params = 1.78
+reasoning = true
+license = "MIT"
+scores = { aime_2024 = 99.0, math_500 = 99.0, source = "its author" }
+shape = { layers = 28, embd = 1536, vocab = 151936, kv_heads = 2, head_dim = 128, context = 2048 }
+quants.Q4_K_M = { file = "short.gguf", size = 1117320736 }
+""", "models.toml")
+    items = {item.alias: item for item in recommend.recommend({**specs, **short}, cpu(16))}
+    assert items["short"].fits and items["short"].ctx == 2048 and not items["short"].roomy
+    assert not items["short"].recommended and items["r1-distill-qwen-1.5b"].recommended
 
 
 # The estimate made before download must plan like the real tensor table does once the file is here.
