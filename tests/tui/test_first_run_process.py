@@ -84,3 +84,17 @@ def test_first_run_with_hf_hub_offline_says_so_and_touches_no_network(terminal, 
     term.send_key("C-q")
     assert term.wait_exit() == 0, term.transcript()
     assert not marker.exists(), f"network used:\n{marker.read_text()}"
+
+
+def test_first_run_with_a_slip_in_the_users_registry_is_one_line_not_a_traceback(terminal, home):  # noqa: F811
+    """The first-run screen reads models.toml as the app mounts: a mistake there was Textual's full-screen
+    traceback. It is read before the app starts now, as every other command does."""
+    from tests.conftest import write_registry
+
+    write_registry(home, '[models.mine]\nrepo = 3\n')
+    term = terminal()
+    term.start(chat_argv())
+    assert term.wait_exit() == 1, term.transcript()
+    shown = term.transcript()
+    assert "Traceback" not in shown and "RegistryError" not in shown and "│" not in shown, shown
+    assert f"error: {home / 'models.toml'}:2: models.mine.repo: expected str, got 3" in shown.replace("\n", "")

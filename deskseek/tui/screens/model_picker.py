@@ -24,7 +24,8 @@ class ModelPicker(ModalScreen[str | None]):
             yield Static(self.title_text, classes="title")
             yield OptionList(*[Option(f"{'● ' if name == self.current else '  '}{line}", id=name)
                                for name, line in self.rows])
-            yield Static("Enter loads it · Esc keeps the current one", classes="hint")
+            yield Static("Enter loads it · Esc " + ("keeps the current one" if self.current else
+                                                    "chooses later, with Ctrl+O"), classes="hint")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)

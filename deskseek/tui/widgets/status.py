@@ -5,9 +5,11 @@ from __future__ import annotations
 from textual.reactive import reactive
 from textual.widgets import Static
 
+NO_MODEL = "no model (Ctrl+O picks one)"  # the one thing to do next, where the model's name would be
+
 
 class StatusBar(Static):
-    model: reactive[str] = reactive("no model")
+    model: reactive[str] = reactive(NO_MODEL)
     backend: reactive[str] = reactive("")
     placement: reactive[str] = reactive("")
     context: reactive[str] = reactive("")
