@@ -157,7 +157,8 @@ def _where(item: Assessment, machine: Machine) -> str:
         ceiling = max((gpu.total_bytes for gpu in machine.gpus), default=0)
         if machine.unified_memory:
             return f"fits the {human_bytes(ceiling)} Metal ceiling with {room}"
-        return f"fits the GPU's {human_bytes(machine.gpu_bytes)} with {room}"
+        gpus = "the GPU's" if len(machine.gpus) == 1 else f"the {len(machine.gpus)} GPUs'"
+        return f"fits {gpus} {human_bytes(machine.gpu_bytes)} with {room}"
     if item.fit == "fits (RAM)":
         return f"fits {human_bytes(machine.ram_bytes)} of RAM with {room}"
     if machine.unified_memory:

@@ -141,6 +141,14 @@ def test_a_gpu_with_no_free_memory_plans_on_the_ram(specs):
     assert best.fit == "fits (RAM)" and "of RAM" in best.why
 
 
+def test_two_gpus_are_named_as_two(specs):
+    two = Machine("cuda", [Device("CUDA0", "NVIDIA GeForce RTX 4090", "gpu", 24 * GiB, 24 * GiB, 1008),
+                           Device("CUDA1", "NVIDIA GeForce RTX 3060", "gpu", 12 * GiB, 12 * GiB, 360)],
+                  ram_bytes=32 * GiB, ram_total_bytes=64 * GiB)
+    best = next(item for item in recommend.recommend(specs, two) if item.recommended)
+    assert best.why.startswith("fits the 2 GPUs' 38.65 GB with a "), best.why
+
+
 def test_a_thinking_model_trained_on_a_short_context_is_never_recommended(specs):
     """Trained on 2,048 tokens, an R1-style model ends its replies inside the thought, whatever its scores."""
     short = registry.parse("""
