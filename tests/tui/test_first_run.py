@@ -223,3 +223,27 @@ async def test_esc_on_choose_a_model_leaves_a_chat_that_says_how_to_pick_one(hom
         await pilot.press("enter")
         await until(pilot, lambda: app.session.engine is not None)
         assert app.session.model == "first"
+
+
+async def test_a_pick_that_fails_before_the_hub_answers_keeps_its_error(home, m2_pro, monkeypatch):
+    """The Hub check takes up to 3 s; a pull can fail sooner (here another deskseek holds the model's lock).
+    The check's answer used to replace that error with its own line."""
+    import threading
+
+    from deskseek.models import store
+
+    with socket.socket() as silent, store.lock("r1-distill-qwen-14b:Q4_K_M"):
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{silent.getsockname()[1]}")
+        app = first_run_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, FirstRunScreen))
+            await pilot.press("enter")
+            await until(pilot, lambda: status(app).startswith("error: "))
+            assert "already pulling r1-distill-qwen-14b" in status(app)
+            await until(pilot, lambda: not any(t.name == "first-run hub check" for t in threading.enumerate()),
+                        timeout=30)
+            await pilot.pause(0.2)
+            assert "already pulling r1-distill-qwen-14b" in status(app)
+            assert highlighted(app) == "r1-distill-qwen-14b"

@@ -113,7 +113,7 @@ class FirstRunScreen(Screen[str]):
         self._post(self.HubChecked(hf.out_of_reach()))
 
     def on_first_run_screen_hub_checked(self, message: HubChecked) -> None:
-        if self.pulling:
+        if not self.check_hub:  # a pick came first: its own line (pulling, or why it failed) is the one to keep
             return
         if message.problem is None:
             self.query_one("#pull-status", Static).update("")
@@ -136,6 +136,7 @@ class FirstRunScreen(Screen[str]):
         if self.pulling:
             return
         self.moved = True  # picked: a failed pull leaves the highlight on it, for Enter to try again
+        self.check_hub = False  # and the Hub's answer, if still to come, is the pull's to give
         self.stop = stop = threading.Event()
         self.query_one(ProgressBar).display = True
         self.query_one("#pull-status", Static).update(f"pulling {event.option.id}… (Esc stops it)")
