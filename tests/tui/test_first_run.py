@@ -247,3 +247,19 @@ async def test_a_pick_that_fails_before_the_hub_answers_keeps_its_error(home, m2
             await pilot.pause(0.2)
             assert "already pulling r1-distill-qwen-14b" in status(app)
             assert highlighted(app) == "r1-distill-qwen-14b"
+
+
+async def test_the_chosen_model_stays_in_view_when_the_terminal_shrinks(home, m2_pro):
+    """The list gets shorter with the terminal; it used to keep its scroll and hide the highlighted model."""
+    flags = chat_flags()
+    flags.hub_offline = "HF_HUB_OFFLINE is set"
+    app = first_run_app(flags)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, FirstRunScreen))
+        options = app.screen.query_one(OptionList)
+        await pilot.press("end")
+        assert highlighted(app) == "qwen3-30b-a3b" and options.max_scroll_y == 0  # all in view
+        await pilot.resize_terminal(60, 20)
+        await until(pilot, lambda: options.max_scroll_y > 0)
+        await pilot.pause(0.3)
+        assert options.scroll_y == options.max_scroll_y  # the last model, at the bottom of what shows

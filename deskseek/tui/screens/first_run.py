@@ -100,7 +100,9 @@ class FirstRunScreen(Screen[str]):
         """The list is as tall as its lines, or what the lines below it leave (app.tcss: height 1fr): on an
         80x24 terminal the status under it (offline, the pull, an error) would otherwise be drawn off screen."""
         if size.height:  # 0 until it has been laid out once
-            self.query_one(OptionList).styles.max_height = size.height + 2  # and its border
+            options = self.query_one(OptionList)
+            options.styles.max_height = size.height + 2  # and its border
+            self.call_after_refresh(options.scroll_to_highlight)  # a shorter list must still show the chosen one
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         self.moved = self.moved or event.option_index != self.preselected
