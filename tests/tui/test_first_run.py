@@ -263,3 +263,43 @@ async def test_the_chosen_model_stays_in_view_when_the_terminal_shrinks(home, m2
         await until(pilot, lambda: options.max_scroll_y > 0)
         await pilot.pause(0.3)
         assert options.scroll_y == options.max_scroll_y  # the last model, at the bottom of what shows
+
+
+BRACKETS = "odd[/]name"  # a closing tag with nothing to close: Textual's markup parser raised on it
+
+
+async def test_a_name_with_brackets_is_shown_as_it_is_not_read_as_markup(home, m2_pro, starter_path):  # noqa: F811
+    """A user's alias (models.toml) or an imported model's name may hold brackets; both lists took them
+    for markup, and the app died with a MarkupError traceback on opening."""
+    from deskseek.models import imports
+    from tests.conftest import write_registry
+
+    write_registry(home, f"""
+[models."{BRACKETS}"]
+description = "a user's own"
+repo = "me/Mine-GGUF"
+architecture = "qwen2"
+params = 1.5
+reasoning = true
+license = "MIT"
+quants.Q4_K_M = {{ file = "mine.gguf", size = 1117320736 }}
+""")
+    flags = chat_flags()
+    flags.hub_offline = "HF_HUB_OFFLINE is set"
+    app = first_run_app(flags)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, FirstRunScreen))
+        await pilot.press("end")
+        assert highlighted(app) == BRACKETS
+        options = app.screen.query_one(OptionList)
+        assert str(options.get_option_at_index(options.highlighted).prompt).startswith(f"  {BRACKETS}  ")
+
+    from deskseek.tui.screens.model_picker import ModelPicker
+
+    for name in ("mine[/]", "second"):
+        imports.import_model(str(starter_path), name)
+    app = first_run_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ModelPicker))
+        options = app.screen.query_one(OptionList)
+        assert str(options.get_option_at_index(0).prompt).startswith("  mine[/] ")

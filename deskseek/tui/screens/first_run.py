@@ -24,6 +24,7 @@ import threading
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, ProgressBar, Static
@@ -75,7 +76,8 @@ class FirstRunScreen(Screen[str]):
             yield Static("Welcome to deskseek", classes="title")
             yield Static("No model is installed yet. Choose one to download; it runs entirely on this machine.",
                          classes="hint")
-            yield OptionList(*[Option(offer.line, id=offer.alias) if offer else None for offer in self.offers])
+            yield OptionList(*[Option(Content(offer.line), id=offer.alias) if offer else None  # text, not markup:
+                               for offer in self.offers])  # a user's alias may hold brackets
             yield ProgressBar(id="pull-progress", show_eta=True)
             yield Static("", id="pull-status", markup=False)
             yield Static("", id="offer-detail", markup=False)

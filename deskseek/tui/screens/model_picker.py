@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
@@ -22,7 +23,7 @@ class ModelPicker(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
             yield Static(self.title_text, classes="title")
-            yield OptionList(*[Option(f"{'● ' if name == self.current else '  '}{line}", id=name)
+            yield OptionList(*[Option(Content(f"{'● ' if name == self.current else '  '}{line}"), id=name)  # no markup
                                for name, line in self.rows])
             yield Static("Enter loads it · Esc " + ("keeps the current one" if self.current else
                                                     "chooses later, with Ctrl+O"), classes="hint")
