@@ -295,6 +295,7 @@ quants.Q4_K_M = {{ file = "mine.gguf", size = 1117320736 }}
         assert str(options.get_option_at_index(options.highlighted).prompt).startswith(f"  {BRACKETS}  ")
 
     from deskseek.tui.screens.model_picker import ModelPicker
+    from deskseek.tui.widgets.status import StatusBar
 
     for name in ("mine[/]", "second"):
         imports.import_model(str(starter_path), name)
@@ -303,3 +304,7 @@ quants.Q4_K_M = {{ file = "mine.gguf", size = 1117320736 }}
         await until(pilot, lambda: isinstance(app.screen, ModelPicker))
         options = app.screen.query_one(OptionList)
         assert str(options.get_option_at_index(0).prompt).startswith("  mine[/] ")
+        await pilot.press("enter")  # and the status line, "loading mine[/]…" then its name, says it as it is
+        await until(pilot, lambda: app.session.engine is not None)
+        await pilot.pause(0.2)
+        assert str(app.query_one(StatusBar).render()).startswith("mine[/] · ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Static
 
@@ -15,6 +16,6 @@ class StatusBar(Static):
     context: reactive[str] = reactive("")
     speed: reactive[str] = reactive("")
 
-    def render(self) -> str:
+    def render(self) -> Content:
         parts = [self.model, self.backend, self.placement, self.context, self.speed]
-        return " · ".join(part for part in parts if part)
+        return Content(" · ".join(part for part in parts if part))  # text: a model's name may hold brackets
