@@ -33,9 +33,11 @@ def cmd_chat(args) -> int:
     from deskseek.tui import catalog
     from deskseek.tui.app import DeskseekApp
 
-    # No model named and none to default to (nothing installed, or several and none used last): the app asks.
+    # No model named and none to default to (nothing installed, or several and none used last): the app asks,
+    # from the intact ones; with none intact, loading the default says what is damaged and what to do.
     installed = store.installed()
-    asks = args.model is None and (not installed or not choice.has_default())
+    intact = any(not item.problems() for item in installed)
+    asks = args.model is None and (not installed or (intact and not choice.has_default()))
     if asks and not installed:
         registry.load()  # the first run lists it: a slip in the user's models.toml is one line, not a traceback
     request = None if asks else catalog.request_for(args, args.model)

@@ -98,3 +98,20 @@ def test_first_run_with_a_slip_in_the_users_registry_is_one_line_not_a_traceback
     shown = term.transcript()
     assert "Traceback" not in shown and "RegistryError" not in shown and "│" not in shown, shown
     assert f"error: {home / 'models.toml'}:2: models.mine.repo: expected str, got 3" in shown.replace("\n", "")
+
+
+def test_with_only_a_damaged_model_installed_chat_says_so_rather_than_an_empty_choice(terminal, home, tmp_path):  # noqa: F811
+    """A model used where it is, whose file the user has since cut short: "Choose a model" came up empty,
+    a dead end. It says what is damaged and what to do, as before the first-run screen asked."""
+    from deskseek.models import imports
+    from tests.conftest import gguf_bytes
+
+    mine = tmp_path / "mine.gguf"
+    mine.write_bytes(gguf_bytes(1 << 20))
+    imports.import_model(str(mine), "mine")
+    with open(mine, "r+b") as handle:
+        handle.truncate(1000)
+    term = terminal()
+    term.start(chat_argv())
+    assert term.wait_exit() == 3, term.transcript()
+    assert "error: mine is damaged" in term.transcript() and "Choose a model" not in term.transcript()
