@@ -114,6 +114,7 @@ def _default() -> store.Installed:
     if starters:
         return starters[0]
     if not models:
-        raise NotFound("no model installed; `deskseek pull starter` fetches a small one to begin with")
+        raise NotFound("no model installed; `deskseek pull` fetches the one recommended for this machine, "
+                       "`deskseek pull starter` a tiny one")
     names = ", ".join(m.name for m in models)
     raise NotFound(f"several models are installed ({names}); choose one with --model")

@@ -98,7 +98,8 @@ def test_prompt_from_stdin_and_last_model_remembered(guarded, starter_path):  # 
 def test_run_without_any_model_says_how_to_get_one(guarded):
     done = guarded("run", "hello")
     assert done.returncode == NOT_FOUND
-    assert done.stderr == "error: no model installed; `deskseek pull starter` fetches a small one to begin with\n"
+    assert done.stderr == ("error: no model installed; `deskseek pull` fetches the one recommended for this machine, "
+                           "`deskseek pull starter` a tiny one\n")
 
 
 def test_run_with_a_bad_model_file_is_one_line(guarded, tmp_path):
