@@ -127,7 +127,8 @@ class VocabScripts:
 
 @dataclass
 class _State:
-    ban: object = None  # the allowed set's sampler, while inside the thought
+    active: bool = False  # inside the thought
+    ban: object = None  # the allowed set's sampler (None when it bans nothing)
     finish: object = None  # the pending character's sampler
     finish_ids: frozenset[int] = frozenset()
 
@@ -165,24 +166,34 @@ class ThoughtGuard:
             return
         self._pending = scripts.unfinished_tail(self._pending + piece)
         finish, ids = self.index.finishing(self.allowed, self._pending) if self._pending else (None, frozenset())
-        self._state = _State(self.index.ban(self.allowed), finish, ids)
+        self._state = _State(True, self.index.ban(self.allowed), finish, ids)
+
+    def bans(self, token: int) -> bool:
+        """Whether the next step may not sample `token`."""
+        state = self._state
+        return state.active and (self.index.forbids(self.allowed, token) or token in state.finish_ids)
 
     def _apply(self, _smpl, cur_p) -> None:
         """llama.cpp's apply(): called with the candidates in vocabulary order (nothing before it reorders, which
         keeps the logit-bias samplers on their direct path)."""
         state = self._state
-        if state.ban is None and state.finish is None:
+        if not state.active:
             return
-        top = self._top()
-        if self.index.forbids(self.allowed, top) or top in state.finish_ids:
-            self.steered += 1
-            self.run += 1
-            self.reached |= int(self.index.masks[top]) & ~self.allowed
-        else:
-            self.run = 0
-        for sampler in (state.ban, state.finish):
-            if sampler:
-                self._llama.llama_sampler_apply(sampler, cur_p)
+        try:
+            top = self._top()
+            if self.bans(top):
+                self.steered += 1
+                self.run += 1
+                finishing = self.index.continuing.get(top)
+                mask = scripts.classify(self._pending + finishing) if finishing else int(self.index.masks[top])
+                self.reached |= mask & ~self.allowed
+            else:
+                self.run = 0
+            for sampler in (state.ban, state.finish):
+                if sampler:
+                    self._llama.llama_sampler_apply(sampler, cur_p)
+        except Exception:  # ctypes would print and drop it: keep the traceback in the log instead
+            log.exception("the thought guard failed on this token; it went unguarded")
 
     def _top(self) -> int:
         """The token with the highest raw logit: the model's own first choice. The raw logits are one contiguous
