@@ -8,7 +8,7 @@ punctuation, symbols and emoji are always allowed (scripts.py says which scripts
 How, and why this way:
 
 * Each token of the vocabulary is judged once per loaded model (`VocabScripts`, built on the first guarded reply:
-  about 0.4 s for a 152k vocabulary, see benchmarks/RESULTS.md) into the scripts it commits to. The tokens a set
+  about 0.5 s for a 152k vocabulary, see benchmarks/RESULTS.md) into the scripts it commits to. The tokens a set
   of allowed scripts forbids is one numpy test, and becomes one llama.cpp logit-bias sampler, cached per set.
 * The guard is one sampler in llama.cpp's chain (right after the grammar and the end-of-generation ban, before
   anything that reorders the candidates): a ctypes callback that does nothing outside the thought and, inside
@@ -21,8 +21,9 @@ How, and why this way:
   pending start, over the few hundred tokens that begin with a continuation byte. So no forbidden character
   gets through in pieces, and Hangul (which a lone EA-ED byte may begin) is never banned for a Korean user.
 * "Steered" counts the steps inside the thought where the token with the highest raw logit (the model's own
-  first choice) was one the guard banned: the steps where the guard changed what greedy decoding would write. When that happens `STUCK_STEPS` times in a row, the model is fighting the guard with nothing it
-  ranks first left to write; the generation closes the thought for it (as a think budget does) and says so.
+  first choice) was one the guard banned: the steps where the guard changed what greedy decoding would write.
+  When that happens `STUCK_STEPS` times in a row, the model is fighting the guard with nothing it ranks first
+  left to write; the generation closes the thought for it (as a think budget does) and says so.
   End-of-generation tokens and `</think>` are never banned, so the model can always close its thought itself.
 """
 
@@ -39,7 +40,6 @@ from deskseek.engines import scripts
 
 log = logging.getLogger("deskseek.engine")
 
-MODES = ("auto", "any")
 STUCK_STEPS = 32  # steered steps in a row before the guard closes the thought
 
 _LOGIT_BIAS = np.dtype([("token", "<i4"), ("bias", "<f4")])  # llama_logit_bias
@@ -75,8 +75,8 @@ class VocabScripts:
                 pieces.append(buf.raw[:count])
         self.n_vocab = n_vocab
         self.masks = np.fromiter((scripts.classify(p) for p in pieces), dtype=np.int64, count=n_vocab)
-        for token in range(n_vocab):
-            if llama.llama_vocab_is_eog(vocab, token):
+        for token in np.flatnonzero(self.masks):
+            if llama.llama_vocab_is_eog(vocab, int(token)):
                 self.masks[token] = 0  # the model may always stop
         # Tokens that begin by finishing a character an earlier token began.
         self.continuing = {t: p for t, p in enumerate(pieces) if p and 0x80 <= p[0] < 0xC0}

@@ -249,3 +249,13 @@ def test_a_thought_that_fights_the_guard_is_closed_and_answered(tmp_path):
         again = ask(engine, "二加二是多少？", Settings(temperature=0, max_tokens=200))
         assert engine.script_index() is index
         assert again.reasoning == THOUGHTS["Han"] and again.notices == []
+
+
+def test_a_model_that_opens_its_own_thought_is_guarded_from_its_think_tag(tmp_path):
+    """Qwen3-style: the prompt does not open the thought, the model does; the guard starts with it."""
+    path = tiny_thinker(tmp_path / "qwen3.gguf", opens_thought=True)
+    with Engine(path, n_ctx=512, n_threads=1) as engine:
+        assert engine.reasoning and not engine.render([{"role": "user", "content": "hi"}]).starts_in_thought
+        reply = ask(engine, "What is 2+2?")
+        assert reply.thought_closed and reply.reasoning == THOUGHTS["Latin"] and reply.content == ANSWER
+        assert reply.stats.think_lang_steered == 3
