@@ -70,6 +70,9 @@ def model_flags(p) -> None:
     sampling.add_argument("--stop", action="append", type=stop_text, metavar="TEXT",
                           help="stop when the reply writes TEXT (not shown); repeat for several")
     sampling.add_argument("--think-budget", type=positive_int, metavar="N", help="close the thought after N tokens")
+    sampling.add_argument("--think-lang", choices=("auto", "any"), type=str.lower,
+                          help="auto (default): while the model thinks, only the writing systems of your messages "
+                               "(and Latin, digits, symbols, emoji); any: whatever it writes")
     sampling.add_argument("--grammar-file", metavar="FILE", help="constrain the output with a GBNF grammar")
     engine = p.add_argument_group("context and placement")
     context_flags(engine)

@@ -45,6 +45,7 @@ class Stats:
     ttft_s: float  # request to first generated token
     prompt_tok_s: float
     gen_tok_s: float
+    think_lang_steered: int = 0  # thought steps where the guard banned the model's first choice (think_lang.py)
 
     def as_dict(self) -> dict:
         return {
@@ -54,6 +55,7 @@ class Stats:
             "ttft_s": round(self.ttft_s, 4),
             "prompt_tok_s": round(self.prompt_tok_s, 2),
             "gen_tok_s": round(self.gen_tok_s, 2),
+            "think_lang_steered": self.think_lang_steered,
         }
 
 
@@ -84,6 +86,7 @@ class Settings:
     think_budget: int | None = None  # reasoning tokens before the thought is closed for it
     grammar: str | None = None  # GBNF, applied by llama.cpp's own grammar sampler
     ignore_eos: bool = False  # never sample an end-of-generation token (benchmarks of long replies)
+    think_lang: str = "auto"  # "auto": the thought keeps to the scripts of the user's messages; "any": off
 
 
 @dataclass

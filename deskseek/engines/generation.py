@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from deskseek.engines import chat_template, samplers
+from deskseek.engines import chat_template, samplers, scripts, think_lang
 from deskseek.engines.events import (
     AnswerDelta,
     Done,
@@ -44,6 +44,7 @@ class Generation:
         self._events: queue.Queue = queue.Queue()
         self.reply = Reply()
         self._stops = StopMatcher(settings.stop)  # before the think splitter: no part of a stop text goes on
+        self._guard: think_lang.ThoughtGuard | None = None
 
     def start(self) -> None:
         self.engine._cancel.clear()
@@ -109,7 +110,10 @@ class Generation:
             self._finish("cancelled", splitter, started, len(tokens), cached, 0, 0, None, None, processed)
             return
         prompt_done = time.perf_counter()
-        sampler = samplers.chain(llama, engine._vocab, settings)
+        guard = self._guard = think_lang.guard_for(
+            engine, self.messages, settings, thinks=splitter is not None,
+            in_thought=splitter is not None and splitter.in_thought)
+        sampler = samplers.chain(llama, engine._vocab, settings, guard.sampler if guard else None)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         limit = settings.max_tokens if settings.max_tokens is not None else engine.n_ctx
         generated = reasoning_tokens = 0
@@ -133,7 +137,8 @@ class Generation:
                 generated += 1
                 if splitter is not None and splitter.in_thought:
                     reasoning_tokens += 1
-                self._text(decoder.decode(engine._piece(token)), splitter)
+                piece = engine._piece(token)
+                self._text(decoder.decode(piece), splitter)
                 self._emit(TokenCount(generated, reasoning_tokens))
                 if self._stops.stopped:
                     reason = "stop"
@@ -142,17 +147,24 @@ class Generation:
                 if status != 0:
                     self._emit(Notice(self._context_full()))
                     break
+                close = False
                 if (
                     splitter is not None and settings.think_budget is not None and not budget_spent
                     and splitter.in_thought and reasoning_tokens >= settings.think_budget
                 ):
-                    budget_spent = True
+                    budget_spent = close = True
+                elif guard is not None and guard.stuck and splitter.in_thought:
+                    close = True
+                    self._emit(Notice(self._guard_gave_up(guard, reasoning_tokens)))
+                if close:
                     if not self._close_thought(splitter):
                         reason = "cancelled"
                         break
                     if self._stops.stopped:  # a stop text that the closing tag completed
                         reason = "stop"
                         break
+                if guard is not None:
+                    guard.follow(piece, in_thought=splitter.in_thought)
         finally:
             llama.llama_sampler_free(sampler)
         # A reply cut off mid-character (length, cancel) leaves bytes of half a character: drop them
@@ -172,8 +184,15 @@ class Generation:
         return (f"the context ({have} tokens) is full; the reply was cut short: `-c {more}` gives it room "
                 "(if memory allows)")
 
+    @staticmethod
+    def _guard_gave_up(guard: think_lang.ThoughtGuard, reasoning_tokens: int) -> str:
+        reached = ", ".join(scripts.names(guard.reached)) or "other scripts"
+        return (f"the thought kept reaching for {reached}, which your messages do not use; it was closed after "
+                f"{reasoning_tokens} tokens (--think-lang any lets the model think in any script)")
+
     def _close_thought(self, splitter: ReasoningSplitter) -> bool:
-        """Think budget spent: write `</think>` into the context as if the model had, and let it answer."""
+        """Write `</think>` into the context as if the model had (its think budget is spent, or the thought guard
+        gave up), and let it answer."""
         closing = "\n" + chat_template.THINK_CLOSE + "\n\n"
         self._text(closing, splitter)
         return self.engine._decode(self.engine.tokenize(closing, add_bos=False))
@@ -213,5 +232,6 @@ class Generation:
             ttft_s=(first_token_at - started) if first_token_at else now - started,
             prompt_tok_s=read / prompt_s if prompt_s > 0 else 0.0,
             gen_tok_s=(generated - 1) / gen_s if gen_s > 0 and generated > 1 else 0.0,
+            think_lang_steered=self._guard.steered if self._guard is not None else 0,
         ))
         self._emit(Done(reason, thought_closed))

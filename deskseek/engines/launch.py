@@ -98,6 +98,7 @@ def settings(flags, sampling) -> Settings:
         seed=flags.seed,
         max_tokens=flags.max_tokens,
         think_budget=flags.think_budget,
+        think_lang=getattr(flags, "think_lang", None) or "auto",
         grammar=read_grammar(flags.grammar_file),
     )
 

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from deskseek.engines import chat_template, exchanges
+from deskseek.engines import chat_template, exchanges, think_lang
 from deskseek.engines.events import Settings
 from deskseek.engines.generation import Generation
 from deskseek.errors import DeskseekError, UsageError
@@ -121,6 +121,7 @@ class Engine:
         self._worker = threading.Thread(target=self._serve, name="deskseek-engine", daemon=True)
         self._worker.start()
         self._piece_buf = ctypes.create_string_buffer(256)
+        self._scripts: think_lang.VocabScripts | None = None  # built on the first reply the thought guard watches
         self._one = (llama_cpp.llama_token * 1)()
         self.template = self._meta("tokenizer.chat_template")
         self.bos = self._token_text(llama_cpp.llama_vocab_bos(self._vocab))
@@ -220,6 +221,9 @@ class Engine:
                 busy.release()
 
     def _free(self) -> None:
+        if getattr(self, "_scripts", None) is not None:
+            self._scripts.close()
+            self._scripts = None
         if getattr(self, "_ctx", None):
             if self._pool is not None:
                 threadpool.detach(self._ctx)
@@ -262,6 +266,12 @@ class Engine:
             count = self._llama.llama_token_to_piece(self._vocab, token, big, -count, 0, True)
             return big.raw[:count]
         return self._piece_buf.raw[:count]
+
+    def script_index(self) -> think_lang.VocabScripts:
+        """Every token's scripts, judged once for this model (the thought guard's; think_lang.py)."""
+        if self._scripts is None:
+            self._scripts = think_lang.VocabScripts(self._llama, self._vocab)
+        return self._scripts
 
     # -- generation --
 

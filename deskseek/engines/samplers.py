@@ -1,8 +1,9 @@
 """The sampler chain of one reply: llama.cpp's own samplers, built from the reply's Settings.
 
-The order is llama.cpp's: what constrains the vocabulary (a grammar, the end-of-generation ban) first, then
-the repeat penalty, which reshapes the logits every later step reads, then the cuts (top-k, top-p, min-p),
-the temperature and the draw. Temperature 0 is greedy: the likeliest token after the penalty, no draw.
+The order is llama.cpp's: what constrains the vocabulary (a grammar, the end-of-generation ban, the thought
+guard) first, then the repeat penalty, which reshapes the logits every later step reads, then the cuts
+(top-k, top-p, min-p), the temperature and the draw. Temperature 0 is greedy: the likeliest token after the
+penalty, no draw.
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ REPEAT_LAST_N = 64  # llama.cpp's default window for --repeat-penalty
 RANDOM_SEED = 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: a fresh seed per chain
 
 
-def chain(llama, vocab, settings: Settings):
-    """A new chain (the caller frees it with llama_sampler_free); DeskseekError for a grammar that does not parse."""
+def chain(llama, vocab, settings: Settings, guard=None):
+    """A new chain (the caller frees it with llama_sampler_free); DeskseekError for a grammar that does not parse.
+
+    `guard`: the thought guard's sampler (think_lang.py), which the chain then owns; it goes right after the
+    vocabulary constraints and before anything that reorders the candidates, as it expects.
+    """
     chain = llama.llama_sampler_chain_init(llama.llama_sampler_chain_default_params())
     if settings.grammar:
         grammar = llama.llama_sampler_init_grammar(vocab, settings.grammar.encode(), b"root")
@@ -25,6 +30,8 @@ def chain(llama, vocab, settings: Settings):
         llama.llama_sampler_chain_add(chain, grammar)
     if settings.ignore_eos:
         llama.llama_sampler_chain_add(chain, _eog_ban(llama, vocab))
+    if guard is not None:
+        llama.llama_sampler_chain_add(chain, guard)
     if settings.repeat_penalty != 1.0:
         n_vocab = llama.llama_vocab_n_tokens(vocab)
         llama.llama_sampler_chain_add(

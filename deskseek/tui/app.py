@@ -212,7 +212,9 @@ class DeskseekApp(ModelLoading, App):
         reply, turn = message.reply, self.turn
         self.live = None
         if turn is not None:
-            turn.finish(note_for(reply), reasoning_tokens=reply.stats.reasoning_tokens if reply.stats else 0)
+            stats = reply.stats
+            turn.finish(note_for(reply), reasoning_tokens=stats.reasoning_tokens if stats else 0,
+                        steered=stats.think_lang_steered if stats else 0)
         engine = self.session.engine  # None when this reply was stopped for a model switch
         if reply.stats and engine is not None:
             status = self.query_one(StatusBar)
@@ -247,7 +249,9 @@ class DeskseekApp(ModelLoading, App):
                 "error": "error: generation failed part-way",
                 "no-answer": "The model never finished thinking, so there is no answer.",
                 "streaming": "still being written by another deskseek"}.get(stored.state, "")
-        widget.finish(note, reasoning_tokens=(stored.stats or {}).get("reasoning_tokens", 0))
+        stats = stored.stats or {}
+        widget.finish(note, reasoning_tokens=stats.get("reasoning_tokens", 0),
+                      steered=stats.get("think_lang_steered", 0))
 
     @on(ListView.Selected, "#sidebar")
     def on_pick_conversation(self, event: ListView.Selected) -> None:

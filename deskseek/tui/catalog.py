@@ -108,8 +108,8 @@ def pinned_settings(flags, request: ModelRequest | None) -> dict:
     """The settings the command line set (and its --system): they win over a resumed conversation's own."""
     if flags is None:
         return {}
-    pinned = {name: getattr(flags, name) for name in ("temperature", "top_p", "seed", "max_tokens", "think_budget")
-              if getattr(flags, name, None) is not None}
+    names = ("temperature", "top_p", "seed", "max_tokens", "think_budget", "think_lang")
+    pinned = {name: getattr(flags, name) for name in names if getattr(flags, name, None) is not None}
     if getattr(flags, "grammar_file", None) and request is not None:
         pinned["grammar"] = request.settings.grammar
     if getattr(flags, "system", None) is not None:

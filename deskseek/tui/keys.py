@@ -25,7 +25,7 @@ APP_BINDINGS = [
     Binding("ctrl+o", "switch_model", "Model", tooltip="switch model (the conversation keeps its settings)"),
     Binding("ctrl+s", "settings", "Settings",
             tooltip="settings for this conversation, saved with it: temperature, top-p, max tokens, think budget, "
-                    "system prompt"),
+                    "the thought's writing systems, system prompt"),
     Binding("ctrl+b", "toggle_sidebar", "Panel",
             tooltip=f"show or hide the conversation panel (under {NARROW} columns it stays hidden until asked for)"),
     Binding("ctrl+t", "toggle_thoughts", "Thoughts", tooltip="show or hide thoughts (they are still stored)"),

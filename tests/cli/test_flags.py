@@ -43,6 +43,12 @@ def test_defaults_are_llama_cpps():
     assert parse("run", "-n", "-1").max_tokens is None and parse("run", "--seed", "-1").seed is None
 
 
+def test_think_lang_reaches_the_settings_and_defaults_to_auto():
+    assert launch.settings(parse("run"), registry.Sampling()).think_lang == "auto"
+    assert launch.settings(parse("chat", "--think-lang", "Any"), registry.Sampling()).think_lang == "any"
+    assert parse("run").think_lang is None  # not given: a resumed chat keeps its own
+
+
 def test_sampling_flags_reach_the_settings():
     args = parse("run", "--temp", "0", "--top-p", "0.5", "--top-k", "7", "--min-p", "0.1", "--repeat-penalty", "1.1",
                  "--stop", "\nUser:", "--stop", "###", "--seed", "4294967294", "-n", "12")

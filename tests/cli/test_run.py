@@ -62,7 +62,7 @@ def test_run_json_splits_r1_reasoning_from_the_answer_offline(guarded, r1_paths,
     assert result["reasoning"].startswith("Let me think") and result["content"].startswith("The answer is ")
     assert result["finish_reason"] == "stop" and result["thought_closed"] is True
     assert set(result["stats"]) == {"prompt_tokens", "completion_tokens", "reasoning_tokens", "ttft_s",
-                                    "prompt_tok_s", "gen_tok_s"}
+                                    "prompt_tok_s", "gen_tok_s", "think_lang_steered"}
     assert 0 < result["stats"]["reasoning_tokens"] < result["stats"]["completion_tokens"]
 
 
@@ -251,7 +251,10 @@ def test_a_6000_token_thought_gets_its_answer_with_the_default_context(guarded, 
 
     tiny = gguf_writers.tiny_llama(tmp_path / "tiny.gguf", chat_template=chat_templates.R1_TEMPLATE_OLD)
     model = gguf_writers.with_metadata(tiny, tmp_path / "r1-16k.gguf", set_kv={"llama.context_length": 16384})
-    args = ["run", "--model", str(model), "--json", "--temp", "0", "-t", "2", "--think-budget", "6000", "-n", "6050"]
+    # --think-lang any: random weights write random bytes, which the thought guard would steer, and close the
+    # thought for once they fight it long enough; this test is about the context.
+    args = ["run", "--model", str(model), "--json", "--temp", "0", "-t", "2", "--think-budget", "6000", "-n", "6050",
+            "--think-lang", "any"]
     done = guarded(*args, "6*7?")
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
@@ -259,3 +262,18 @@ def test_a_6000_token_thought_gets_its_answer_with_the_default_context(guarded, 
     old = guarded(*args, "-c", "4096", "6*7?")
     assert old.returncode == FAILED and json.loads(old.stdout)["thought_closed"] is False
     assert "the context (4096 tokens) is full; the reply was cut short: `-c 8192` gives it room" in old.stdout
+
+
+def test_run_keeps_the_thought_in_the_prompts_scripts_and_says_how_often_it_steered(guarded, tmp_path):
+    """A tiny R1 model whose greedy thought prefers Han (tests/fixtures/tiny_thinker.py): by default an English
+    prompt's thought has none, --think-lang any lets it through, and the answer is the same."""
+    from tests.fixtures.tiny_thinker import ANSWER, THOUGHTS, tiny_thinker
+
+    model = tiny_thinker(tmp_path / "thinker.gguf")
+    args = ["run", "--model", str(model), "--json", "--temp", "0", "-t", "1", "What is 2+2?"]
+    guarded_reply, free = (json.loads(guarded(*args, *extra).stdout) for extra in ([], ["--think-lang", "any"]))
+    assert guarded_reply["reasoning"] == THOUGHTS["Latin"] and guarded_reply["stats"]["think_lang_steered"] == 3
+    assert free["reasoning"] == THOUGHTS["any"] and free["stats"]["think_lang_steered"] == 0
+    assert guarded_reply["content"] == free["content"] == ANSWER
+    bad = guarded(*args, "--think-lang", "english")
+    assert bad.returncode == 2 and "--think-lang" in bad.stderr and "auto" in bad.stderr

@@ -99,7 +99,7 @@ def test_a_system_prompt_pasted_in_a_real_terminal_is_kept_whole_and_saved(termi
     term.send_key("C-s")
     term.wait_for("the settings", lambda s: "Settings for this conversation" in s)
     term.settled()  # the dialog has focused its first field: Tabs sent sooner would be undone by that
-    for _ in range(4):  # temperature, top-p, max tokens, think budget, then the system prompt
+    for _ in range(5):  # temperature, top-p, max tokens, think budget, the thought's scripts, then the system prompt
         term.send_key("Tab")
     term.settled()
     term.tmux("set-buffer", "-b", "system", SYSTEM_PASTE)

@@ -4,7 +4,7 @@ settings are saved with it, come back with it, and stay out of a new chat."""
 from __future__ import annotations
 
 from textual import events
-from textual.widgets import Input, TextArea
+from textual.widgets import Checkbox, Input, TextArea
 
 from deskseek.chat.history import History
 from deskseek.engines.events import Settings
@@ -31,7 +31,7 @@ async def test_a_pasted_multi_line_system_prompt_is_kept_whole(starter_path, tmp
         await until(pilot, lambda: app.session.engine is not None)
         screen = await open_settings(pilot, app)
         assert app.focused is screen.query_one("#set-temperature", Input)
-        for field in ("top_p", "max_tokens", "think_budget", "system"):  # Tab walks the fields (it did not)
+        for field in ("top_p", "max_tokens", "think_budget", "think_lang", "system"):  # Tab walks the fields
             await pilot.press("tab")
             assert app.focused is screen.query_one(f"#set-{field}")
         system = screen.query_one("#set-system", TextArea)
@@ -54,13 +54,15 @@ async def test_resume_restores_the_conversations_settings_and_ctrl_n_drops_them(
         screen.query_one("#set-temperature", Input).value = "0.2"
         screen.query_one("#set-max_tokens", Input).value = "3"
         screen.query_one("#set-think_budget", Input).value = "50"
+        assert screen.query_one("#set-think_lang", Checkbox).value  # auto: the default
+        screen.query_one("#set-think_lang", Checkbox).value = False
         screen.query_one("#set-system", TextArea).text = "Line one.\nLine two."
         await pilot.press("ctrl+s")
         await until(pilot, lambda: not isinstance(app.screen, SettingsScreen))
     conversation = app.session.conversation_id
     app.history.close()
 
-    chosen = Settings(temperature=0.2, max_tokens=3, think_budget=50)
+    chosen = Settings(temperature=0.2, max_tokens=3, think_budget=50, think_lang="any")
     again = DeskseekApp(app.request, history=History(db), resume=conversation, clock=Clock())
     async with again.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: again.session.engine is not None and again.session.conversation_id == conversation)
@@ -70,6 +72,7 @@ async def test_resume_restores_the_conversations_settings_and_ctrl_n_drops_them(
                                                                                    "think_budget")}
         assert shown == {"temperature": "0.2", "max_tokens": "3", "think_budget": "50"}
         assert screen.query_one("#set-system", TextArea).text == "Line one.\nLine two."
+        assert not screen.query_one("#set-think_lang", Checkbox).value
         await pilot.press("escape")
         turn = await reply(pilot, again, "Again")
         assert again.session.settings == chosen and turn.turn.stats["completion_tokens"] <= 3
@@ -78,6 +81,7 @@ async def test_resume_restores_the_conversations_settings_and_ctrl_n_drops_them(
         assert (again.session.settings, again.session.system) == (defaults, "")
         screen = await open_settings(pilot, again)
         assert screen.query_one("#set-temperature", Input).value == "0.7"
+        assert screen.query_one("#set-think_lang", Checkbox).value
         assert screen.query_one("#set-system", TextArea).text == ""
     again.history.close()
 
@@ -85,6 +89,7 @@ async def test_resume_restores_the_conversations_settings_and_ctrl_n_drops_them(
 def test_the_flags_given_on_the_command_line_are_the_pinned_ones():
     from deskseek.tui.catalog import pinned_settings
 
-    flags = chat_flags("--temperature", "1.5", "--max-tokens", "9", "--system", "Be kind.")
-    assert pinned_settings(flags, None) == {"temperature": 1.5, "max_tokens": 9, "system": "Be kind."}
+    flags = chat_flags("--temperature", "1.5", "--max-tokens", "9", "--system", "Be kind.", "--think-lang", "ANY")
+    assert pinned_settings(flags, None) == {"temperature": 1.5, "max_tokens": 9, "system": "Be kind.",
+                                            "think_lang": "any"}
     assert pinned_settings(chat_flags(), None) == {} and pinned_settings(None, None) == {}

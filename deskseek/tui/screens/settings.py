@@ -1,4 +1,5 @@
-"""Settings for this conversation: sampling, limits and the system prompt, defaulting from models.toml.
+"""Settings for this conversation: sampling, limits, the thought's scripts and the system prompt, defaulting from
+models.toml.
 
 The system prompt is a TextArea, not an Input: an Input keeps only the first line of a paste (a 7.9 KB
 prompt became 21 tokens, silently), and a system prompt is often pasted, and often several lines.
@@ -12,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static, TextArea
+from textual.widgets import Button, Checkbox, Input, Label, Static, TextArea
 
 from deskseek.engines.events import Settings
 
@@ -43,6 +44,9 @@ class SettingsScreen(ModalScreen[tuple[Settings, str] | None]):
                         with Vertical(classes="field"):
                             yield Label(label)
                             yield Input("" if value is None else str(value), id=f"set-{name}")
+            # One row (compact): the dialog fits 30 rows. Checked is --think-lang auto (think_lang.py).
+            yield Checkbox("Keep the thought in the writing systems of my messages", self.settings.think_lang == "auto",
+                           id="set-think_lang", compact=True)
             note = "" if self.allow_system else " (this model takes none: it is folded into your first message)"
             yield Static(f"System prompt{note}", markup=False)
             yield TextArea(self.system, id="set-system", soft_wrap=True, show_line_numbers=False)
@@ -80,6 +84,7 @@ class SettingsScreen(ModalScreen[tuple[Settings, str] | None]):
                 self.query_one("#settings-error", Static).update(f"{label}: must be between {low} and {high}")
                 return
             changes[name] = value
+        changes["think_lang"] = "auto" if self.query_one("#set-think_lang", Checkbox).value else "any"
         self.dismiss((replace(self.settings, **changes), self.query_one("#set-system", TextArea).text))
 
     def action_cancel(self) -> None:

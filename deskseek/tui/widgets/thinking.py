@@ -1,7 +1,8 @@
 """The thinking pane: the model's reasoning, live while it thinks, one line once it answers.
 
 While thinking it shows a spinner and the elapsed time over the streaming thought; when the answer
-begins it collapses to "Thought for 12.4 s · 438 tokens", which a click or Enter expands again.
+begins it collapses to "Thought for 12.4 s · 438 tokens", which a click or Enter expands again. Once the
+reply's stats are in, a thought the script guard steered says how often ("· 3 steered": think_lang.py).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class ThinkingPane(Vertical):
         self.started = clock()
         self.finished_at: float | None = None
         self.tokens = 0
+        self.steered = 0  # steps where the thought guard banned the model's first choice
         self.text = ""
         self.body = MarkdownFlow(classes="thought-body")
         self.ticker = None
@@ -58,13 +60,14 @@ class ThinkingPane(Vertical):
         self.text += text
         (self.body.show if stored else self.body.write)(text)
 
-    def finish(self, tokens: int, *, collapse: bool = True) -> None:
+    def finish(self, tokens: int, *, collapse: bool = True, steered: int = 0) -> None:
         """The thought is over (the answer began, or the reply ended)."""
         if self.finished_at is None:
             self.finished_at = self.clock()
             if self.ticker is not None:  # may finish before it was ever mounted (a resumed reply)
                 self.ticker.stop()
         self.tokens = tokens
+        self.steered = steered
         self.expanded = not collapse
         self.query_one(ThoughtHeader).update(self.label())
 
@@ -79,7 +82,8 @@ class ThinkingPane(Vertical):
             return f"{frame} Thinking… {self.seconds:.1f} s"
         arrow = "▾" if self.expanded else "▸"
         tokens = f" · {self.tokens} tokens" if self.tokens else ""  # unknown for a reply cut off by a crash
-        return f"{arrow} Thought for {self.seconds:.1f} s{tokens}"
+        steered = f" · {self.steered} steered" if self.steered else ""
+        return f"{arrow} Thought for {self.seconds:.1f} s{tokens}{steered}"
 
     def toggle(self) -> None:
         if self.finished_at is not None:

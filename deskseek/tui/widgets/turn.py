@@ -54,11 +54,11 @@ class AssistantTurn(Vertical):
             self.answer += answer
             (self.body.show if stored else self.body.write)(answer)
 
-    def finish(self, note: str = "", *, reasoning_tokens: int = 0) -> None:
+    def finish(self, note: str = "", *, reasoning_tokens: int = 0, steered: int = 0) -> None:
         for flow in self.flows:
             flow.close()
         if self.thinking is not None:
-            self.thinking.finish(reasoning_tokens, collapse=bool(self.answer))
+            self.thinking.finish(reasoning_tokens, collapse=bool(self.answer), steered=steered)
         if note:
             self.query_one(".turn-note", Static).update(note)
             self.add_class("-noted")
