@@ -59,6 +59,7 @@ class MathSpans:
         self.line_seen = False  # the current line's start was looked at (for a fence)
         self.fence: tuple[int, str] | None = None  # (indent, marker) of an open code fence
         self.code = 0  # backticks of an open code span
+        self.resume: tuple[str, int] | None = None  # (opener, offset): where to go on scanning a formula still open
 
     @property
     def held(self) -> int:
@@ -136,32 +137,45 @@ class MathSpans:
         return end
 
     def _formula_end(self, buffer: str, at: int, opener: str, final: bool) -> int | None:
-        """Where the formula opened at `at` ends (after its closer); -1: it is no formula; None: not known yet."""
+        """Where the formula opened at `at` ends (after its closer); -1: it is no formula; None: not known yet.
+
+        A formula still open waits at the buffer's start; the next look resumes where this one stopped (at
+        its last token that more text could change), so each character is scanned about once."""
+        resume = self.resume[1] if self.resume is not None and at == 0 and self.resume[0] == opener else 0
+        end, stopped = self._scan(buffer, at, opener, final, at + max(resume, len(opener)))
+        self.resume = (opener, stopped - at) if end is None else None  # the buffer will start at the opener
+        return end
+
+    def _scan(self, buffer: str, at: int, opener: str, final: bool, scan_from: int) -> tuple[int | None, int]:
         start = at + len(opener)
         inline_dollar = opener == "$"
         if inline_dollar and (start == len(buffer) or buffer[start].isspace()):
-            return -1
+            return -1, 0
         closer = {"$": "$", "$$": "$$", "\\(": "\\)", "\\[": "\\]"}[opener]
         limit = {"$": INLINE_CHARS, "\\(": INLINE_TEX_CHARS}.get(opener, DISPLAY_CHARS)
-        for found in _IN_MATH.finditer(buffer, start):
+        stopped = None  # the last token, where more text could change it
+        for found in _IN_MATH.finditer(buffer, scan_from):
             if found.start() - start > limit:
-                return -1
+                return -1, 0
             token = found.group()
+            # More text could change the last token ("\n" may become a blank line, "$" "$$", a backslash a
+            # closer): the next look starts there; else at the end of what was scanned.
+            stopped = found.start() if token in ("\n", "$", "\\") else None
             if (token.startswith("\n") and len(token) > 1) or (inline_dollar and token in ("\n", "`")):
-                return -1  # a blank line; for `$`, also a line end or a backtick (`$5, see `$HOME``)
+                return -1, 0  # a blank line; for `$`, also a line end or a backtick (`$5, see `$HOME``)
             if token == "\\" and not final:
-                return None  # a backslash at the end: `\)` or `\]` may be coming
+                return None, stopped  # a backslash at the end: `\)` or `\]` may be coming
             if inline_dollar and token.startswith("$"):
-                return self._dollar_closes(buffer, start, found.start(), final)
+                return self._dollar_closes(buffer, start, found.start(), final), stopped
             if token == opener and opener in ("\\(", "\\["):
-                return -1  # opened again before it closed: the first one never did
+                return -1, 0  # opened again before it closed: the first one never did
             if token == closer:
-                return found.end() if found.start() > start else -1
+                return (found.end() if found.start() > start else -1), 0
         if inline_dollar and self._prose(buffer[start:]):
-            return -1
+            return -1, 0
         if len(buffer) - start > limit or final:
-            return -1
-        return None
+            return -1, 0
+        return None, len(buffer) if stopped is None else stopped
 
     def _dollar_closes(self, buffer: str, start: int, dollar: int, final: bool) -> int | None:
         content = buffer[start:dollar]
