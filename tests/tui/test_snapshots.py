@@ -202,7 +202,8 @@ MATH_THOUGHT = ("Three fair coins: $2^3 = 8$ outcomes. Two heads in \\(\\binom{3
                 "so \\(P = \\frac{3}{8}\\).")
 MATH_ANSWER = ("There are \\(2^3 = 8\\) equally likely outcomes, and \\(\\binom{3}{2} = 3\\) of them have exactly "
                "two heads:\n\n\\[\nP = \\frac{\\binom{3}{2}}{2^3} = \\frac{3}{8} \\approx 0.375\n\\]\n\n"
-               "A $5 bet pays $10, and `echo $HOME` stays code.\n\n**Final Answer**\n\\[\n\\boxed{\\dfrac{3}{8}}\n\\]\n")
+               "A $5 bet pays $10, and `echo $HOME` stays code.\n\n"
+               "**Final Answer**\n\\[\n\\boxed{\\dfrac{3}{8}}\n\\]\n")
 
 
 def test_math_answer(snap_compare):

@@ -9,13 +9,16 @@ Which text is a formula (the rules KaTeX-rendering chats use, with a bound on ho
   prose: two words in a row outside braces (`$5 for each`) mean a price, said as soon as they come; nor
   hold a backtick (`$5; see `$HOME``: a code span starts there).
 - Never inside code: fenced code blocks, and code spans (from a run of backticks to the next run of the
-  same length, or the end of the paragraph). `\\$` is a dollar sign, as Markdown has it.
+  same length, or the end of the paragraph). `\\$` is a dollar sign, as Markdown has it. (A block indented
+  four spaces is not told apart from a list item's continued text, which is indented too: models fence
+  their code.)
 - A formula that never closes (within its bound) is text, and its opener just characters.
 
-Streaming: every decision depends only on the text before the point where it is made, and text waits only
+Streaming: every decision depends only on the text up to the point where it is made, and text waits only
 while a decision is open, so feeding a reply in any pieces gives the pieces the whole text gives. The wait
-is bounded (INLINE_CHARS for `$`, the formula's own length otherwise), and each character is looked at a
-bounded number of times, so the cost per token does not grow with the reply.
+is bounded (a blank line ends it, and INLINE_CHARS, INLINE_TEX_CHARS or DISPLAY_CHARS), an open formula is
+scanned on from where the last look stopped, and each formula is converted once: the cost per token does
+not grow with the reply.
 """
 
 from __future__ import annotations
