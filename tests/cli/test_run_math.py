@@ -50,7 +50,7 @@ def test_every_cut_prints_what_the_whole_text_prints():
     from tests.chat.texmath.test_spans import R1_ANSWER
 
     whole = shown(R1_ANSWER)
-    assert "3/8" in whole and "∑ₖ₌₁ⁿ k = n(n+1)/2" in whole and r"\frac" not in whole
+    assert "3/8" in whole and "∑ₖ₌₁ⁿ k = n(n + 1)/2" in whole and r"\frac" not in whole
     for cut in range(len(R1_ANSWER) + 1):
         assert shown(R1_ANSWER, cut) == whole, cut
 

@@ -19,7 +19,7 @@ def rendered(text: str, *cuts: int, raw_tex: bool = False) -> str:
 
 def test_inline_math_is_escaped_unicode_and_the_answer_bold():
     assert rendered(r"So \(\frac{3}{8}\) and $a*b = c_1$, so $\boxed{-7}$.") == (
-        r"So 3\/8 and a\*b \= c₁, so **\-7**.")
+        r"So 3\/8 and a \* b \= c₁, so **\-7**.")
 
 
 def test_markdown_would_have_eaten_the_backslashes_a_formula_shown_as_written_keeps():

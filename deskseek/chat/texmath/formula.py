@@ -24,14 +24,15 @@ class Unreadable(ValueError):
     """TeX this module cannot show faithfully."""
 
 
-_TOKEN = re.compile(r"\\([A-Za-z]+)|\\(.)|(\s+)|(.)", re.S)
+_TOKEN = re.compile(r"\\([A-Za-z]+)\s*|\\(.)|(\s+)|(.)", re.S)  # TeX ends a command's name at the spaces after it
 _FRACTIONS = {"frac", "dfrac", "tfrac", "cfrac"}
 _BINOMIALS = {"binom", "dbinom", "tbinom"}
 _BOXES = {"boxed", "fbox", "framebox"}
 
 
 def tokenize(tex: str) -> list[str]:
-    """Commands (`\\frac`, `\\,`), one space for each run of spaces, and single characters."""
+    """Commands (`\\frac`, `\\,`), one space for each run of spaces (none after a command's name: `\\partial f`
+    is ∂f), and single characters."""
     tokens = []
     for match in _TOKEN.finditer(tex):
         word, symbol, space, char = match.groups()
@@ -74,24 +75,55 @@ def _nested_too_deep():
 @dataclass
 class Atom:
     text: str
-    kind: str = "ord"  # ord | rel (spaced) | op (a name: spaced from a letter after it) | loose (a/b, √2)
+    # ord | space | rel (spaced) | bin (spaced between operands) | open, close (brackets: no space inside) |
+    # op (a name or big operator: spaced from a letter after it) | loose (a/b, √2: spaced from letters beside)
+    kind: str = "ord"
 
 
 def _join(items: list[Atom], *, script: bool = False, strip: bool = True) -> str:
+    """Atoms as a line, spaced as TeX spaces them: around relations, around an operator between two operands
+    (`a-b` is "a - b", `x = -5` keeps "-5"), none inside brackets (`( a/b )` is "(a/b)")."""
     out = ""
-    previous = None
+    previous = last = None  # the atom before, and the last one that was not a space
     for atom in items:
         text = atom.text
-        if atom.kind == "rel" and not script:
+        if atom.kind == "space" and previous is not None and previous.kind == "open":
+            continue
+        if atom.kind == "close":
+            out = out.rstrip(" ")
+        if not script and (atom.kind == "rel" or (atom.kind == "bin" and _operand(last))):
             text = f" {text} "
         if previous is not None and out and text and _spaced(previous, atom, out[-1], text[0]):
             out += " "
         out += text
         previous = atom
+        if atom.kind != "space":
+            last = atom
     out = re.sub(r" {2,}", " ", out)
-    out = re.sub(r"([(\[{⟨⌊⌈]) ", r"\1", re.sub(r" ([)\]}⟩⌋⌉,;])", r"\1", out))  # "( a/b )" is "(a/b)"
+    out = re.sub(r" ([,;])", r"\1", out)
     out = re.sub(r" *\u2003 *", "\u2003", out).replace("\u2003", "  ")
     return out.strip() if strip else out
+
+
+def _kind(text: str) -> str:
+    """How a character or symbol is spaced (Atom.kind)."""
+    if text in tables.RELATIONS:
+        return "rel"
+    if text in tables.BINARY:
+        return "bin"
+    if text in tables.BIG:
+        return "op"
+    if text in "([{⟨⌊⌈":
+        return "open"
+    if text in ")]}⟩⌋⌉":
+        return "close"
+    return "space" if text == " " else "ord"
+
+
+def _operand(atom: Atom | None) -> bool:
+    """Whether an operator after `atom` is binary: after a relation, another operator, an opening bracket or
+    a comma it is a sign (`x = -5`, `(-1)`, `1, -2`)."""
+    return atom is not None and atom.kind not in ("rel", "bin", "open", "op") and not atom.text.endswith((",", ";"))
 
 
 def _spaced(before: Atom, after: Atom, last: str, first: str) -> bool:
@@ -109,7 +141,8 @@ def _line(items: list) -> Block:
             run.append(item)
             continue
         if run:
-            blocks.append(Block([_join(run, strip=False)]))
+            spaced = item is not None and run[-1].kind == "op"  # `\det` before a matrix: "det │a b│"
+            blocks.append(Block([_join(run, strip=False) + (" " if spaced else "")]))
             run = []
         if item is not None:
             blocks.append(item)
@@ -197,13 +230,13 @@ class _Parser:
         text = re.sub(r"\s+", "", self.group_text())
         attach = items and isinstance(items[-1], Atom) and items[-1].kind != "rel"
         base = items.pop() if attach else Atom("")
-        items.append(Atom(base.text + tables.scripted(text, up), "op" if base.kind == "op" else "ord"))
+        items.append(Atom(base.text + tables.scripted(text, up), base.kind if base.kind in ("op", "close") else "ord"))
 
     # -- one token --
 
     def one(self, token: str, *, top: bool = False) -> list:
         if token == " ":
-            return [Atom(" ")]
+            return [Atom(" ", "space")]
         if token == "{":
             self.at -= 1
             return [Atom(self.group_text())]
@@ -214,9 +247,9 @@ class _Parser:
         if token == "'":
             return [Atom("′")]
         if token == "~":
-            return [Atom(" ")]
+            return [Atom(" ", "space")]
         if not token.startswith("\\") or len(token) == 1:
-            return [Atom(token, "rel" if token in tables.RELATIONS else "ord")]
+            return [Atom(token, _kind(token))]
         return self.command(token[1:], top=top)
 
     def command(self, name: str, *, top: bool) -> list:
@@ -258,7 +291,7 @@ class _Parser:
             delimiter = self.take()
             if delimiter not in tables.DELIMITERS:
                 raise Unreadable(f"\\{name} with {delimiter}")
-            return [Atom(tables.DELIMITERS[delimiter])]
+            return [Atom(tables.DELIMITERS[delimiter], {"left": "open", "right": "close"}.get(name, "rel"))]
         if name in tables.IGNORED:
             return []
         if name in tables.IGNORED_ARG:
@@ -291,7 +324,7 @@ class _Parser:
             return [self._environment(top)]
         if name in self.symbols:
             text = self.symbols[name]
-            return [Atom(text, "rel" if text in tables.RELATIONS else "ord")]
+            return [Atom(text, tables.KINDS.get(name) or _kind(text))] if text else []
         raise Unreadable(f"\\{name}")
 
     def _root(self) -> Atom:

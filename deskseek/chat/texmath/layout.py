@@ -158,15 +158,20 @@ def environment(name: str, rows: list[list[str]]) -> Block:
 # --- in a line: the parentheses a fraction's parts need ---
 
 _SCRIPT_CHARS = "".join((set(symbols.SUPERSCRIPTS.values()) | set(symbols.SUBSCRIPTS.values()) | {"!"}) - {","})
-_ATOMIC = re.compile(r"(?:[0-9]+(?:[.,][0-9]+)?|[^\W\d_]|[∞∅]|√[^\W_]+)[" + re.escape(_SCRIPT_CHARS) + r"′]*")
+_SCRIPTED = "[" + re.escape(_SCRIPT_CHARS) + "′]*"
+# One thing to the reader: a number, a letter, ∞, a root of one, a differential (dx, ∂x, d²y), each with its
+# scripts; or a function of a bracketed argument, f(x).
+_ATOMIC = re.compile(r"(?:[0-9]+(?:[.,][0-9]+)?|[^\W\d_]|[∞∅]|√[^\W_]+|[d∂][²³]?[^\W\d_])" + _SCRIPTED)
+_APPLIED = re.compile(r"[^\W\d_]+" + _SCRIPTED + r"(\(.*\))")
 _LOW = set("+-−±∓/÷, ") | symbols.RELATIONS
 
 
 def grouped(text: str, *, under: bool) -> str:
     """A fraction's part (or a root's radicand, `under`) in parentheses where the reading needs them:
-    `a+b` over 2 is (a+b)/2; 2a under 1 is 1/(2a); a plain number, letter or bracketed group needs none."""
+    `a+b` over 2 is (a+b)/2; 2a under 1 is 1/(2a); a plain number, letter, dx or bracketed group needs none."""
     bare = "".join(char for char in text if not unicodedata.combining(char) and char not in (BOX_OPEN, BOX_CLOSE))
-    if _ATOMIC.fullmatch(bare) or _bracketed(bare):
+    applied = _APPLIED.fullmatch(bare)
+    if _ATOMIC.fullmatch(bare) or _bracketed(bare) or (applied and _bracketed(applied.group(1))):
         return text
     if not under and not _low_operator(bare):
         return text

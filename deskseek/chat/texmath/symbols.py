@@ -25,7 +25,7 @@ OURS = {  # what pylatexenc's table lacks or says otherwise
     "degree": "°", "lt": "<", "gt": ">", "lbrack": "[", "rbrack": "]", "imath": "ı", "jmath": "ȷ",
     "cdotp": "·", "ddag": "‡", "S": "§", "P": "¶", "pounds": "£", "euro": "€", "copyright": "©",
     "infin": "∞", "dots": "…", "dotsb": "⋯", "dotsm": "⋯", "dotsi": "⋯", "dotso": "…", "bullet": "•",
-    "lvert": "|", "rvert": "|", "lVert": "‖", "rVert": "‖", "vert": "|", "Vert": "‖", "|": "‖",
+    "lvert": "|", "rvert": "|", "lVert": "‖", "rVert": "‖", "vert": "|", "Vert": "‖", "|": "‖", "mid": "∣",
     "{": "{", "}": "}", "%": "%", "$": "$", "&": "&", "#": "#", "_": "_",
     ",": " ", ":": " ", ";": " ", ">": " ", " ": " ", "!": "", "enspace": " ", "thinspace": " ",
     "quad": "\u2003", "qquad": "\u2003\u2003", "prime": "′", "circ": "∘",
@@ -36,8 +36,13 @@ IGNORED = set("displaystyle textstyle scriptstyle scriptscriptstyle limits nolim
               "relax allowbreak strut".split())
 IGNORED_ARG = set("label hspace vspace phantom hphantom vphantom color".split())
 
-# TeX puts spaces around relations: "a\leq b" reads "a ≤ b".
+# How TeX spaces them: around relations ("a\leq b" reads "a ≤ b"), around a binary operator between two
+# operands ("a-b" is "a - b", "-5" stays), a big operator as a name ("∫ x dx"). Brackets by name where the
+# character alone does not tell (`\lvert` opens, `\rvert` closes).
 RELATIONS = set("=<>≤≥≠≈≡∼≃≅≇∝∈∉∋⊂⊃⊆⊇⊊⊋→←↔⇒⇐⇔⟶⟵⟷⟹⟸⟺↦⟼≪≫≺≻⪯⪰⊥∥∦⩽⩾≲≳∣∤≍≐≔")
+BINARY = set("+-−±∓×÷·⋅∗*∘∙∪∩∧∨⊕⊗⊖⊙∖⋆")
+BIG = set("∑∏∐∫∬∭∮⋃⋂⋀⋁⨁⨂")
+KINDS = {"lvert": "open", "rvert": "close", "lVert": "open", "rVert": "close", "mid": "rel", "colon": "rel"}
 
 SUPERSCRIPTS = dict(zip(
     "0123456789+-−=()nijklmaboprstuvwxyzcdefghABDEGHIJKLMNOPRTUVWαβγδεθιφχ′'∘",

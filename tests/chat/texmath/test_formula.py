@@ -13,12 +13,21 @@ INLINE = [
     # fractions: the parts in parentheses only where the reading needs them
     (r"\frac{3}{8}", "3/8"),
     (r"\dfrac{1}{2} + \tfrac12", "1/2 + 1/2"),
-    (r"\frac{a+b}{2c}", "(a+b)/(2c)"),
-    (r"\frac{-b \pm \sqrt{b^2-4ac}}{2a}", "(-b ± √(b²-4ac))/(2a)"),
-    (r"\frac{n(n+1)(2n+1)}{6}", "n(n+1)(2n+1)/6"),
-    (r"\frac{n!}{k!(n-k)!}", "n!/(k!(n-k)!)"),
+    (r"\frac{a+b}{2c}", "(a + b)/(2c)"),
+    (r"\frac{-b \pm \sqrt{b^2-4ac}}{2a}", "(-b ± √(b² - 4ac))/(2a)"),
+    (r"\frac{n(n+1)(2n+1)}{6}", "n(n + 1)(2n + 1)/6"),
+    (r"\frac{n!}{k!(n-k)!}", "n!/(k!(n - k)!)"),
     (r"\frac{1}{\frac{1}{2}}", "1/(1/2)"),
     (r"2\frac{1}{2}", "2 1/2"),  # a mixed number does not run together into 21/2
+    (r"\frac{dy}{dx} = \frac{\partial f}{\partial x}", "dy/dx = ∂f/∂x"),  # differentials read as one thing
+    (r"\frac{P(B|A)P(A)}{P(B)}", "P(B|A)P(A)/P(B)"),  # so does a function of its argument
+    # spacing as TeX's: around relations, around an operator between operands, none after a command's name
+    (r"x^2+y^2=1", "x² + y² = 1"),
+    (r"x = \pm 3, (-1)^n, f(-x) = -f(x)", "x = ±3, (-1)ⁿ, f(-x) = -f(x)"),
+    (r"\frac{1}{2}\times 4", "1/2 × 4"),
+    (r"\lvert z \rvert = \sqrt{a^2+b^2}", "|z| = √(a² + b²)"),
+    (r"\{x \mid x > 0\}", "{x ∣ x > 0}"),
+    (r"\alpha \beta", "αβ"),
     # powers and indices
     (r"x^2 + y^2 = z^2", "x² + y² = z²"),
     (r"2^{10} = 1024", "2¹⁰ = 1024"),
@@ -26,11 +35,11 @@ INLINE = [
     (r"x_{i,j}", "xᵢ,ⱼ"),
     (r"e^{i\pi} + 1 = 0", "e^(iπ) + 1 = 0"),  # no superscript π in Unicode: written out
     (r"x^{\frac{1}{2}}", "x^(1/2)"),
-    (r"\angle ABC = 90^\circ", "∠ ABC = 90°"),
+    (r"\angle ABC = 90^\circ", "∠ABC = 90°"),
     (r"f'(x) = 2x", "f′(x) = 2x"),
     # roots
     (r"\sqrt{2}", "√2"),
-    (r"\sqrt{x+1}", "√(x+1)"),
+    (r"\sqrt{x+1}", "√(x + 1)"),
     (r"\sqrt[3]{27} = 3", "∛27 = 3"),
     (r"\sqrt[n]{a}", "ⁿ√a"),
     (r"\sqrt{2}x", "√2 x"),
@@ -65,7 +74,7 @@ INLINE = [
     (r"\vec{v} \cdot \vec{w}", "v⃗ · w⃗"),
     (r"\overline{AB}", "A̅B̅"),
     (r"\mathbf{v} = \mathrm{d}x", "v = dx"),
-    (r"\text{area} = \pi r^2", "area = π r²"),
+    (r"\text{area} = \pi r^2", "area = πr²"),
     (r"x = 2 \text{ if } y > 0", "x = 2 if y > 0"),
     (r"\text{cost} = \$5", "cost = $5"),
     # the answer
@@ -113,7 +122,7 @@ DISPLAY = [
     (r"\text{Final answer: } \boxed{\frac{3}{8}}", ["              ┌─────┐",
                                                    f"Final answer: │ {B}3/8{E} │",
                                                    "              └─────┘"]),
-    (r"\sum_{k=1}^{n} k = \frac{n(n+1)}{2}", ["∑ₖ₌₁ⁿ k = n(n+1)/2"]),
+    (r"\sum_{k=1}^{n} k = \frac{n(n+1)}{2}", ["∑ₖ₌₁ⁿ k = n(n + 1)/2"]),
     (r"""\begin{aligned}
 x &= 1 + 2 \\
   &= 3
