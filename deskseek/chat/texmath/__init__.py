@@ -9,6 +9,7 @@ passes through here.
 
 - formula.py: one formula's TeX to Unicode (inline: one line; display: lines, with frames and aligned rows),
   or `Unreadable`, and the caller shows the formula as written.
+- atoms.py: a formula's line as atoms, spaced as TeX spaces them (around `=`, around `-` between operands).
 - layout.py: how the parts go together: the parentheses a fraction's parts need; frames, aligned rows,
   cases and matrices side by side on a display line.
 - symbols.py: the tables (pylatexenc's symbol table, ours for what it lacks, superscripts, subscripts, fonts).

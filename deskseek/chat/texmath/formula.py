@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from deskseek.chat.texmath import symbols as tables
+from deskseek.chat.texmath.atoms import Atom, join, kind
 from deskseek.chat.texmath.layout import BOX_CLOSE, BOX_OPEN, KNOWN, Block, beside, environment, framed, grouped
 
 
@@ -43,7 +43,7 @@ def tokenize(tex: str) -> list[str]:
 def inline(tex: str) -> str:
     """A formula inside a line of text, as one line. Raises Unreadable."""
     with _nested_too_deep():
-        text = _join(_Parser(tokenize(tex)).row(top=True))
+        text = join(_Parser(tokenize(tex)).row(top=True))
     if not text.replace(BOX_OPEN, "").replace(BOX_CLOSE, "").strip():
         raise Unreadable("nothing to show")
     return text
@@ -72,67 +72,6 @@ def _nested_too_deep():
         raise Unreadable("nested too deep") from None
 
 
-@dataclass
-class Atom:
-    text: str
-    # ord | space | rel (spaced) | bin (spaced between operands) | open, close (brackets: no space inside) |
-    # op (a name or big operator: spaced from a letter after it) | loose (a/b, √2: spaced from letters beside)
-    kind: str = "ord"
-
-
-def _join(items: list[Atom], *, script: bool = False, strip: bool = True) -> str:
-    """Atoms as a line, spaced as TeX spaces them: around relations, around an operator between two operands
-    (`a-b` is "a - b", `x = -5` keeps "-5"), none inside brackets (`( a/b )` is "(a/b)")."""
-    out = ""
-    previous = last = None  # the atom before, and the last one that was not a space
-    for atom in items:
-        text = atom.text
-        if atom.kind == "space" and previous is not None and previous.kind == "open":
-            continue
-        if atom.kind == "close":
-            out = out.rstrip(" ")
-        if not script and (atom.kind == "rel" or (atom.kind == "bin" and _operand(last))):
-            text = f" {text} "
-        if previous is not None and out and text and _spaced(previous, atom, out[-1], text[0]):
-            out += " "
-        out += text
-        previous = atom
-        if atom.kind != "space":
-            last = atom
-    out = re.sub(r" {2,}", " ", out)
-    out = re.sub(r" ([,;])", r"\1", out)
-    out = re.sub(r" *\u2003 *", "\u2003", out).replace("\u2003", "  ")
-    return out.strip() if strip else out
-
-
-def _kind(text: str) -> str:
-    """How a character or symbol is spaced (Atom.kind)."""
-    if text in tables.RELATIONS:
-        return "rel"
-    if text in tables.BINARY:
-        return "bin"
-    if text in tables.BIG:
-        return "op"
-    if text in "([{⟨⌊⌈":
-        return "open"
-    if text in ")]}⟩⌋⌉":
-        return "close"
-    return "space" if text == " " else "ord"
-
-
-def _operand(atom: Atom | None) -> bool:
-    """Whether an operator after `atom` is binary: after a relation, another operator, an opening bracket or
-    a comma it is a sign (`x = -5`, `(-1)`, `1, -2`)."""
-    return atom is not None and atom.kind not in ("rel", "bin", "open", "op") and not atom.text.endswith((",", ";"))
-
-
-def _spaced(before: Atom, after: Atom, last: str, first: str) -> bool:
-    """Whether two atoms need a space between them to read right: "sin x", "2 1/2", "√2 x"."""
-    if before.kind == "op":
-        return first.isalnum() or after.kind == "loose"
-    return "loose" in (before.kind, after.kind) and last.isalnum() and first.isalnum()
-
-
 def _line(items: list) -> Block:
     """A display row of atoms and blocks (frames, environments) as one block."""
     blocks, run = [], []
@@ -142,7 +81,7 @@ def _line(items: list) -> Block:
             continue
         if run:
             spaced = item is not None and run[-1].kind == "op"  # `\det` before a matrix: "det │a b│"
-            blocks.append(Block([_join(run, strip=False) + (" " if spaced else "")]))
+            blocks.append(Block([join(run, strip=False) + (" " if spaced else "")]))
             run = []
         if item is not None:
             blocks.append(item)
@@ -199,10 +138,10 @@ class _Parser:
             if self.peek() != "}":
                 raise Unreadable("a brace left open")
             self.at += 1
-            return _join(items)
+            return join(items)
         if token in ("}", "^", "_", "&", "\\\\"):
             raise Unreadable(f"{token} where an argument belongs")
-        return _join(self.one(token))
+        return join(self.one(token))
 
     def raw_group(self) -> str:
         """The next {group} as it is written (an environment's name, a \\text's words)."""
@@ -249,7 +188,7 @@ class _Parser:
         if token == "~":
             return [Atom(" ", "space")]
         if not token.startswith("\\") or len(token) == 1:
-            return [Atom(token, _kind(token))]
+            return [Atom(token, kind(token))]
         return self.command(token[1:], top=top)
 
     def command(self, name: str, *, top: bool) -> list:
@@ -304,7 +243,7 @@ class _Parser:
     def _other(self, name: str, *, top: bool) -> list:
         if name == "not":
             self.skip_spaces()
-            negated = _join(self.one(self.take()), script=True)
+            negated = join(self.one(self.take()), script=True)
             return [Atom(unicodedata.normalize("NFC", negated + "\u0338"), "rel")]
         if name == "pmod":
             return [Atom(f"\u2003(mod {self.group_text()})")]
@@ -324,7 +263,7 @@ class _Parser:
             return [self._environment(top)]
         if name in self.symbols:
             text = self.symbols[name]
-            return [Atom(text, tables.KINDS.get(name) or _kind(text))] if text else []
+            return [Atom(text, tables.KINDS.get(name) or kind(text))] if text else []
         raise Unreadable(f"\\{name}")
 
     def _root(self) -> Atom:
@@ -409,7 +348,7 @@ class _Parser:
 
     def _cell(self, tokens: list[str]) -> str:
         parser = _Parser(tokens)
-        text = _join(parser.row())
+        text = join(parser.row())
         if parser.peek() is not None:
             raise Unreadable("a closing brace without its opening one")
         return text
