@@ -11,8 +11,8 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 
-from deskseek.chat.texmath import formula
-from deskseek.chat.texmath.layout import BOX_CLOSE, BOX_OPEN, cells
+from deskseek.chat.texmath import BOX_CLOSE, BOX_OPEN, formula
+from deskseek.chat.texmath.layout import cells
 from deskseek.chat.texmath.spans import Math, MathSpans, Text
 
 BOLD = "\x1b[1m"

@@ -15,14 +15,20 @@ from __future__ import annotations
 
 import re
 
-from deskseek.chat.texmath import formula
-from deskseek.chat.texmath.layout import BOX_CLOSE, BOX_OPEN
+from deskseek.chat.texmath import BOX_CLOSE, BOX_OPEN
 from deskseek.chat.texmath.spans import Math, MathSpans, Text
 
 MATH_INFO = "deskseek-math"
 _PUNCTUATION = re.compile(r"([!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])")
 _CONTAINER = re.compile(r"[ \t]*(?:>[ \t]?)*")  # a line's indent and block-quote markers
 _LIST_ITEM = re.compile(r"(?:[-*+]|\d{1,9}[.)])(?:[ \t]+|$)")
+
+
+def _converter():
+    """formula.py, imported on the first formula, so that starting the chat app does not wait for it."""
+    from deskseek.chat.texmath import formula
+
+    return formula
 
 
 def escaped(text: str) -> str:
@@ -97,6 +103,7 @@ class MathMarkdown:
         return rest[1:] if rest.startswith("\n") else prefix + rest
 
     def _inline(self, piece: Math) -> str:
+        formula = _converter()
         if self.raw_tex:
             return as_written(piece.written)
         try:
@@ -105,6 +112,7 @@ class MathMarkdown:
             return as_written(piece.written)
 
     def _display(self, piece: Math) -> str:
+        formula = _converter()
         prefix, line_start = container(piece.before)
         info = MATH_INFO
         try:

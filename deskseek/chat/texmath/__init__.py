@@ -16,3 +16,7 @@ passes through here.
 - spans.py: finding the formulas in streamed Markdown (never in code, never a price), a formula at a time
   once it is complete, at a cost per token that does not grow with the reply.
 """
+
+# Around text that stands out (the contents of \boxed): each face shows it its own way (bold), or drops them.
+# Here, so that a face can know them without importing the converter (imported on the first formula).
+BOX_OPEN, BOX_CLOSE = "\ue000", "\ue001"

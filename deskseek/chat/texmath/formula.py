@@ -15,9 +15,10 @@ import re
 import unicodedata
 from contextlib import contextmanager
 
+from deskseek.chat.texmath import BOX_CLOSE, BOX_OPEN
 from deskseek.chat.texmath import symbols as tables
 from deskseek.chat.texmath.atoms import Atom, join, kind
-from deskseek.chat.texmath.layout import BOX_CLOSE, BOX_OPEN, KNOWN, Block, beside, environment, framed, grouped
+from deskseek.chat.texmath.layout import KNOWN, Block, beside, environment, framed, grouped
 
 
 class Unreadable(ValueError):

@@ -18,10 +18,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from deskseek.chat.texmath import symbols
-
-# Around text that stands out (the contents of \boxed): each face shows it its own way (bold), or drops them.
-BOX_OPEN, BOX_CLOSE = "\ue000", "\ue001"
+from deskseek.chat.texmath import BOX_CLOSE, BOX_OPEN, symbols
 
 # The environments a display formula lays out, by how: rows aligned at `&`, centred rows, cases, matrices.
 _ALIGNED = {"aligned", "align", "align*", "alignat", "alignat*", "alignedat", "split", "eqnarray", "eqnarray*"}

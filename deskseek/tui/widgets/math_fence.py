@@ -10,7 +10,7 @@ from __future__ import annotations
 from textual.content import Content, Span
 from textual.widgets._markdown import MarkdownBlock, MarkdownFence
 
-from deskseek.chat.texmath.layout import BOX_CLOSE, BOX_OPEN
+from deskseek.chat.texmath import BOX_CLOSE, BOX_OPEN
 from deskseek.tui.math_markdown import MATH_INFO
 
 
