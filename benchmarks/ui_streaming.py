@@ -46,6 +46,11 @@ still be loading then: it loads in the background by design. One unmeasured warm
 median of --runs.
 
 --profile adds a cProfile of the UI thread over the first and the last 4,000 tokens (a third pass).
+
+--math mixes R1's TeX into the script: inline formulas (`\\(...\\)`, `$...$`) and prices in the thought's
+sentences, a display formula (`\\[...\\]`, `$$...$$`, a boxed answer, aligned rows) in each answer section, so
+the formulas' path (deskseek/tui/math_markdown.py) is measured under the same load. Without it the script is
+the one the earlier results were taken with.
 """
 
 from __future__ import annotations
@@ -207,21 +212,36 @@ def normalize(message: str) -> str:
 ]
 
 
+MATH_SENTENCES = [
+    r"So the distance is \(\sqrt{3^2 + 4^2} = 5\), which matches $x^2 + y^2 = 25$.",
+    r"The sum is $\sum_{k=1}^{n} k = \frac{n(n+1)}{2}$, so for $n = 10$ it is $55$.",
+    r"If a log line costs $5 to store and $10 to index, that is a price, not a formula.",
+    r"Then \(\alpha \leq \beta\) and $\frac{a+b}{2} \geq \sqrt{ab}$ by AM-GM.",
+]
+DISPLAY_MATH = [
+    "\\[\nP = \\frac{\\binom{3}{2}}{2^3} = \\frac{3}{8}\n\\]",
+    "$$\n\\int_0^1 x^2\\,dx = \\frac{1}{3}\n$$",
+    "**Final Answer**\n\\[\n\\boxed{42}\n\\]",
+    "\\[\n\\begin{aligned}\nT(n) &= 2T(n/2) + n \\\\\n     &= O(n \\log n)\n\\end{aligned}\n\\]",
+]
+
+
 def tokenize(text: str) -> list[str]:
     """A word with the whitespace before it: how BPE tokenizers cut prose and code (" word", "\\n    return")."""
     return re.findall(r"\s*\S+", text)
 
 
-def thought_text(rng: random.Random, tokens: int) -> list[str]:
+def thought_text(rng: random.Random, tokens: int, math: bool = False) -> list[str]:
+    sentences = THOUGHT_SENTENCES + (MATH_SENTENCES * 4 if math else [])
     paragraphs, count = [], 0
     while count < tokens:
-        paragraph = " ".join(rng.choice(THOUGHT_SENTENCES) for _ in range(rng.randint(3, 7)))
+        paragraph = " ".join(rng.choice(sentences) for _ in range(rng.randint(3, 7)))
         paragraphs.append(paragraph)
         count += len(tokenize(paragraph))
     return tokenize("\n\n".join(paragraphs))[:tokens]
 
 
-def answer_section(rng: random.Random, index: int) -> str:
+def answer_section(rng: random.Random, index: int, math: bool = False) -> str:
     parts = [f"## {index}. {HEADINGS[index % len(HEADINGS)]}",
              " ".join(rng.choice(ANSWER_SENTENCES) for _ in range(rng.randint(2, 4)))]
     if rng.random() < 0.5:
@@ -231,15 +251,17 @@ def answer_section(rng: random.Random, index: int) -> str:
     code = rng.choice(CODE_BLOCKS).format(n=rng.randint(2, 64))
     parts.append(f"```python\n{code}\n```")
     parts.append(" ".join(rng.choice(ANSWER_SENTENCES) for _ in range(rng.randint(1, 3))))
+    if math:
+        parts += [rng.choice(MATH_SENTENCES), rng.choice(DISPLAY_MATH)]
     return "\n\n".join(parts)
 
 
-def answer_text(rng: random.Random, tokens: int) -> list[str]:
+def answer_text(rng: random.Random, tokens: int, math: bool = False) -> list[str]:
     """Whole sections (so no code fence is cut open) up to the count, then a closing paragraph cut to fit."""
     pieces: list[str] = []
     index = 1
     while True:
-        section = tokenize(("\n\n" if pieces else "") + answer_section(rng, index))
+        section = tokenize(("\n\n" if pieces else "") + answer_section(rng, index, math))
         if len(pieces) + len(section) > tokens - 20:
             break
         pieces += section
@@ -283,9 +305,14 @@ def _cumulative(tokens: list[str]) -> list[int]:
     return ends
 
 
-def build_script(tokens: int) -> Script:
+def math_note(script: Script) -> str:
+    text = "".join(script.thought + script.answer)
+    return f", {sum(text.count(opener) for opener in ('$', chr(92) + '(', chr(92) + '['))} TeX delimiters"
+
+
+def build_script(tokens: int, math: bool = False) -> Script:
     rng = random.Random(20_000)
-    return Script(thought_text(rng, tokens // 2), answer_text(rng, tokens - tokens // 2))
+    return Script(thought_text(rng, tokens // 2, math), answer_text(rng, tokens - tokens // 2, math))
 
 
 # --- frames: what the terminal would get ----------------------------------------------------------------
@@ -553,14 +580,16 @@ def main() -> int:
     parser.add_argument("--window", type=int, default=2000, help="tokens in the first/last CPU windows")
     parser.add_argument("--profile", action="store_true", help="cProfile the UI thread at the start and the end")
     parser.add_argument("--no-cold-start", action="store_true")
+    parser.add_argument("--math", action="store_true", help="R1's TeX in the script: the formulas' path measured")
     args = parser.parse_args()
 
     print(environment())
-    script = build_script(args.tokens)
+    script = build_script(args.tokens, args.math)
     assert len(script.thought) + len(script.answer) == args.tokens
     print(f"script: {len(script.thought)} thought tokens ({script.thought_ends[-1]:,} chars), "
           f"{len(script.answer)} answer tokens ({script.answer_ends[-1]:,} chars, "
-          f"{''.join(script.answer).count('```') // 2} code blocks), at {args.rate:.0f} tok/s, {SIZE[0]}x{SIZE[1]}")
+          f"{''.join(script.answer).count('```') // 2} code blocks{math_note(script) if args.math else ''}), "
+          f"at {args.rate:.0f} tok/s, {SIZE[0]}x{SIZE[1]}")
 
     clean = asyncio.run(stream(script, args.rate))
     frames, sent = clean["frames"], clean["sent"]

@@ -63,5 +63,7 @@ def add_commands(commands) -> None:
     p = commands.add_parser("chat", help="the chat app (offline)")
     p.add_argument("--resume", nargs="?", const="last", type=flags.resume_target, metavar="ID", help="continue a conversation (default: the last)")
     p.add_argument("--ephemeral", action="store_true", help="write nothing to the history")
+    p.add_argument("--raw-tex", action="store_true",
+                   help="show formulas as the model wrote them (LaTeX), not as Unicode (Ctrl+L switches)")
     flags.model_flags(p)
     p.set_defaults(func=cmd_chat)

@@ -75,7 +75,7 @@ def cmd_run(args) -> int:
 def _answer_once(engine, name, messages, settings, args) -> int:
     from deskseek.cli.run_view import RunView
 
-    view = RunView(json_output=args.json, hide_thinking=args.hide_thinking)
+    view = RunView(json_output=args.json, hide_thinking=args.hide_thinking, raw_tex=args.raw_tex)
     reply = view.follow(engine.generate(messages, settings))
     if args.json:
         print(json.dumps({
@@ -125,7 +125,8 @@ def _converse(engine, name, settings, args) -> int:
                 return 0
             if not line.strip():
                 continue
-            reply = RunView(json_output=False, hide_thinking=args.hide_thinking).follow(session.send(line))
+            reply = RunView(json_output=False, hide_thinking=args.hide_thinking, raw_tex=args.raw_tex).follow(
+                session.send(line))
             if reply.error:
                 print(f"error: {reply.error}", file=sys.stderr)
                 session.edit_last()  # the failed exchange is not part of the conversation
@@ -138,5 +139,7 @@ def add_commands(commands) -> None:
     p.add_argument("prompt", nargs="?", help="the prompt; '-' reads standard input; none on a terminal: chat")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
     p.add_argument("--hide-thinking", action="store_true", help="print only the answer")
+    p.add_argument("--raw-tex", action="store_true",
+                   help="print formulas as the model wrote them (LaTeX) on a terminal too (a pipe always gets them so)")
     flags.model_flags(p)
     p.set_defaults(func=cmd_run)

@@ -1,7 +1,8 @@
 """How `deskseek run` prints a streaming reply: thinking dimmed under a heading, then the answer.
 
 Ctrl+C stops the generation, not the program: the reply so far is still printed (and still in --json),
-because a long R1 thought cut short is often worth reading.
+because a long R1 thought cut short is often worth reading. On a terminal, formulas print as readable
+Unicode (run_math.py); into a pipe, or with --raw-tex, the text is the model's own, byte for byte.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ DIM, RESET, BOLD = "\x1b[2m", "\x1b[0m", "\x1b[1m"
 
 
 class RunView:
-    def __init__(self, *, json_output: bool, hide_thinking: bool, out=None, err=None):
+    def __init__(self, *, json_output: bool, hide_thinking: bool, raw_tex: bool = False, out=None, err=None):
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.quiet = json_output
         self.hide_thinking = hide_thinking or json_output
         self.color = self.out.isatty()
+        self.readable_math = self.color and not raw_tex
+        self.math = None  # the section's TerminalMath: a formula never runs from the thought into the answer
         self.section = None  # "reasoning" | "answer"
 
     def follow(self, generation: Generation) -> ev.Reply:
@@ -37,23 +40,39 @@ class RunView:
     def _style(self, code: str) -> str:
         return code if self.color else ""
 
+    def _text(self, text: str) -> str:
+        """The model's text as printed: its formulas readable on a terminal."""
+        if not self.readable_math:
+            return text
+        if self.math is None:
+            from deskseek.cli.run_math import TerminalMath
+
+            self.math = TerminalMath(unbold=lambda: "\x1b[22m" + (DIM if self.section == "reasoning" else ""))
+        return self.math.feed(text)
+
+    def _rest(self) -> str:
+        """What the section's text still held back (a formula that never closed, as written)."""
+        rest, self.math = (self.math.close() if self.math else ""), None
+        return rest
+
     def _show(self, event) -> None:
         if isinstance(event, ev.ReasoningDelta) and not self.hide_thinking:
             if self.section != "reasoning":
                 self.out.write(f"{self._style(BOLD)}Thinking…{self._style(RESET)}\n{self._style(DIM)}")
                 self.section = "reasoning"
-            self.out.write(event.text)
+            self.out.write(self._text(event.text))
             self.out.flush()
         elif isinstance(event, ev.AnswerDelta) and not self.quiet:
             if self.section == "reasoning":
-                self.out.write(f"{self._style(RESET)}\n\n")
+                self.out.write(f"{self._rest()}{self._style(RESET)}\n\n")
             self.section = "answer"
-            self.out.write(event.text)
+            self.out.write(self._text(event.text))
             self.out.flush()
         elif isinstance(event, ev.Notice):
             print(f"note: {event.message}", file=self.err)
 
     def _end(self, reply: ev.Reply) -> None:
+        self.out.write(self._rest())
         if self.section == "reasoning":
             self.out.write(self._style(RESET))
         if not self.quiet and self.section is not None:

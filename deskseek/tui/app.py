@@ -65,6 +65,7 @@ class DeskseekApp(ModelLoading, App):
         self.outbox = Outbox()
         self.shown_at, self.frame_pending = 0.0, False
         self.quiet_gc = QuietCollector()
+        self.raw_tex = bool(getattr(flags, "raw_tex", False))  # formulas as written (Ctrl+L), not as Unicode
 
     # -- layout --
 
@@ -154,7 +155,8 @@ class DeskseekApp(ModelLoading, App):
 
     def follow(self, live: LiveReply) -> None:
         self.live = live
-        self.turn = AssistantTurn(self.clock, reasoning=self.session.engine.reasoning, turn=live.turn)
+        self.turn = AssistantTurn(self.clock, reasoning=self.session.engine.reasoning, turn=live.turn,
+                                  raw_tex=self.raw_tex)
         conversation = self.query_one("#conversation")
         conversation.mount(self.turn)
         conversation.scroll_end(animate=False)
@@ -236,7 +238,7 @@ class DeskseekApp(ModelLoading, App):
             if stored.role == "user":
                 conversation.mount(UserTurn(stored.content, turn=stored))
             else:
-                widget = AssistantTurn(self.clock, reasoning=bool(stored.reasoning), turn=stored)
+                widget = AssistantTurn(self.clock, reasoning=bool(stored.reasoning), turn=stored, raw_tex=self.raw_tex)
                 conversation.mount(widget)
                 self.call_after_refresh(self._fill_stored, widget)
 
@@ -354,6 +356,12 @@ class DeskseekApp(ModelLoading, App):
 
     def action_toggle_thoughts(self) -> None:
         self.toggle_class("-hide-thoughts")
+
+    def action_toggle_tex(self) -> None:
+        self.raw_tex = not self.raw_tex
+        for turn in self.query_one("#conversation").query(AssistantTurn):
+            turn.set_raw_tex(self.raw_tex)
+        self.notify("Formulas as the model wrote them (TeX)." if self.raw_tex else "Formulas as readable text.")
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -29,6 +29,8 @@ APP_BINDINGS = [
     Binding("ctrl+b", "toggle_sidebar", "Panel",
             tooltip=f"show or hide the conversation panel (under {NARROW} columns it stays hidden until asked for)"),
     Binding("ctrl+t", "toggle_thoughts", "Thoughts", tooltip="show or hide thoughts (they are still stored)"),
+    Binding("ctrl+l", "toggle_tex", "Raw TeX", show=False,
+            tooltip="show formulas as the model wrote them (LaTeX) or as readable text"),
     Binding("f1", "help", "Help", tooltip="this list of keys"),
     Binding("ctrl+q", "quit", "Quit", tooltip="quit", priority=True),
 ]

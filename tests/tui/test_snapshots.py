@@ -198,3 +198,24 @@ def test_first_run_screen(snap_compare, home):
 @pytest.fixture
 def home(home):  # the first-run snapshot must not depend on a user's registry
     return home
+
+
+MATH_THOUGHT = ("Three fair coins: $2^3 = 8$ outcomes. Two heads in \\(\\binom{3}{2} = 3\\) of them, "
+                "so \\(P = \\frac{3}{8}\\).")
+MATH_ANSWER = ("There are \\(2^3 = 8\\) equally likely outcomes, and \\(\\binom{3}{2} = 3\\) of them have exactly "
+               "two heads:\n\n\\[\nP = \\frac{\\binom{3}{2}}{2^3} = \\frac{3}{8} \\approx 0.375\n\\]\n\n"
+               "A $5 bet pays $10, and `echo $HOME` stays code.\n\n"
+               "**Final Answer**\n\\[\n\\boxed{\\dfrac{3}{8}}\n\\]\n")
+
+
+def test_math_answer(snap_compare):
+    """R1's TeX as a terminal can show it: inline formulas in Unicode, display math centred, the answer framed."""
+    app = make_app(lambda messages: r1_reply(MATH_THOUGHT, MATH_ANSWER))
+
+    async def run_before(pilot):
+        await ask(pilot, "Three fair coins are tossed. What is the probability of exactly two heads?")
+        pilot.app.query_one(ThoughtHeader).focus()
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(100, 34), run_before=run_before)

@@ -11,6 +11,11 @@ raw HTML block, when that line begins with a letter. Such a line can only open a
 continue a list item (that would be indented), a block quote (">"), a table ("|"), or a fence. A paragraph
 has no top margin, so the gap above it is the previous block's bottom margin either way. What a cut does
 change: a link reference definition (`[id]: url`) only serves its own segment. LLMs write inline links.
+
+Formulas (`\\(\\frac{3}{8}\\)`, `\\[\\boxed{7}\\]`) are made readable before the text reaches the cutter
+(../math_markdown.py): the cutter and the segments see Markdown in which each formula is Unicode text, or a
+fence that widgets/math_fence.py centres. A formula waits there until it is complete; `source` keeps the
+model's own text, and `set_raw_tex` shows the formulas as it wrote them instead.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ import time
 
 from textual.containers import Vertical
 from textual.widgets import Markdown
+
+from deskseek.tui.math_markdown import MathMarkdown
+from deskseek.tui.widgets.math_fence import Fence
 
 SEGMENT_CHARS = 2000
 # Rendering streamed text (parse, mount, lay out) takes at most this share of the UI thread's time, and
@@ -119,6 +127,8 @@ class Segment(Markdown):
     The cached height keeps the scroll geometry exact while the blocks are gone.
     """
 
+    BLOCKS = {**Markdown.BLOCKS, "fence": Fence, "code_block": Fence}  # Fence: code, and display math
+
     def __init__(self) -> None:
         super().__init__()
         self.settled = False
@@ -199,19 +209,35 @@ class MarkdownFlow(Vertical):
     }
     """
 
-    def __init__(self, *, limit: int = SEGMENT_CHARS, classes: str | None = None) -> None:
+    def __init__(self, *, limit: int = SEGMENT_CHARS, classes: str | None = None, raw_tex: bool = False) -> None:
         super().__init__(classes=classes)
+        self.limit = limit
+        self.raw_tex = raw_tex
         self.cutter = Cutter(limit)
-        self.source = ""
+        self.math = MathMarkdown(raw_tex=raw_tex)
+        self.source = ""  # the model's text, as it wrote it
+        self.taken = 0  # characters of it the worker took from `pending`
         self.live: Segment | None = None
         self.pending: list[str] = []
         self.closed = False
         self.paced = True
+        self.restart = False  # the worker starts over from the whole source (the formulas' mode changed)
         self._wake = asyncio.Event()
         self._worker = None
 
     def on_mount(self) -> None:
         self._worker = self.run_worker(self._run(), group="markdown-flow")
+
+    def set_raw_tex(self, raw: bool) -> None:
+        """Show the formulas as the model wrote them (TeX), or readable: the flow is rendered again."""
+        if raw == self.raw_tex:
+            return
+        self.raw_tex, self.restart = raw, True
+        self.pending = [self.source] if self.source else []
+        if self._worker is not None and self._worker.is_finished:  # a finished reply: at full speed
+            self.paced = False
+            self._worker = self.run_worker(self._run(), group="markdown-flow")
+        self._wake.set()
 
     def write(self, text: str) -> None:
         if text:
@@ -244,6 +270,8 @@ class MarkdownFlow(Vertical):
         while True:
             await self._wake.wait()
             self._wake.clear()
+            if self.restart:
+                await self._start_over()
             started = time.monotonic()
             text = "".join(self.pending)
             self.pending.clear()
@@ -251,20 +279,33 @@ class MarkdownFlow(Vertical):
                 text, rest = text[:MAX_APPEND], text[MAX_APPEND:]
                 self.pending.append(rest)
                 self._wake.set()
-            for index, piece in enumerate(self.cutter.feed(text) if text else []):
-                if index:
-                    self._settle_live()
-                if piece:
-                    if self.live is None:
-                        self.live = Segment()
-                        await self.mount(self.live)
-                    await self.live.append(piece)  # text written meanwhile waits and goes in the next append
-            if self.closed and not self.pending:
+            self.taken += len(text)
+            await self._append(self.math.feed(text) if text else "")
+            if self.closed and not self.pending and not self.restart:
+                await self._append(self.math.close())  # a formula never closed: shown as written
                 self._settle_live()
                 return
             if text and self.paced:
                 await self.wait_for_refresh()  # the layout and paint of this text count in its cost
                 await asyncio.sleep((time.monotonic() - started) * (1 / TEXT_SHARE - 1))
+
+    async def _append(self, markdown: str) -> None:
+        for index, piece in enumerate(self.cutter.feed(markdown) if markdown else []):
+            if index:
+                self._settle_live()
+            if piece:
+                if self.live is None:
+                    self.live = Segment()
+                    await self.mount(self.live)
+                await self.live.append(piece)  # text written meanwhile waits and goes in the next append
+
+    async def _start_over(self) -> None:
+        self.restart = False
+        self.live = None
+        self.taken = 0
+        self.cutter = Cutter(self.limit)
+        self.math = MathMarkdown(raw_tex=self.raw_tex)
+        await self.remove_children()
 
     def _settle_live(self) -> None:
         if self.live is not None:
@@ -276,5 +317,6 @@ class MarkdownFlow(Vertical):
 
     @property
     def rendered_chars(self) -> int:
-        """How much of the source the Markdown widgets hold (the rest waits for the worker's next append)."""
-        return sum(len(segment.source) for segment in self.segments())
+        """How much of the source the Markdown widgets hold (the rest waits for the worker's next append, or
+        for a formula to close)."""
+        return self.taken - self.math.held

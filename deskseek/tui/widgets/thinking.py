@@ -30,7 +30,7 @@ class ThoughtHeader(Static, can_focus=True):
 class ThinkingPane(Vertical):
     expanded: reactive[bool] = reactive(True)
 
-    def __init__(self, clock, **kwargs) -> None:
+    def __init__(self, clock, *, raw_tex: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self.clock = clock
         self.started = clock()
@@ -38,7 +38,7 @@ class ThinkingPane(Vertical):
         self.tokens = 0
         self.steered = 0  # steps where the thought guard banned the model's first choice
         self.text = ""
-        self.body = MarkdownFlow(classes="thought-body")
+        self.body = MarkdownFlow(classes="thought-body", raw_tex=raw_tex)
         self.ticker = None
 
     def compose(self) -> ComposeResult:

@@ -20,14 +20,14 @@ class UserTurn(Static):
 class AssistantTurn(Vertical):
     """Streams a reply: reasoning into a ThinkingPane, the answer as Markdown at a flat cost per token."""
 
-    def __init__(self, clock, *, reasoning: bool, turn=None) -> None:
+    def __init__(self, clock, *, reasoning: bool, turn=None, raw_tex: bool = False) -> None:
         super().__init__(classes="assistant-turn")
         self.clock = clock
         self.turn = turn  # the session's Turn it shows
         self.answer = ""
-        self.body = MarkdownFlow(classes="answer")
+        self.body = MarkdownFlow(classes="answer", raw_tex=raw_tex)
         # Kept, not queried: a query walks every block of a long answer, on every chunk.
-        self.thinking: ThinkingPane | None = ThinkingPane(clock) if reasoning else None
+        self.thinking: ThinkingPane | None = ThinkingPane(clock, raw_tex=raw_tex) if reasoning else None
 
     def compose(self) -> ComposeResult:
         if self.thinking is not None:
@@ -53,6 +53,11 @@ class AssistantTurn(Vertical):
                 self.thinking.finish(reasoning_tokens)  # the answer began: fold the thought away
             self.answer += answer
             (self.body.show if stored else self.body.write)(answer)
+
+    def set_raw_tex(self, raw: bool) -> None:
+        """Formulas as the model wrote them (TeX), or readable: the stored text is the same either way."""
+        for flow in self.flows:
+            flow.set_raw_tex(raw)
 
     def finish(self, note: str = "", *, reasoning_tokens: int = 0, steered: int = 0) -> None:
         for flow in self.flows:

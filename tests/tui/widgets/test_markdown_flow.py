@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import random
 import re
 
@@ -182,3 +183,105 @@ async def test_a_stored_reply_renders_whole_like_one_markdown_widget():
     rendered, widgets = await screen_of(Flowing(150), stored)
     assert rendered == expected and widgets > 1
     assert shown[0].closed and not shown[0].paced  # (the screen above proves every character is there)
+
+
+# --- formulas: made readable before the Markdown parser, streamed like the rest ---------------------------
+
+MATH_DOCUMENT = r"""There are \(2^3 = 8\) outcomes and $\binom{3}{2} = 3$ with two heads, at $5 and $10 a try.
+
+1. The probability:
+   \[
+   P = \frac{3}{8} \approx 0.375
+   \]
+2. In code it stays `$x$`:
+
+```python
+price = "$5"  # \(not math\)
+```
+
+Unreadable \(\begin{pmatrix}1\end{pmatrix}\) stays as written.
+
+**Final Answer**
+\[
+\boxed{\dfrac{3}{8}}
+\]
+"""
+
+
+def streamed(document: str, seed: int):
+    rng = random.Random(seed)
+
+    def in_tokens(flow: MarkdownFlow) -> None:
+        position = 0
+        while position < len(document):
+            size = rng.randint(1, 12)
+            flow.write(document[position:position + size])
+            position += size
+
+    return in_tokens
+
+
+def text_of(svg: str) -> str:
+    """The characters on the screen (an SVG's text; the syntax highlighter's pieces of a line lose their spaces)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", svg)).replace("\xa0", " ")
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_formulas_streamed_in_any_tokens_render_like_the_whole_reply(seed):
+    """Each formula is rendered once complete: however the tokens cut it, the screen is the whole text's."""
+    whole, _ = await screen_of(Flowing(150), lambda flow: flow.show(MATH_DOCUMENT))
+    rendered, widgets = await screen_of(Flowing(150), streamed(MATH_DOCUMENT, seed))
+    assert rendered == whole and widgets > 1
+    shown = text_of(whole)
+    assert "2³ = 8" in shown and "C(3, 2) = 3" in shown and "at $5 and $10 a try" in shown
+    assert "P = 3/8 ≈ 0.375" in shown and "│ 3/8 │" in shown and "┌─────┐" in shown
+    assert "$x$" in shown and '"$5"' in shown and r"\(not math\)" in shown
+    assert r"\(\begin{pmatrix}1\end{pmatrix}\)" in shown and r"\frac" not in shown
+
+
+async def test_display_math_is_centred():
+    app = Flowing(2000)
+    async with app.run_test(size=(90, 20)) as pilot:
+        flow = app.query_one(MarkdownFlow)
+        flow.show("Before.\n\\[\nx = \\boxed{7}\n\\]\nAfter.\n")
+        await flow.wait()
+        await pilot.pause(0.2)
+        # Where the line starts: an SVG screenshot places each run of text at x = 12.2 px a column.
+        starts = [float(x) / 12.2 for x, text in re.findall(r'<text[^>]*? x="([\d.]+)"[^>]*>([^<]*)</text>',
+                                                              app.export_screenshot())
+                  if html.unescape(text).replace("\xa0", " ").startswith("x = │")]
+        assert len(starts) == 1 and abs(starts[0] + len("x = │ 7 │") / 2 - 45) <= 2  # the middle of 90 columns
+
+
+async def test_raw_tex_shows_the_formulas_as_written_and_back():
+    app = Flowing(150)
+    async with app.run_test(size=(90, 70)) as pilot:
+        flow = app.query_one(MarkdownFlow)
+        flow.show(MATH_DOCUMENT)
+        await flow.wait()
+        await pilot.pause(0.2)
+        readable = text_of(app.export_screenshot())
+        flow.set_raw_tex(True)
+        await flow.wait()
+        await pilot.pause(0.2)
+        raw = text_of(app.export_screenshot())
+        assert r"\(2^3 = 8\)" in raw and r"\boxed{\dfrac{3}{8}}" in raw and "2³" not in raw
+        assert "at $5 and $10" in raw and flow.source == MATH_DOCUMENT
+        flow.set_raw_tex(False)
+        await flow.wait()
+        await pilot.pause(0.2)
+        assert text_of(app.export_screenshot()) == readable
+
+
+async def test_an_open_formula_waits_and_counts_as_not_yet_rendered():
+    app = Flowing(150)
+    async with app.run_test(size=(90, 20)) as pilot:
+        flow = app.query_one(MarkdownFlow)
+        flow.write("So \\[ x = \\frac{1}")
+        await pilot.pause(0.3)
+        assert flow.rendered_chars == len("So ") and r"\frac" not in text_of(app.export_screenshot())
+        flow.write("{2} \\] done.")
+        flow.close()
+        await flow.wait()
+        assert flow.rendered_chars == len(flow.source)
+        assert "x = 1/2" in text_of(app.export_screenshot())
