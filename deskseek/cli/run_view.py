@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from deskseek.engines import events as ev
-from deskseek.engines.generation import Generation
+from deskseek.engines.protocol import Stream
 
 DIM, RESET, BOLD = "\x1b[2m", "\x1b[0m", "\x1b[1m"
 
@@ -23,7 +23,7 @@ class RunView:
         self.color = self.out.isatty()
         self.section = None  # "reasoning" | "answer"
 
-    def follow(self, generation: Generation) -> ev.Reply:
+    def follow(self, generation: Stream) -> ev.Reply:
         while True:
             try:
                 event = generation.get()

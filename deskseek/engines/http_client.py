@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from deskseek import __version__
 from deskseek.errors import NETWORK, DeskseekError
 
 CONNECT_TIMEOUT_S = 10.0
@@ -101,7 +100,7 @@ class Request:
                 raise ConnectionAbortedError
             self.peer = self._conn.sock.getpeername()[0]
             self._conn.sock.settimeout(self.read_timeout)
-            headers = {"User-Agent": f"deskseek/{__version__}", "Accept": "application/json, text/event-stream"}
+            headers = {"User-Agent": "deskseek", "Accept": "application/json, text/event-stream"}
             data = None
             if body is not None:
                 data = json.dumps(body, ensure_ascii=False).encode("utf-8")
@@ -112,7 +111,8 @@ class Request:
             self.response = self._conn.getresponse()
             return self.response
         except ConnectionRefusedError:
-            raise ServerError(f"cannot reach {where}: connection refused (is the server running, on that port?)") from None
+            raise ServerError(f"cannot reach {where}: connection refused (is the server running, on that port?)"
+                              ) from None
         except socket.gaierror as err:
             raise ServerError(f"cannot find the host {self.endpoint.host} ({err.strerror})") from None
         except TimeoutError:

@@ -239,7 +239,8 @@ class RemoteGeneration:
             import http.client
 
             if isinstance(err, http.client.HTTPException) and not self._cancel.is_set():
-                raise ServerError(f"the connection to {self.engine.server} broke mid-reply; the reply so far is kept") from None
+                raise ServerError(f"the connection to {self.engine.server} broke mid-reply; "
+                                  "the reply so far is kept") from None
             raise
         if self._cancel.is_set():
             return "cancelled"

@@ -19,6 +19,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from deskseek.engines.events import Settings
 from deskseek.engines.http_client import Endpoint, Request, ServerError, public_plain_http, status_error
 from deskseek.engines.wire import OLLAMA, OPENAI
 from deskseek.errors import NotFound, UsageError
@@ -85,6 +86,20 @@ def target(flags, model: str | None) -> Target | None:
                   api_key=_api_key(flags, spec))
 
 
+def settings(flags) -> Settings:
+    """What the flags set, and nothing else: an unset value (None) is not sent, so the server's own default
+    applies, which whoever runs the server chose for its model."""
+    from deskseek.engines.launch import read_grammar
+
+    return Settings(
+        temperature=getattr(flags, "temperature", None), top_p=getattr(flags, "top_p", None),
+        top_k=getattr(flags, "top_k", None), min_p=getattr(flags, "min_p", None),
+        repeat_penalty=getattr(flags, "repeat_penalty", None), stop=tuple(getattr(flags, "stop", None) or ()),
+        seed=getattr(flags, "seed", None), max_tokens=getattr(flags, "max_tokens", None),
+        think_budget=getattr(flags, "think_budget", None), grammar=read_grammar(getattr(flags, "grammar_file", None)),
+    )
+
+
 def _named() -> dict[str, named_servers.ServerSpec]:
     return named_servers.load()
 
@@ -102,9 +117,61 @@ def _api_key(flags, spec) -> str | None:
     return os.environ.get(KEY_ENV) or None
 
 
-def probe(target: Target, *, connect_timeout: float | None = None) -> Server:
+@dataclass
+class Listing:
+    """What a server is and which models it serves, before one is chosen."""
+
+    endpoint: Endpoint
+    api: str
+    prefix: str
+    models: list[str]
+    contexts: dict[str, int]  # model -> its context, where the listing says (vLLM's max_model_len)
+    peer: str | None  # the address connected to
+
+
+def listing(target: Target, *, connect_timeout: float | None = None) -> Listing:
     """Ask the server what it is and which models it has; ServerError (one line) when it will not say."""
     endpoint = Endpoint.parse(target.url)
+    get = _getter(target, endpoint, connect_timeout)
+    if endpoint.path.endswith("/v1"):
+        api, prefix = OPENAI, ""
+        status, answer, peer = get("/models")
+    else:
+        status, answer, peer = get("/api/tags")
+        api, prefix = OLLAMA, ""
+        if status != 200 or not isinstance(answer, dict) or not isinstance(answer.get("models"), list):
+            tags_status = status
+            status, answer, peer = get("/v1/models")
+            api, prefix = OPENAI, "/v1"
+            if status != 200:
+                raise ServerError(f"{endpoint.url} is neither Ollama (GET /api/tags answered {tags_status}) nor "
+                                  f"OpenAI-compatible (GET /v1/models answered {status}); check the URL")
+    if status != 200:
+        raise status_error(endpoint, status, answer)
+    models, contexts = _models(api, answer)
+    if models is None:
+        raise ServerError(f"{endpoint.url} answered its model list with something deskseek cannot read")
+    return Listing(endpoint, api, prefix, models, contexts, peer)
+
+
+def probe(target: Target, *, connect_timeout: float | None = None) -> Server:
+    """The server, the model on it this chat uses, and whether that model thinks."""
+    found = listing(target, connect_timeout=connect_timeout)
+    endpoint = found.endpoint
+    server = Server(target, endpoint, found.api, found.prefix, found.models, _choose(target, found.models),
+                    thinks=False)
+    server.n_ctx = found.contexts.get(server.model)
+    if public_plain_http(endpoint, found.peer):
+        server.notices.append(f"{endpoint.url} is reached over plain http outside this network: the conversation "
+                              "crosses it unencrypted (use https, a VPN or an SSH tunnel)")
+    _learn_thinking(server, _getter(target, endpoint, connect_timeout))
+    log.info("server %s: %s API, model %s, thinks %s, ctx %s", endpoint.url, server.api, server.model,
+             server.thinks, server.n_ctx)
+    return server
+
+
+def _getter(target: Target, endpoint: Endpoint, connect_timeout: float | None):
+    """A small request to the server: (status, parsed JSON body, address connected to); 401/403 raise."""
     timeouts = {"connect_timeout": connect_timeout, "read_timeout": connect_timeout} if connect_timeout else {}
 
     def get(path: str, body: dict | None = None) -> tuple[int, object, str | None]:
@@ -114,33 +181,7 @@ def probe(target: Target, *, connect_timeout: float | None = None) -> Server:
             raise status_error(endpoint, status, parsed)
         return status, parsed, request.peer
 
-    if endpoint.path.endswith("/v1"):
-        api, prefix = OPENAI, ""
-        status, listing, peer = get("/models")
-    else:
-        status, listing, peer = get("/api/tags")
-        api, prefix = OLLAMA, ""
-        if status != 200 or not isinstance(listing, dict) or not isinstance(listing.get("models"), list):
-            tags_status = status
-            status, listing, peer = get("/v1/models")
-            api, prefix = OPENAI, "/v1"
-            if status != 200:
-                raise ServerError(f"{endpoint.url} is neither Ollama (GET /api/tags answered {tags_status}) nor "
-                                  f"OpenAI-compatible (GET /v1/models answered {status}); check the URL")
-    if status != 200:
-        raise status_error(endpoint, status, listing)
-    models, contexts = _models(api, listing)
-    if models is None:
-        raise ServerError(f"{endpoint.url} answered its model list with something deskseek cannot read")
-    server = Server(target, endpoint, api, prefix, models, _choose(target, models), thinks=False)
-    server.n_ctx = contexts.get(server.model)
-    if public_plain_http(endpoint, peer):
-        server.notices.append(f"{endpoint.url} is reached over plain http outside this network: the conversation "
-                              "crosses it unencrypted (use https, a VPN or an SSH tunnel)")
-    _learn_thinking(server, get)
-    log.info("server %s: %s API, model %s, thinks %s, ctx %s", endpoint.url, api, server.model, server.thinks,
-             server.n_ctx)
-    return server
+    return get
 
 
 def _models(api: str, listing: object) -> tuple[list[str] | None, dict[str, int]]:
