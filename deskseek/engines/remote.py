@@ -15,6 +15,8 @@ measured here otherwise; the time to the first token is always this client's (En
 
 from __future__ import annotations
 
+import http.client
+import json
 import logging
 import queue
 import threading
@@ -172,8 +174,6 @@ class RemoteGeneration:
         return self._finish(reason)
 
     def _refusal(self, status: int, raw: bytes) -> ServerError:
-        import json
-
         try:
             parsed = json.loads(raw)
         except ValueError:
@@ -185,8 +185,6 @@ class RemoteGeneration:
         return status_error(self.engine.info.endpoint, status, parsed, raw)
 
     def _openai_pieces(self, request: Request) -> Iterator[Piece]:
-        import json
-
         for data in sse_data(request.lines()):
             if data.strip() == "[DONE]":
                 self._ended = True
@@ -227,27 +225,28 @@ class RemoteGeneration:
                         budget_spent = True
                         self._end_thought(reply_id)
                 finish = piece.finish or finish
-        except (OSError, ValueError) as err:  # the socket broke (or was shut down by cancel)
+        except (OSError, http.client.HTTPException) as err:  # the socket broke, or cancel shut it down
             if self._cancel.is_set():
                 return "cancelled"
-            if isinstance(err, TimeoutError):
-                raise ServerError(f"{self.engine.server} sent nothing for {self.engine.read_timeout:g} s "
-                                  "mid-reply; the reply so far is kept") from None
-            raise ServerError(f"the connection to {self.engine.server} broke mid-reply ({err}); "
-                              "the reply so far is kept") from None
-        except Exception as err:
-            import http.client
-
-            if isinstance(err, http.client.HTTPException) and not self._cancel.is_set():
-                raise ServerError(f"the connection to {self.engine.server} broke mid-reply; "
-                                  "the reply so far is kept") from None
-            raise
+            raise self._broken(err) from None
         if self._cancel.is_set():
             return "cancelled"
         if not self._ended and finish is None:
-            raise ServerError(f"{self.engine.server} closed the stream mid-reply (it may have crashed or been "
-                              "restarted); the reply so far is kept")
+            raise self._closed_early()
         return finish or "stop"
+
+    def _broken(self, err: Exception) -> ServerError:
+        where = self.engine.server
+        if isinstance(err, TimeoutError):
+            return ServerError(f"{where} sent nothing for {self.engine.read_timeout:g} s mid-reply; "
+                               "the reply so far is kept")
+        if isinstance(err, http.client.IncompleteRead):  # the body ended before its last chunk
+            return self._closed_early()
+        return ServerError(f"the connection to {where} broke mid-reply ({err}); the reply so far is kept")
+
+    def _closed_early(self) -> ServerError:
+        return ServerError(f"{self.engine.server} closed the stream mid-reply (it may have crashed or been "
+                           "restarted); the reply so far is kept")
 
     def _text(self, deltas) -> bool:
         """Emit the router's deltas; whether this piece was (in part) thought."""
