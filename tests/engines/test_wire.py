@@ -8,8 +8,7 @@ import pytest
 
 from deskseek.engines import wire
 from deskseek.engines.events import Settings
-from deskseek.engines.http_client import ServerError, public_plain_http
-from deskseek.engines.http_client import Endpoint
+from deskseek.engines.http_client import Endpoint, ServerError, public_plain_http
 from deskseek.engines.thought_router import ThoughtRouter
 
 UNSET = Settings(temperature=None, top_p=None, top_k=None, min_p=None, repeat_penalty=None)
