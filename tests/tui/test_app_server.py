@@ -75,3 +75,25 @@ async def test_escape_stops_a_reply_streaming_from_a_slow_server():
             turn = app.query(AssistantTurn).last()
             assert app.session.turns[-1].state == "stopped"
             assert turn.thinking.text.startswith("hm") and server.sent_tokens < 40
+
+
+async def test_settings_left_to_the_server_stay_unsent_and_those_chosen_go():
+    from textual.widgets import Input
+
+    from deskseek.tui.screens.settings import SettingsScreen
+
+    with InferenceServer("vllm") as server:
+        flags = chat_flags("--server", server.url)
+        app = DeskseekApp(catalog.request_for(flags, None), history=History(ephemeral=True), flags=flags)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.session.engine is not None)
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: isinstance(app.screen, SettingsScreen))
+            temperature = app.screen.query_one("#set-temperature", Input)
+            assert temperature.value == "" and temperature.placeholder == "the default"
+            app.screen.query_one("#set-top_p", Input).value = "0.9"
+            app.screen.save()
+            await until(pilot, lambda: app.session.settings.top_p == 0.9)
+            await reply(pilot, app, "6*7?")
+    body = server.chat_requests()[-1]["body"]
+    assert body["top_p"] == 0.9 and "temperature" not in body and "max_tokens" not in body

@@ -42,7 +42,8 @@ class SettingsScreen(ModalScreen[tuple[Settings, str] | None]):
                         value = getattr(self.settings, name)
                         with Vertical(classes="field"):
                             yield Label(label)
-                            yield Input("" if value is None else str(value), id=f"set-{name}")
+                            yield Input("" if value is None else str(value), id=f"set-{name}",
+                                        placeholder="the default" if value is None else "")
             note = "" if self.allow_system else " (this model takes none: it is folded into your first message)"
             yield Static(f"System prompt{note}", markup=False)
             yield TextArea(self.system, id="set-system", soft_wrap=True, show_line_numbers=False)
@@ -68,7 +69,8 @@ class SettingsScreen(ModalScreen[tuple[Settings, str] | None]):
         changes = {}
         for name, label, kind, (low, high) in FIELDS:
             text = self.query_one(f"#set-{name}", Input).value.strip()
-            if not text and name in ("max_tokens", "think_budget"):
+            # empty: no limit; for a value left to the server (None), its default again
+            if not text and (name in ("max_tokens", "think_budget") or getattr(self.settings, name) is None):
                 changes[name] = None
                 continue
             try:
