@@ -29,8 +29,9 @@ def guard(event, args):
         allowed = False
     else:
         return
+    where = args[1] if event == "socket.connect" else args
     with open(marker, "a") as log:
-        log.write(f"{'allowed' if allowed else 'REFUSED'} {event} {args[1] if event == 'socket.connect' else args!r}\\n")
+        log.write(f"{'allowed' if allowed else 'REFUSED'} {event} {where!r}\\n")
     if not allowed:
         raise PermissionError(f"connection to somewhere not named: {event} {args!r}")
 sys.addaudithook(guard)
