@@ -231,3 +231,15 @@ def test_one_reply_at_a_time_and_none_after_close():
         assert list(stream)[-1].finish_reason == "cancelled"
         with pytest.raises(Exception, match="closed"):
             engine.generate(ASK, UNSET)
+
+
+def test_plain_http_off_the_local_network_is_said_once(monkeypatch):
+    """Which addresses count is tested on real addresses in test_wire.py; a test cannot reach a public one,
+    so here the judgement is made to say "public" for the loopback server, and the notice's path is real."""
+    monkeypatch.setattr(remote_target, "public_plain_http", lambda endpoint, peer: peer == "127.0.0.1")
+    with InferenceServer("llama-server") as server, connect(server) as engine:
+        first = engine.generate(ASK, UNSET).wait()
+        second = engine.generate(ASK, UNSET).wait()
+    assert first.notices == [f"{server.url} is reached over plain http outside this network: the conversation "
+                             "crosses it unencrypted (use https, a VPN or an SSH tunnel)"]
+    assert second.notices == []
