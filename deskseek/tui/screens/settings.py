@@ -22,6 +22,7 @@ FIELDS = [  # (attribute, label, type, allowed range)
     ("max_tokens", "Max tokens (empty: no limit)", int, (1, 1_000_000)),
     ("think_budget", "Think budget (empty: none)", int, (1, 1_000_000)),
 ]
+LEFT_TO_SERVER = ("temperature", "top_p")  # None on a server: its own default (engines/remote_target.settings)
 
 
 class SettingsScreen(ModalScreen[tuple[Settings, str] | None]):
@@ -43,7 +44,7 @@ class SettingsScreen(ModalScreen[tuple[Settings, str] | None]):
                         with Vertical(classes="field"):
                             yield Label(label)
                             yield Input("" if value is None else str(value), id=f"set-{name}",
-                                        placeholder="the default" if value is None else "")
+                                        placeholder="the default" if value is None and name in LEFT_TO_SERVER else "")
             note = "" if self.allow_system else " (this model takes none: it is folded into your first message)"
             yield Static(f"System prompt{note}", markup=False)
             yield TextArea(self.system, id="set-system", soft_wrap=True, show_line_numbers=False)
@@ -70,7 +71,8 @@ class SettingsScreen(ModalScreen[tuple[Settings, str] | None]):
         for name, label, kind, (low, high) in FIELDS:
             text = self.query_one(f"#set-{name}", Input).value.strip()
             # empty: no limit; for a value left to the server (None), its default again
-            if not text and (name in ("max_tokens", "think_budget") or getattr(self.settings, name) is None):
+            if not text and (name in ("max_tokens", "think_budget")
+                             or (name in LEFT_TO_SERVER and getattr(self.settings, name) is None)):
                 changes[name] = None
                 continue
             try:
