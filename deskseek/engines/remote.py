@@ -51,7 +51,9 @@ class RemoteEngine:
         self.info = server
         self.server = server.endpoint.url  # the protocol's "where it runs"
         self.model = server.model
-        self.reasoning = server.thinks
+        # A thought may come even from a model not known to think (vLLM's reasoning field, a name that says
+        # nothing): the chat gives each reply a thinking pane unless the server said the model has none.
+        self.reasoning = server.may_think
         self.n_ctx = server.n_ctx
         self.read_timeout = read_timeout
         self._notices = list(server.notices)  # said once, with the first reply

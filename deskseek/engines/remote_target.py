@@ -58,6 +58,7 @@ class Server:
     models: list[str]
     model: str
     thinks: bool  # the model reasons: a stream without an opening <think> starts inside the thought
+    may_think: bool = True  # its replies may carry a thought: False only where the server said it has no tags
     ollama_think: bool = False  # send Ollama `think: true` (the model has the "thinking" capability)
     n_ctx: int | None = None
     notices: list[str] = field(default_factory=list)  # said once, with the first reply
@@ -227,11 +228,12 @@ def _learn_thinking(server: Server, get) -> None:
                 capabilities = shown.get("capabilities") or []
                 server.ollama_think = "thinking" in capabilities
                 server.thinks = server.ollama_think or gguf.is_reasoning_template(str(shown.get("template") or ""))
+                server.may_think = server.thinks
                 return
         elif server.prefix == "/v1":  # llama-server keeps /props beside /v1: the template and the context
             status, props, _ = get("/props")
             if status == 200 and isinstance(props, dict) and isinstance(props.get("chat_template"), str):
-                server.thinks = gguf.is_reasoning_template(props["chat_template"])
+                server.thinks = server.may_think = gguf.is_reasoning_template(props["chat_template"])
                 n_ctx = (props.get("default_generation_settings") or {}).get("n_ctx")
                 server.n_ctx = n_ctx if isinstance(n_ctx, int) and n_ctx > 0 else server.n_ctx
                 return

@@ -243,3 +243,15 @@ def test_plain_http_off_the_local_network_is_said_once(monkeypatch):
     assert first.notices == [f"{server.url} is reached over plain http outside this network: the conversation "
                              "crosses it unencrypted (use https, a VPN or an SSH tunnel)"]
     assert second.notices == []
+
+
+def test_a_model_whose_name_says_nothing_still_shows_a_thought_the_server_splits_out():
+    with InferenceServer("vllm", models=["Qwen3-32B"]) as server, connect(server) as engine:
+        assert engine.reasoning and not engine.info.thinks  # may think; its text is not taken for thought
+        reply = engine.generate(ASK, UNSET).wait()
+    assert (reply.reasoning, reply.content) == ("Let me think: 6*7=42.", "The answer is 42.")
+    with InferenceServer("llama-server-inline", models=["Qwen3-32B"], script=Script(thought=[]), thinking=False) \
+            as server, connect(server) as engine:
+        assert not engine.reasoning  # llama-server's /props: a template with no think tags
+        plain = engine.generate(ASK, UNSET).wait()
+    assert (plain.reasoning, plain.content, plain.thought_closed) == ("", "The answer is 42.", True)

@@ -97,3 +97,13 @@ async def test_settings_left_to_the_server_stay_unsent_and_those_chosen_go():
             await reply(pilot, app, "6*7?")
     body = server.chat_requests()[-1]["body"]
     assert body["top_p"] == 0.9 and "temperature" not in body and "max_tokens" not in body
+
+
+async def test_a_reply_without_a_thought_leaves_no_empty_thought_header():
+    with InferenceServer("vllm", models=["Qwen3-32B"], script=Script(thought=[])) as server:
+        flags = chat_flags("--server", server.url)
+        app = DeskseekApp(catalog.request_for(flags, None), history=History(ephemeral=True), flags=flags)
+        async with app.run_test(size=SIZE) as pilot:
+            turn = await reply(pilot, app, "Hi")
+            assert turn.answer == "The answer is 42."
+            assert turn.thinking is not None and not turn.thinking.display  # the pane was there, in case
