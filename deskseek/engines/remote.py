@@ -35,7 +35,7 @@ from deskseek.engines.events import (
     Stats,
     TokenCount,
 )
-from deskseek.engines.http_client import READ_TIMEOUT_S, Request, ServerError, status_error
+from deskseek.engines.http_client import READ_TIMEOUT_S, Request, ServerError, error_text, status_error
 from deskseek.engines.remote_target import Server
 from deskseek.engines.thought_router import ThoughtRouter
 from deskseek.engines.wire import OLLAMA, Piece, ollama_body, ollama_piece, openai_body, openai_piece, sse_data
@@ -181,9 +181,9 @@ class RemoteGeneration:
         except ValueError:
             parsed = None
         if status == 404:
-            server = self.engine.info
-            return ServerError(f"{server.target.label} has no model {server.model!r} now (404: "
-                               f"{status_error(server.endpoint, status, parsed, raw)})", status)
+            server, said = self.engine.info, error_text(parsed, raw)
+            return ServerError(f"{server.target.label} has no model {server.model!r} now (it answered 404"
+                               f"{': ' + said if said else ''})", status)
         return status_error(self.engine.info.endpoint, status, parsed, raw)
 
     def _openai_pieces(self, request: Request) -> Iterator[Piece]:

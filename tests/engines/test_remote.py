@@ -193,7 +193,8 @@ def test_a_model_removed_since_connecting_is_one_line():
     with InferenceServer("ollama") as server, connect(server) as engine:
         server.models[:] = ["other:1b"]
         reply = engine.generate(ASK, UNSET).wait()
-    assert reply.error.startswith(f"{server.url} has no model 'deepseek-r1:7b' now (404: ")
+    assert reply.error == (f"{server.url} has no model 'deepseek-r1:7b' now (it answered 404: model "
+                           "\"deepseek-r1:7b\" not found, try pulling it first)")
 
 
 def test_a_server_that_goes_silent_times_out_with_one_line():
