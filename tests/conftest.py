@@ -43,7 +43,7 @@ def home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     monkeypatch.setenv("HF_HUB_DOWNLOAD_TIMEOUT", "5")
-    for name in ("HF_TOKEN", "HF_ENDPOINT", "HF_HUB_OFFLINE"):
+    for name in ("HF_TOKEN", "HF_ENDPOINT", "HF_HUB_OFFLINE", "DESKSEEK_SERVER", "DESKSEEK_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     # Other apps' model folders (Ollama, LM Studio, the caches) are never looked in unless a test builds its
     # own and turns the search on (the `apps` fixture in tests/fixtures/app_stores.py).

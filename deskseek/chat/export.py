@@ -34,7 +34,9 @@ def to_json(conversation: Conversation) -> str:
             "finish_reason": m.finish_reason,
             "reasoning_seconds": m.reasoning_seconds,
             "created_at": m.created_at,
+            "server": m.server,
         } for m in conversation.messages],
+        "server": conversation.server,
     }, ensure_ascii=False, indent=2)
 
 
@@ -51,14 +53,16 @@ _STATE_NOTES = {
 def to_markdown(conversation: Conversation) -> str:
     """A transcript a person reads: the thought folded away (GitHub and most viewers render <details>)."""
     facts = [f"- Model: `{conversation.model}`", f"- Started: {conversation.created_at}"]
+    if conversation.server:
+        facts.insert(1, f"- Server: `{conversation.server}`")
     blocks = [f"# {conversation.title or 'Untitled conversation'}", "\n".join(facts)]
     system_prompt = conversation.system_prompt or str(conversation.settings.get("system_prompt") or "")
     if system_prompt.strip() and not any(m.role == "system" for m in conversation.messages):
         blocks += [f"## {_HEADINGS['system']}", system_prompt.strip()]  # every line of it, as the model read it
     for m in conversation.messages:
         heading = _HEADINGS[m.role]
-        if m.role == "assistant" and m.model and m.model != conversation.model:
-            heading += f" ({m.model})"
+        if m.role == "assistant" and m.model and (m.model, m.server) != (conversation.model, conversation.server):
+            heading += f" ({m.model}{f' on {m.server}' if m.server else ''})"
         blocks.append(f"## {heading}")
         if m.reasoning.strip():
             summary = "Thought" if m.reasoning_seconds is None else f"Thought for {m.reasoning_seconds:.1f} s"

@@ -198,13 +198,13 @@ class History:
     # --- conversations ----------------------------------------------------------------------------------
 
     def new_conversation(self, model: str, settings: Mapping | None = None, title: str | None = None, *,
-                         system_prompt: str = "") -> int:
+                         system_prompt: str = "", server: str | None = None) -> int:
         stamp = now()
         with self._write() as db:
             return db.execute(
-                "INSERT INTO conversations (title, model, settings, system_prompt, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (given_title(title), model, json_text(settings), system_prompt, stamp, stamp),
+                "INSERT INTO conversations (title, model, settings, system_prompt, created_at, updated_at, server) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (given_title(title), model, json_text(settings), system_prompt, stamp, stamp, server),
             ).lastrowid
 
     def set_settings(self, conversation_id: int, settings: Mapping, system_prompt: str) -> None:
@@ -230,7 +230,7 @@ class History:
     def conversation(self, conversation_id: int) -> Conversation:
         with self._read() as db:
             row = db.execute(
-                "SELECT id, title, model, settings, created_at, updated_at, system_prompt FROM conversations "
+                "SELECT id, title, model, settings, created_at, updated_at, system_prompt, server FROM conversations "
                 "WHERE id = ?",
                 (conversation_id,),
             ).fetchone()
@@ -240,9 +240,9 @@ class History:
                 f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY position",
                 (conversation_id,),
             ).fetchall()
-        cid, title, model, settings, created_at, updated_at, system_prompt = row
+        cid, title, model, settings, created_at, updated_at, system_prompt, server = row
         return Conversation(cid, title, model, json.loads(settings), created_at, updated_at,
-                            [message_from_row(m) for m in messages], system_prompt)
+                            [message_from_row(m) for m in messages], system_prompt, server)
 
     def rename(self, conversation_id: int, title: str) -> None:
         title = given_title(title)
@@ -330,14 +330,16 @@ class History:
                 self._touch(db, conversation_id)
 
     def start_reply(
-        self, conversation_id: int, model: str, *,
+        self, conversation_id: int, model: str, *, server: str | None = None,
         flush_every_s: float | None = None, clock: Callable[[], float] | None = None,
     ) -> ReplyWriter:
-        """The row exists before the first token arrives, so even a reply killed at once leaves a trace."""
+        """The row exists before the first token arrives, so even a reply killed at once leaves a trace.
+        `server`: the inference server's URL when the model runs on one."""
         with self._write() as db:
             self._touch(db, conversation_id)
             message_id = self._insert(db, conversation_id, "assistant", "", "", "streaming", model)
-            db.execute("UPDATE messages SET owner = ?, heartbeat_at = ? WHERE id = ?", (OWNER, time.time(), message_id))
+            db.execute("UPDATE messages SET owner = ?, heartbeat_at = ?, server = ? WHERE id = ?",
+                       (OWNER, time.time(), server, message_id))
         writer = ReplyWriter(
             self, conversation_id, message_id,
             self.flush_every_s if flush_every_s is None else flush_every_s, clock or self.clock,

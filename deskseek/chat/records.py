@@ -54,6 +54,10 @@ MIGRATIONS: list[tuple[str, ...]] = [
     (  # v4: the conversation's system prompt (its sampling settings are in `settings`, kept up to date since v4)
         "ALTER TABLE conversations ADD COLUMN system_prompt TEXT NOT NULL DEFAULT ''",
     ),
+    (  # v5: the inference server a reply was written on (its URL; NULL: this machine), beside its model
+        "ALTER TABLE conversations ADD COLUMN server TEXT",
+        "ALTER TABLE messages ADD COLUMN server TEXT",
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -83,6 +87,7 @@ class Message:
     reasoning_seconds: float | None
     created_at: str
     updated_at: str
+    server: str | None = None  # the inference server's URL; None: written on this machine
 
 
 @dataclass(frozen=True)
@@ -95,11 +100,12 @@ class Conversation:
     updated_at: str
     messages: list[Message] = field(default_factory=list)
     system_prompt: str = ""
+    server: str | None = None  # where its first reply was asked for; None: this machine
 
 
 MESSAGE_COLUMNS = (
     "id, conversation_id, position, role, content, reasoning, state, model, stats, finish_reason, "
-    "reasoning_seconds, created_at, updated_at"
+    "reasoning_seconds, created_at, updated_at, server"
 )
 
 

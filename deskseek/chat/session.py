@@ -263,7 +263,7 @@ class ChatSession:
                 notices.append("this conversation was deleted elsewhere; it goes on as a new one")
                 self._lost = False
             self.conversation_id = self.history.new_conversation(self.model, settings=self.settings,
-                                                                 system_prompt=self.system)
+                                                                 system_prompt=self.system, server=self.engine.server)
             self._saved = self._current()
             prompt.id = self.history.add_message(self.conversation_id, "user", prompt.content)
         except DeskseekError as err:
@@ -288,7 +288,7 @@ class ChatSession:
         writer = None
         if self.conversation_id is not None:
             try:
-                writer = self.history.start_reply(self.conversation_id, self.model)
+                writer = self.history.start_reply(self.conversation_id, self.model, server=self.engine.server)
             except DeskseekError as err:
                 notices.append(f"{err}; the reply is shown but not saved")
         turn = Turn(writer.message_id if writer else None, "assistant", "", state="streaming")

@@ -29,17 +29,23 @@ def cmd_chat(args) -> int:
         args.hub_offline = "HF_HUB_OFFLINE is set"
     flags.go_offline()
     from deskseek.chat.history import History
+    from deskseek.engines import remote_target
     from deskseek.models import choice, registry, store
     from deskseek.tui import catalog
     from deskseek.tui.app import DeskseekApp
 
-    # No model named and none to default to (nothing installed, or several and none used last): the app asks,
-    # from the intact ones; with none intact, loading the default says what is damaged and what to do.
-    installed = store.installed()
-    intact = any(not item.problems() for item in installed)
-    asks = args.model is None and (not installed or (intact and not choice.has_default()))
-    if asks and not installed:
-        registry.load()  # the first run lists it: a slip in the user's models.toml is one line, not a traceback
+    server = remote_target.target(args, args.model)
+    if server is not None:  # on a server: from here on as `--server URL|NAME -m MODEL`, its models to pick from
+        args.server, args.model = args.server or server.name or server.url, server.model
+        asks = args.model is None and len(remote_target.listing(server).models) > 1
+    else:
+        # No model named and none to default to (nothing installed, or several and none used last): the app
+        # asks, from the intact ones; with none intact, loading the default says what is damaged and what to do.
+        installed = store.installed()
+        intact = any(not item.problems() for item in installed)
+        asks = args.model is None and (not installed or (intact and not choice.has_default()))
+        if asks and not installed:
+            registry.load()  # the first run lists it: a slip in the user's models.toml is one line, not a traceback
     request = None if asks else catalog.request_for(args, args.model)
     history = History(ephemeral=args.ephemeral)
     try:
@@ -50,7 +56,7 @@ def cmd_chat(args) -> int:
                 raise NotFound("there is no saved conversation to resume yet; `deskseek chat` starts one")
         elif args.resume is not None:
             resume = history.conversation(args.resume).id
-        if request is not None:
+        if request is not None and request.server is None:
             choice.remember(request.name)
         app = DeskseekApp(request, history=history, resume=resume, flags=args)
         app.run()
@@ -60,7 +66,7 @@ def cmd_chat(args) -> int:
 
 
 def add_commands(commands) -> None:
-    p = commands.add_parser("chat", help="the chat app (offline)")
+    p = commands.add_parser("chat", help="the chat app (offline, unless --server)")
     p.add_argument("--resume", nargs="?", const="last", type=flags.resume_target, metavar="ID", help="continue a conversation (default: the last)")
     p.add_argument("--ephemeral", action="store_true", help="write nothing to the history")
     p.add_argument("--raw-tex", action="store_true",

@@ -88,6 +88,17 @@ def model_flags(p) -> None:
     engine.add_argument("--n-cpu-moe", type=whole(0, INT32_MAX), metavar="N",
                         help="keep the routed experts of blocks 0..N-1 in RAM (llama.cpp's meaning)")
     memory_flags(engine)
+    server_flags(p)
+
+
+def server_flags(p) -> None:
+    """A model on an inference server instead of this machine (engines/remote_target.py reads these)."""
+    remote = p.add_argument_group("inference server (instead of a model on this machine)")
+    remote.add_argument("--server", metavar="URL|NAME",
+                        help="an OpenAI-compatible or Ollama server, by URL or by its [servers.NAME] in models.toml "
+                             "(also DESKSEEK_SERVER); -m picks its model")
+    remote.add_argument("--api-key", metavar="KEY",
+                        help="bearer token for the server (DESKSEEK_API_KEY keeps it out of the process list)")
 
 
 def context_flags(parser) -> None:

@@ -36,13 +36,18 @@ def _read_prompt(args) -> str:
 
 def cmd_run(args) -> int:
     flags.go_offline()
+    from deskseek.engines import remote_target
+
+    interactive = args.prompt is None and sys.stdin is not None and sys.stdin.isatty() and not args.json
+    prompt = None if interactive else _read_prompt(args)
+    server = remote_target.target(args, args.model)
+    if server is not None:
+        return _run_on_server(server, args, interactive, prompt)
     from deskseek.cli.run_view import LoadingLine
     from deskseek.engines.local import Engine
     from deskseek.llama import cpu
     from deskseek.models import choice
 
-    interactive = args.prompt is None and sys.stdin is not None and sys.stdin.isatty() and not args.json
-    prompt = None if interactive else _read_prompt(args)
     prepared = launch.prepare(args, args.model)
     chosen, plan = prepared.chosen, prepared.plan
     size = sum(part.stat().st_size for part in launch.split_set(chosen.path))
@@ -72,6 +77,22 @@ def cmd_run(args) -> int:
         engine.close()
 
 
+def _run_on_server(target, args, interactive: bool, prompt: str | None) -> int:
+    """The same reply on a model that runs on an inference server (engines/remote.py): nothing is loaded here."""
+    from deskseek.engines import remote, remote_target
+
+    settings = remote_target.settings(args)
+    engine = remote.RemoteEngine(remote_target.probe(target))
+    messages = [{"role": "system", "content": args.system}] if args.system else []
+    try:
+        if interactive:
+            return _converse(engine, engine.model, settings, args)
+        messages.append({"role": "user", "content": prompt})
+        return _answer_once(engine, engine.model, messages, settings, args)
+    finally:
+        engine.close()
+
+
 def _answer_once(engine, name, messages, settings, args) -> int:
     from deskseek.cli.run_view import RunView
 
@@ -80,6 +101,7 @@ def _answer_once(engine, name, messages, settings, args) -> int:
     if args.json:
         print(json.dumps({
             "model": name,
+            "server": engine.server,
             "reasoning": reply.reasoning,
             "content": reply.content,
             "finish_reason": reply.finish_reason,
@@ -110,7 +132,8 @@ def _converse(engine, name, settings, args) -> int:
     history = History(ephemeral=True)
     session = ChatSession(history, settings=settings, system=args.system or "")
     session.attach(engine, name)
-    print(f"deskseek · {name} · offline. Ctrl+C stops a reply, Ctrl+D or /bye quits.")
+    where = f"on {engine.server}" if engine.server else "offline"
+    print(f"deskseek · {name} · {where}. Ctrl+C stops a reply, Ctrl+D or /bye quits.")
     try:
         while True:
             try:
@@ -135,7 +158,7 @@ def _converse(engine, name, settings, args) -> int:
 
 
 def add_commands(commands) -> None:
-    p = commands.add_parser("run", help="answer one prompt and exit (offline)")
+    p = commands.add_parser("run", help="answer one prompt and exit (offline, unless --server)")
     p.add_argument("prompt", nargs="?", help="the prompt; '-' reads standard input; none on a terminal: chat")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
     p.add_argument("--hide-thinking", action="store_true", help="print only the answer")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from deskseek.engines import events as ev
-from deskseek.engines.generation import Generation
+from deskseek.engines.protocol import Stream
 
 DIM, RESET, BOLD = "\x1b[2m", "\x1b[0m", "\x1b[1m"
 
@@ -26,7 +26,7 @@ class RunView:
         self.math = None  # the section's TerminalMath: a formula never runs from the thought into the answer
         self.section = None  # "reasoning" | "answer"
 
-    def follow(self, generation: Generation) -> ev.Reply:
+    def follow(self, generation: Stream) -> ev.Reply:
         while True:
             try:
                 event = generation.get()

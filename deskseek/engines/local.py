@@ -53,7 +53,10 @@ def default_threads() -> int:
 
 
 class Engine:
-    """One loaded model. Not thread-safe for concurrent generations: one Generation at a time."""
+    """One loaded model. Not thread-safe for concurrent generations: one Generation at a time.
+    It is an engines.protocol.Engine, as the remote one is: the faces drive it through that alone."""
+
+    server = None  # the model runs in this process, on this machine
 
     def __init__(
         self,

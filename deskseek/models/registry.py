@@ -140,9 +140,9 @@ def _packaged_text() -> tuple[str, str]:
     return source_tree.read_text(encoding="utf-8"), str(source_tree)
 
 
-def _line_of(text: str, alias: str, key: str | None) -> int:
-    """Best-effort line number of `key` inside the table of `alias` (tomllib keeps no positions)."""
-    header = re.compile(r"^\s*\[\s*models\.(?:\"([^\"]+)\"|([A-Za-z0-9_-]+))")
+def line_of(text: str, alias: str, key: str | None, section: str = "models") -> int:
+    """Best-effort line number of `key` inside the table `[section.alias]` (tomllib keeps no positions)."""
+    header = re.compile(rf"^\s*\[\s*{section}\.(?:\"([^\"]+)\"|([A-Za-z0-9_-]+))")
     current, first_line = None, 0
     for number, line in enumerate(text.splitlines(), start=1):
         match = header.match(line)
@@ -171,9 +171,9 @@ class _Checker:
 
     def _line(self, key: str | None) -> int:
         """The line of the most specific part of a dotted key that can be found (a missing key has none)."""
-        header = _line_of(self.text, self.alias, None)
+        header = line_of(self.text, self.alias, None)
         for part in reversed(key.split(".") if key else []):
-            line = _line_of(self.text, self.alias, part)
+            line = line_of(self.text, self.alias, part)
             if line != header:
                 return line
         return header

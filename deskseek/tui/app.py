@@ -90,10 +90,11 @@ class DeskseekApp(ModelLoading, App):
             from deskseek.tui import catalog
             from deskseek.tui.screens.first_run import FirstRunScreen
 
-            if store.installed():  # several, none used last: which one is the user's to say
+            if store.installed() or catalog.on_server(self.flags):  # several, none chosen: the user's to say
                 from deskseek.tui.screens.model_picker import ModelPicker
 
-                self.push_screen(ModelPicker(catalog.installed_rows(), "", title="Choose a model"), self.use_model)
+                self.push_screen(ModelPicker(catalog.picker_rows(self.flags), "", title="Choose a model"),
+                                 self.use_model)
                 return
             offline = getattr(self.flags, "hub_offline", None) or True  # the user's HF_HUB_OFFLINE, else ask the Hub
             self.push_screen(FirstRunScreen(catalog.first_run_offers(), check_hub=offline), self.use_model)
@@ -220,7 +221,8 @@ class DeskseekApp(ModelLoading, App):
         engine = self.session.engine  # None when this reply was stopped for a model switch
         if reply.stats and engine is not None:
             status = self.query_one(StatusBar)
-            status.context = f"ctx {reply.stats.prompt_tokens + reply.stats.completion_tokens}/{engine.n_ctx}"
+            used = reply.stats.prompt_tokens + reply.stats.completion_tokens
+            status.context = f"ctx {used}/{engine.n_ctx}" if engine.n_ctx else f"ctx {used}"
             status.speed = f"{reply.stats.gen_tok_s:.1f} tok/s · TTFT {reply.stats.ttft_s:.2f} s"
         self.refresh_sidebar()
 
@@ -318,7 +320,7 @@ class DeskseekApp(ModelLoading, App):
         from deskseek.tui import catalog
         from deskseek.tui.screens.model_picker import ModelPicker
 
-        self.push_screen(ModelPicker(catalog.installed_rows(), self.session.model or ""), self.use_model)
+        self.push_screen(ModelPicker(catalog.picker_rows(self.flags), self.session.model or ""), self.use_model)
 
     def action_settings(self) -> None:
         from deskseek.tui.screens.settings import SettingsScreen

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from deskseek.engines import launch
 from deskseek.engines.events import Settings
@@ -17,7 +18,7 @@ class ModelRequest:
     """What to load, decided by the CLI (model choice and placement are core concerns, not the TUI's)."""
 
     name: str
-    path: Path
+    path: Path | None  # None for a model on a server
     reasoning: bool | None
     allow_system: bool
     settings: Settings
@@ -30,6 +31,7 @@ class ModelRequest:
     cpu_patterns: list[str] = field(default_factory=list)
     placement: str = ""
     backend: str = ""
+    server: Any = None  # engines.remote_target.Server: the model runs there, nothing is loaded here
 
 
 def _fit(size: int | None, machine: hardware.Machine) -> str:
@@ -117,8 +119,39 @@ def pinned_settings(flags, request: ModelRequest | None) -> dict:
     return pinned
 
 
+def on_server(flags) -> bool:
+    """The chat runs on an inference server (--server, DESKSEEK_SERVER): its models are the ones to pick."""
+    from deskseek.engines import remote_target
+
+    return remote_target.target(flags, None) is not None
+
+
+def picker_rows(flags) -> list[tuple[str, str]]:
+    """What the model picker offers: the server's models when the chat runs on one, else those installed."""
+    from deskseek.engines import remote_target
+
+    target = remote_target.target(flags, None)
+    if target is None:
+        return installed_rows()
+    return [(name, f"{name:<48} on {target.label}") for name in remote_target.listing(target).models]
+
+
+def server_request(flags, server) -> ModelRequest:
+    """A model on a probed server: nothing to plan or load here; sampling only as the flags set it."""
+    from deskseek.engines import remote_target
+
+    return ModelRequest(name=server.model, path=None, reasoning=server.thinks, allow_system=True,
+                        settings=remote_target.settings(flags), n_ctx=server.n_ctx or 0, server=server,
+                        backend=f"on {server.target.label}")
+
+
 def request_for(flags, model: str | None):
     """A loadable request for `model` with the user's flags (placement, sampling); raises DeskseekError."""
+    from deskseek.engines import remote_target
+
+    target = remote_target.target(flags, model)
+    if target is not None:
+        return server_request(flags, remote_target.probe(target))
     prepared = launch.prepare(flags, model)
     chosen, plan = prepared.chosen, prepared.plan
     return ModelRequest(

@@ -52,6 +52,10 @@ class ModelLoading:
             self.post_message(LoadProgress(name, fraction))
             return keep_going()
 
+        if request.server is not None:  # the model runs on the server: nothing to load here
+            from deskseek.engines.remote import RemoteEngine
+
+            return RemoteEngine(request.server), request
         engine = self.engine_factory(
             request.path, n_ctx=request.n_ctx, n_threads=request.n_threads, n_gpu_layers=request.gpu_layers,
             reasoning=request.reasoning, allow_system=request.allow_system, cpu_patterns=request.cpu_patterns,
@@ -71,7 +75,7 @@ class ModelLoading:
         self.session.use_model_defaults(request.settings)
         status = self.query_one(StatusBar)
         status.model, status.backend, status.placement = message.name, request.backend, request.placement
-        status.context = f"ctx {engine.n_ctx}"
+        status.context = f"ctx {engine.n_ctx}" if engine.n_ctx else ""
         self.loading = False
         if self.pending:
             text, self.pending = self.pending, None
@@ -92,7 +96,7 @@ class ModelLoading:
         if self.flags is not None:  # started from the command line: offer the other installed models
             from deskseek.tui import catalog
 
-            others = [row for row in catalog.installed_rows() if row[0] != message.name]
+            others = [row for row in catalog.picker_rows(self.flags) if row[0] != message.name]
             if others:
                 from deskseek.tui.screens.model_picker import ModelPicker
 

@@ -73,7 +73,7 @@ def test_new_file_is_private_wal_and_current(db_path):
         h.close()
     finally:
         os.umask(old)
-    assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
 
 
 def test_an_existing_file_is_made_private(db_path):
@@ -176,9 +176,53 @@ def test_v1_file_is_upgraded_with_its_data_intact(db_path):
         reply.set_reasoning_seconds(3.5)
         reply.finish("complete")
         assert h.conversation(1).messages[-1].reasoning_seconds == 3.5
-    assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == 4
+    assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert {"reasoning_seconds", "owner", "heartbeat_at"} <= set(columns(db_path, "messages"))
     assert "system_prompt" in columns(db_path, "conversations")
+
+
+def write_v4(path: Path) -> None:
+    """A file as deskseek's schema v4 wrote it: its own four steps, a chat with a finished reply."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = raw(path)
+    for step in history_module.MIGRATIONS[:4]:
+        for statement in step:
+            db.execute(statement)
+    db.executescript("""
+        INSERT INTO conversations (id, title, model, settings, created_at, updated_at, system_prompt)
+            VALUES (1, 'Local chat', 'r1:Q4', '{"temperature": 0.6}', '2026-01-01T00:00:00+00:00',
+                    '2026-01-01T00:01:00+00:00', 'Be brief.');
+        INSERT INTO messages (id, conversation_id, position, role, content, created_at, updated_at)
+            VALUES (1, 1, 0, 'user', '2+2?', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00');
+        INSERT INTO messages (id, conversation_id, position, role, content, reasoning, model, finish_reason,
+                              reasoning_seconds, created_at, updated_at)
+            VALUES (2, 1, 1, 'assistant', '4', 'Two and two.', 'r1:Q4', 'stop', 1.5, '2026-01-01T00:01:00+00:00',
+                    '2026-01-01T00:01:00+00:00');
+        PRAGMA user_version = 4;
+    """)
+    db.close()
+
+
+def test_v4_file_gains_the_server_of_each_reply(db_path):
+    write_v4(db_path)
+    assert "server" not in columns(db_path, "messages")
+    with History(db_path) as h:
+        old = h.conversation(1)
+        assert (old.model, old.server, old.system_prompt) == ("r1:Q4", None, "Be brief.")
+        assert [(m.content, m.server, m.reasoning_seconds) for m in old.messages] == [("2+2?", None, None),
+                                                                                     ("4", None, 1.5)]
+        h.add_message(1, "user", "and 3+3?")
+        reply = h.start_reply(1, "deepseek-r1:70b", server="http://10.0.0.5:11434")
+        reply.add_answer("6")
+        reply.finish("complete")
+        remote = h.new_conversation("deepseek-r1:70b", server="http://10.0.0.5:11434")
+        exported = json.loads(h.export(1, "json"))
+        markdown = h.export(1, "md")
+        assert h.conversation(remote).server == "http://10.0.0.5:11434"
+    assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert exported["server"] is None and [m["server"] for m in exported["messages"]] == [
+        None, None, None, "http://10.0.0.5:11434"]
+    assert "## Assistant (deepseek-r1:70b on http://10.0.0.5:11434)\n\n6" in markdown
 
 
 def test_an_empty_file_gets_the_whole_schema(db_path):
@@ -196,10 +240,10 @@ def test_a_failed_upgrade_leaves_the_file_as_it_was(db_path, monkeypatch):
     monkeypatch.setattr(history_module, "SCHEMA_VERSION", len(broken))
     with pytest.raises(DeskseekError) as caught:
         History(db_path)
-    assert "from schema v1 to v5" in str(caught.value) and "left as it was" in str(caught.value)
+    assert "from schema v1 to v6" in str(caught.value) and "left as it was" in str(caught.value)
     db = raw(db_path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == 1
-    assert "reasoning_seconds" not in columns(db_path, "messages")  # v2's to v4's steps rolled back with v5's
+    assert "reasoning_seconds" not in columns(db_path, "messages")  # v2's to v5's steps rolled back with v6's
     assert db.execute("SELECT name FROM sqlite_master WHERE name = 'extra'").fetchall() == []
     assert db.execute("SELECT state FROM messages WHERE id = 3").fetchone() == ("streaming",)
 
@@ -213,7 +257,7 @@ def test_a_newer_file_is_refused_untouched(db_path):
     with pytest.raises(DeskseekError) as caught:
         History(db_path)
     message = str(caught.value)
-    assert "newer deskseek" in message and "v7" in message and "v4" in message and "\n" not in message
+    assert "newer deskseek" in message and "v7" in message and f"v{SCHEMA_VERSION}" in message and "\n" not in message
     assert hashlib.sha256(db_path.read_bytes()).hexdigest() == before
     assert sorted(p.name for p in db_path.parent.iterdir()) == ["history.sqlite3"]  # no -wal, no -shm
 

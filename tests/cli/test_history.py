@@ -86,17 +86,18 @@ def test_a_cut_off_reply_is_marked_in_the_transcript(capsys, saved):
 def test_export_json_to_stdout_is_the_stable_shape(capsys, saved):
     code, out, _ = history(capsys, "export", str(saved["sky"]), "--format", "json")
     data = json.loads(out)
-    assert code == 0 and list(data) == ["id", "title", "model", "settings", "created_at", "messages"]
+    assert code == 0 and list(data) == ["id", "title", "model", "settings", "created_at", "messages", "server"]
+    assert data["server"] is None  # written on this machine
     assert (data["id"], data["settings"]) == (saved["sky"], {"temperature": 0.6})
     user, assistant = data["messages"]
     assert list(assistant) == ["role", "content", "reasoning", "state", "model", "stats", "finish_reason",
-                               "reasoning_seconds", "created_at"]
+                               "reasoning_seconds", "created_at", "server"]
     assert (user["role"], user["content"], user["state"]) == ("user", "Why is the sky blue?", "complete")
     assert assistant == {
         "role": "assistant", "content": "Rayleigh scattering makes blue light fill the sky.",
         "reasoning": "Light scatters; shorter wavelengths scatter more.", "state": "complete",
         "model": "r1-distill-qwen-7b:Q4_K_M", "stats": {"completion_tokens": 42}, "finish_reason": "stop",
-        "reasoning_seconds": 12.4, "created_at": assistant["created_at"],
+        "reasoning_seconds": 12.4, "created_at": assistant["created_at"], "server": None,
     }
 
 

@@ -58,7 +58,9 @@ def test_run_json_splits_r1_reasoning_from_the_answer_offline(guarded, r1_paths,
     assert not guarded.marker.exists()
     assert done.stderr == ""  # llama.cpp's log went to the log file, not the terminal
     result = json.loads(done.stdout)
-    assert set(result) == {"model", "reasoning", "content", "finish_reason", "thought_closed", "notices", "stats"}
+    assert set(result) == {"model", "server", "reasoning", "content", "finish_reason", "thought_closed", "notices",
+                           "stats"}
+    assert result["server"] is None  # the model ran here
     assert result["reasoning"].startswith("Let me think") and result["content"].startswith("The answer is ")
     assert result["finish_reason"] == "stop" and result["thought_closed"] is True
     assert set(result["stats"]) == {"prompt_tokens", "completion_tokens", "reasoning_tokens", "ttft_s",

@@ -396,6 +396,36 @@ def test_chat_never_touches_the_network(terminal, starter_path, home, tmp_path, 
         assert [m.state for m in history.conversation(summary.id).messages] == ["complete", "complete"]
 
 
+def test_chat_on_a_server_connects_to_it_and_nothing_else(terminal, home, tmp_path, monkeypatch):
+    """`chat --server URL` under an audit hook that records every connect and name lookup and refuses all but
+    the named host and port: a whole session (the server's model, one answered prompt, Ctrl+Q) runs, and
+    every attempt in the record went to the server; the status line names it, the history keeps it."""
+    from tests.cli.test_run_server import GUARDED_TO
+    from tests.fixtures.inference_servers import InferenceServer
+
+    marker = tmp_path / "connections.txt"
+    monkeypatch.setenv("NETWORK_MARKER", str(marker))
+    prompt = "What is 6 times 7?"
+    with InferenceServer("llama-server") as server:
+        term = terminal()
+        term.start(["env", "ALLOWED_HOST=127.0.0.1", f"ALLOWED_PORT={server.port}", sys.executable, "-c", GUARDED_TO,
+                    "chat", "--server", server.url])
+        term.wait_for("the server's model", ready("DeepSeek-R1-Distill-Qwen-7B"))
+        assert f"on {server.url}" in status_bar(term.last_screen)
+        term.send_text(prompt)
+        term.send_key("Enter")
+        term.wait_for("the answer", lambda s: CONTEXT_USED.search(status_bar(s)) and "The answer is 42." in s)
+        term.send_key("C-q")
+        status = term.wait_exit()
+    attempts = marker.read_text().splitlines()
+    assert attempts and all(line.startswith("allowed ") for line in attempts), attempts
+    assert status == 0, f"exit status {status}; its terminal:\n{term.transcript()}"
+    with History(home / "history.sqlite3") as history:
+        (summary,) = history.conversations()
+        stored = history.conversation(summary.id)
+        assert stored.server == server.url and [m.state for m in stored.messages] == ["complete", "complete"]
+
+
 def test_resume_with_nothing_saved_says_so_instead_of_an_empty_chat(terminal, starter_path, home):  # noqa: F811
     """A real terminal (the app would start): `--resume` with no saved conversation is one line and exit 3."""
     term = terminal()

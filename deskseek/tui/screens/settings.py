@@ -23,6 +23,7 @@ FIELDS = [  # (attribute, label, type, allowed range)
     ("max_tokens", "Max tokens (empty: no limit)", int, (1, 1_000_000)),
     ("think_budget", "Think budget (empty: none)", int, (1, 1_000_000)),
 ]
+LEFT_TO_SERVER = ("temperature", "top_p")  # None on a server: its own default (engines/remote_target.settings)
 
 
 class SettingsScreen(ModalScreen[tuple[Settings, str] | None]):
@@ -43,7 +44,8 @@ class SettingsScreen(ModalScreen[tuple[Settings, str] | None]):
                         value = getattr(self.settings, name)
                         with Vertical(classes="field"):
                             yield Label(label)
-                            yield Input("" if value is None else str(value), id=f"set-{name}")
+                            yield Input("" if value is None else str(value), id=f"set-{name}",
+                                        placeholder="the default" if value is None and name in LEFT_TO_SERVER else "")
             # One row (compact): the dialog fits 30 rows. Checked is --think-lang auto (think_lang.py).
             yield Checkbox("Keep the thought in the writing systems of my messages", self.settings.think_lang == "auto",
                            id="set-think_lang", compact=True)
@@ -72,7 +74,9 @@ class SettingsScreen(ModalScreen[tuple[Settings, str] | None]):
         changes = {}
         for name, label, kind, (low, high) in FIELDS:
             text = self.query_one(f"#set-{name}", Input).value.strip()
-            if not text and name in ("max_tokens", "think_budget"):
+            # empty: no limit; for a value left to the server (None), its default again
+            if not text and (name in ("max_tokens", "think_budget")
+                             or (name in LEFT_TO_SERVER and getattr(self.settings, name) is None)):
                 changes[name] = None
                 continue
             try:

@@ -70,6 +70,8 @@ class ThinkingPane(Vertical):
         self.steered = steered
         self.expanded = not collapse
         self.query_one(ThoughtHeader).update(self.label())
+        if not self.text:  # a model that might have thought (one on a server) and did not: no empty header
+            self.display = False
 
     @property
     def seconds(self) -> float:
