@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from deskseek.chat.texmath import BOX_CLOSE, BOX_OPEN, formula
 from deskseek.chat.texmath.layout import cells
-from deskseek.chat.texmath.spans import Math, MathSpans, Text
+from deskseek.chat.texmath.spans import Math, MathSpans, SpanRenderer
 
 BOLD = "\x1b[1m"
 
@@ -22,7 +22,7 @@ def _columns() -> int:
     return shutil.get_terminal_size().columns
 
 
-class TerminalMath:
+class TerminalMath(SpanRenderer):
     """Streams raw text in, terminal text out. `unbold()` ends bold and puts back the section's style
     (the thought is dim, and the code that ends bold ends dim too)."""
 
@@ -31,23 +31,6 @@ class TerminalMath:
         self.unbold = unbold
         self.columns = columns
         self.after_block = False  # a display formula was printed: its line end stands for the one after it
-
-    def feed(self, text: str) -> str:
-        return self._render(self.spans.feed(text))
-
-    def close(self) -> str:
-        return self._render(self.spans.close())
-
-    def _render(self, pieces: list[Text | Math]) -> str:
-        out = []
-        for piece in pieces:
-            if isinstance(piece, Text):
-                out.append(self._after_block(piece.text))
-            elif piece.display:
-                out.append(self._display(piece))
-            else:
-                out.append(self._after_block("") + self._inline(piece))
-        return "".join(out)
 
     def _after_block(self, text: str) -> str:
         if not self.after_block:

@@ -6,6 +6,8 @@ llama.cpp engine and a remote server can stand behind the same screen.
 
 from __future__ import annotations
 
+import queue
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 
@@ -114,3 +116,30 @@ class Reply:
             self.finish_reason, self.thought_closed = event.finish_reason, event.thought_closed
         elif isinstance(event, Error):
             self.error = event.message
+
+
+class EventStream:
+    """What a reader of a reply in flight gets from any engine: the events one by one, ending with Done, and
+    the whole Reply they add up to. The engine's own thread puts them in `_events`."""
+
+    reply: Reply
+    _events: queue.Queue
+
+    def get(self) -> Event:
+        """The next event, blocking. Safe to call again after a KeyboardInterrupt interrupted the wait."""
+        event = self._events.get()
+        self.reply.add(event)
+        return event
+
+    def __iter__(self) -> Iterator[Event]:
+        while True:
+            event = self.get()
+            yield event
+            if isinstance(event, Done):
+                return
+
+    def wait(self) -> Reply:
+        """Consume the rest of the stream and return the whole reply."""
+        for _ in self:
+            pass
+        return self.reply

@@ -10,7 +10,6 @@ import codecs
 import logging
 import queue
 import time
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from deskseek.engines import chat_template, samplers, scripts, think_lang
@@ -19,6 +18,7 @@ from deskseek.engines.events import (
     Done,
     Error,
     Event,
+    EventStream,
     Notice,
     ReasoningDelta,
     Reply,
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("deskseek.engine")
 
 
-class Generation:
+class Generation(EventStream):
     """One reply in flight. Iterate it for events (ending with Done); cancel() stops it promptly."""
 
     def __init__(self, engine: Engine, messages: list[dict], settings: Settings):
@@ -52,25 +52,6 @@ class Generation:
 
     def cancel(self) -> None:
         self.engine._cancel.set()
-
-    def get(self) -> Event:
-        """The next event, blocking. Safe to call again after a KeyboardInterrupt interrupted the wait."""
-        event = self._events.get()
-        self.reply.add(event)
-        return event
-
-    def __iter__(self) -> Iterator[Event]:
-        while True:
-            event = self.get()
-            yield event
-            if isinstance(event, Done):
-                return
-
-    def wait(self) -> Reply:
-        """Consume the rest of the stream and return the whole reply."""
-        for _ in self:
-            pass
-        return self.reply
 
     def _emit(self, event: Event) -> None:
         if isinstance(event, Done):

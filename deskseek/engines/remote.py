@@ -27,7 +27,7 @@ from deskseek.engines.events import (
     AnswerDelta,
     Done,
     Error,
-    Event,
+    EventStream,
     Notice,
     ReasoningDelta,
     Reply,
@@ -85,7 +85,7 @@ class RemoteEngine:
         self.close()
 
 
-class RemoteGeneration:
+class RemoteGeneration(EventStream):
     """One reply from the server; an engines.protocol.Stream."""
 
     def __init__(self, engine: RemoteEngine, messages: list[dict], settings: Settings, notices: list[str]):
@@ -106,23 +106,6 @@ class RemoteGeneration:
         request = self._request
         if request is not None:
             request.abort()
-
-    def get(self) -> Event:
-        event = self._events.get()
-        self.reply.add(event)
-        return event
-
-    def __iter__(self) -> Iterator[Event]:
-        while True:
-            event = self.get()
-            yield event
-            if isinstance(event, Done):
-                return
-
-    def wait(self) -> Reply:
-        for _ in self:
-            pass
-        return self.reply
 
     # -- on the reply's thread --
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from deskseek.chat.texmath import BOX_CLOSE, BOX_OPEN
-from deskseek.chat.texmath.spans import Math, MathSpans, Text
+from deskseek.chat.texmath.spans import Math, MathSpans, SpanRenderer
 
 MATH_INFO = "deskseek-math"
 _PUNCTUATION = re.compile(r"([!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])")
@@ -61,7 +61,7 @@ def container(before: str) -> tuple[str, bool]:
     return quote, not rest.strip()
 
 
-class MathMarkdown:
+class MathMarkdown(SpanRenderer):
     """Streams raw Markdown in, readable Markdown out: `feed(text)` gives what is decided, `close()` the rest."""
 
     def __init__(self, *, raw_tex: bool = False) -> None:
@@ -73,23 +73,6 @@ class MathMarkdown:
     def held(self) -> int:
         """Characters fed that wait for a formula to close."""
         return self.spans.held
-
-    def feed(self, text: str) -> str:
-        return self._render(self.spans.feed(text))
-
-    def close(self) -> str:
-        return self._render(self.spans.close())
-
-    def _render(self, pieces: list[Text | Math]) -> str:
-        out = []
-        for piece in pieces:
-            if isinstance(piece, Text):
-                out.append(self._after_block(piece.text))
-            elif piece.display:
-                out.append(self._display(piece))
-            else:
-                out.append(self._after_block("") + self._inline(piece))
-        return "".join(out)
 
     def _after_block(self, text: str) -> str:
         """The text that follows a display block: its line end was the block's own; more text on the same

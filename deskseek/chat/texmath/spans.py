@@ -248,3 +248,39 @@ class MathSpans:
                 self.fence = None
         elif not line.strip():
             self.code = 0  # a paragraph ends: an unclosed code span was only a backtick
+
+
+class SpanRenderer:
+    """A face's streaming converter: raw text in, the face's text out, formulas rendered as they close.
+
+    The faces (the chat's Markdown, `run`'s terminal) differ only in how a piece looks: `_after_block`
+    (text, told whether a display block just ended its line), `_display` and `_inline` (a formula).
+    """
+
+    spans: MathSpans
+
+    def feed(self, text: str) -> str:
+        return self._render(self.spans.feed(text))
+
+    def close(self) -> str:
+        return self._render(self.spans.close())
+
+    def _render(self, pieces: list[Text | Math]) -> str:
+        out = []
+        for piece in pieces:
+            if isinstance(piece, Text):
+                out.append(self._after_block(piece.text))
+            elif piece.display:
+                out.append(self._display(piece))
+            else:
+                out.append(self._after_block("") + self._inline(piece))
+        return "".join(out)
+
+    def _after_block(self, text: str) -> str:
+        raise NotImplementedError
+
+    def _display(self, piece: Math) -> str:
+        raise NotImplementedError
+
+    def _inline(self, piece: Math) -> str:
+        raise NotImplementedError
