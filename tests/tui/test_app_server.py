@@ -28,7 +28,7 @@ async def test_a_reply_from_the_server_folds_its_thought_and_the_status_line_nam
             assert turn.answer == "The answer is 42." and not turn.thinking.expanded
             assert status.model == "DeepSeek-R1-Distill-Qwen-7B" and status.backend == f"on {server.url}"
             assert status.context == "ctx 21/8192" and "tok/s" in status.speed  # the server's counts: 8 + 13
-            assert " · ".join([status.model, status.backend]) in status.render()
+            assert " · ".join([status.model, status.backend]) in str(status.render())
     (summary,) = history.conversations()
     stored = history.conversation(summary.id)
     history.close()
