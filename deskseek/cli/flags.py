@@ -88,6 +88,18 @@ def model_flags(p) -> None:
     engine.add_argument("--n-cpu-moe", type=whole(0, INT32_MAX), metavar="N",
                         help="keep the routed experts of blocks 0..N-1 in RAM (llama.cpp's meaning)")
     memory_flags(engine)
+    speculation_flags(p)
+
+
+def speculation_flags(p) -> None:
+    """Speculative decoding (engines/speculative.py): same text, sooner."""
+    group = p.add_argument_group("speculative decoding (the same text, sooner)")
+    group.add_argument("--speculate", choices=("auto", "off"), type=str.lower,
+                       help="auto (default): draft tokens from the conversation (and --draft) and let the model check "
+                            "them in one batch, where that is measured to pay; off: one token at a time")
+    group.add_argument("--draft", "-md", "--model-draft", dest="draft", metavar="MODEL",
+                       help="a smaller model with the same vocabulary that drafts for this one (installed name, alias "
+                            "or .gguf path; default: the model's `draft` in models.toml, where installed)")
 
 
 def context_flags(parser) -> None:

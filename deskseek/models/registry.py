@@ -102,6 +102,7 @@ class ModelSpec:
     quants: dict[str, Quant] = field(default_factory=dict)
     scores: Scores | None = None
     shape: Shape | None = None
+    draft: str | None = None  # the alias of a smaller model of its vocabulary that drafts for it, where installed
 
     @property
     def moe(self) -> bool:
@@ -313,6 +314,7 @@ def _parse_model(text: str, origin: str, alias: str, table) -> ModelSpec:
         quants=quants,
         scores=_parse_scores(check, table),
         shape=_parse_shape(check, table),
+        draft=check.get(table, "draft", str, default=None),
     )
 
 

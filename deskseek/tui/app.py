@@ -219,7 +219,9 @@ class DeskseekApp(ModelLoading, App):
         if reply.stats and engine is not None:
             status = self.query_one(StatusBar)
             status.context = f"ctx {reply.stats.prompt_tokens + reply.stats.completion_tokens}/{engine.n_ctx}"
-            status.speed = f"{reply.stats.gen_tok_s:.1f} tok/s · TTFT {reply.stats.ttft_s:.2f} s"
+            drafts = reply.stats.drafts_taken()
+            status.speed = (f"{reply.stats.gen_tok_s:.1f} tok/s · TTFT {reply.stats.ttft_s:.2f} s"
+                            + (f" · {drafts}" if drafts else ""))
         self.refresh_sidebar()
 
     # -- showing a stored conversation --
