@@ -93,6 +93,7 @@ class DraftModel:
         self.share = max(_size(engine.path) / max(_size(target.path), 1), 0.01)
         self.agreed = 0  # how many leading tokens of the target's context this one's KV cache is known to hold
         self.broken = False
+        self.seconds = 0.0  # what the last draft cost, as it would drafting every round (see draft())
 
     def start(self) -> None:
         """A new reply: its context is compared from the start (the last reply's may share a prefix)."""
@@ -107,8 +108,14 @@ class DraftModel:
         llama = engine._llama
         k = min(k, engine.n_ctx - len(seq))
         try:
+            started = time.perf_counter()
+            behind = len(seq) - len(engine._cached)
             if k <= 0 or not self._sync(seq):
                 return []
+            # Drafting every round, this model decodes one or two tokens to catch up; after rounds without it,
+            # many more, at once: that time is counted as two tokens' worth, for it is not what drafting costs.
+            synced = time.perf_counter()
+            self.seconds = (synced - started) * min(1.0, 2 / max(behind, 1))
             out = []
             for i in range(k):
                 token = llama.llama_sampler_sample(self._greedy, engine._ctx, -1)
@@ -117,6 +124,7 @@ class DraftModel:
                 out.append(token)
                 if i == k - 1 or llama.llama_vocab_is_eog(engine._vocab, token) or engine._decode_one(token) != 0:
                     break
+            self.seconds += time.perf_counter() - synced
             return out
         except Exception:  # a draft model that fails must not fail the reply: it just stops drafting
             log.exception("the draft model %s failed; drafting without it", self.name)

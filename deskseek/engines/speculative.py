@@ -154,10 +154,9 @@ class Speculator:
         return [], None
 
     def _from_model(self, k: int) -> list[int]:
-        started = time.perf_counter()
         draft = self.model.draft(self.lookup.seq, k)
         if draft:
-            self.costs.timed_draft(len(draft), time.perf_counter() - started)
+            self.costs.timed_draft(len(draft), self.model.seconds)
         return draft
 
     def _score_shadow(self, token: int) -> None:

@@ -90,7 +90,7 @@ def assert_same(found):
         assert 0 <= reply.stats.accepted <= reply.stats.drafted
 
 
-@pytest.mark.parametrize("prompt", [COPY, FREE])
+@pytest.mark.parametrize("prompt", [COPY, FREE], ids=["copy", "free"])
 def test_greedy_text_is_the_same_drafted_or_not(starter, prompt):
     found = replies(starter, prompt, temperature=0, max_tokens=120)
     assert_same(found)
@@ -132,7 +132,7 @@ def test_the_think_budget_closes_the_thought_inside_an_accepted_draft(r1):
     """`</think>` goes right after the budget's last token even where that token came from a draft with more
     draft tokens behind it: those are dropped unchecked, and the rest is the same as without drafts."""
     dropped = 0
-    for budget in range(6, 30, 3):
+    for budget in range(6, 30, 4):
         settings = dict(temperature=0, max_tokens=60, think_budget=budget, ignore_eos=True)
         found = replies(r1, COPY, modes=("off",), **settings)
         forced, generation = ask(r1, COPY, speculate="always", **settings)
@@ -243,7 +243,7 @@ def drafted(starter_path):  # noqa: F811
         yield engine
 
 
-@pytest.mark.parametrize("prompt", [COPY, FREE])
+@pytest.mark.parametrize("prompt", [COPY, FREE], ids=["copy", "free"])
 def test_a_draft_model_gives_the_same_text(drafted, prompt):
     found = replies(drafted, prompt, temperature=0, max_tokens=80)
     assert_same(found)
