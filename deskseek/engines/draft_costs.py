@@ -25,6 +25,7 @@ MARGIN = 1.05  # a draft must promise this much over plain decoding: the estimat
 PRIOR_SLOPE = 0.2  # until a second batch size is measured: each extra token of a batch costs this share of one
 EMA = 0.3  # weight of a new time measurement
 OUTLIER = 3.0  # a time measured over this many times its average counts as only this many
+PROBE_RATE = 0.9  # the acceptance a draft model is assumed to reach when deciding whether to measure it again
 DECAY = 0.9  # each acceptance observation weighs this much less for every newer one (about 10 remembered)
 
 
@@ -107,7 +108,12 @@ class Costs:
         found = self.acceptance.get(source)
         return found.rate if found else Acceptance().rate
 
-    def length(self, source, longest: int, *, draft_share: float = 0.0) -> tuple[int, float]:
+    def could_pay(self, source, longest: int, *, draft_share: float) -> bool:
+        """Whether drafts from `source` would pay if nearly all were taken (PROBE_RATE): worth measuring again."""
+        return self.length(source, longest, draft_share=draft_share, rate=PROBE_RATE)[0] > 0
+
+    def length(self, source, longest: int, *, draft_share: float = 0.0,
+               rate: float | None = None) -> tuple[int, float]:
         """How long a draft from `source` should be (0: none), and the speed-up expected of it.
         `draft_share`: for a draft model, its guess of a drafted token's cost as a share of a one-token decode of
         the target (its size over the target's), used until its own time is measured."""
@@ -116,7 +122,7 @@ class Costs:
         per_token = 0.0
         if draft_share:
             per_token = self.draft_token if self.draft_token is not None else self.single * draft_share
-        return best_length(self.rate(source), self.single, self.batches, per_token, longest)
+        return best_length(self.rate(source) if rate is None else rate, self.single, self.batches, per_token, longest)
 
 
 def _average(old: float | None, new: float) -> float:

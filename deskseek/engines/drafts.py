@@ -17,6 +17,8 @@ import logging
 import time
 from pathlib import Path
 
+from deskseek.llama import threadpool
+
 log = logging.getLogger("deskseek.engine")
 
 N_MAX = 4  # the longest n-gram matched: longer ones rarely match where shorter ones would not mislead
@@ -93,7 +95,7 @@ class DraftModel:
         self.share = max(_size(engine.path) / max(_size(target.path), 1), 0.01)
         self.agreed = 0  # how many leading tokens of the target's context this one's KV cache is known to hold
         self.broken = False
-        self.seconds = 0.0  # what the last draft cost, as it would drafting every round (see draft())
+        self.per_token: float | None = None  # what the last draft cost a token (a decode and a greedy pick)
 
     def start(self) -> None:
         """A new reply: its context is compared from the start (the last reply's may share a prefix)."""
@@ -112,10 +114,11 @@ class DraftModel:
             behind = len(seq) - len(engine._cached)
             if k <= 0 or not self._sync(seq):
                 return []
-            # Drafting every round, this model decodes one or two tokens to catch up; after rounds without it,
-            # many more, at once: that time is counted as two tokens' worth, for it is not what drafting costs.
-            synced = time.perf_counter()
-            self.seconds = (synced - started) * min(1.0, 2 / max(behind, 1))
+            # Drafting k tokens costs k decodes: the catch-up (the token the target just wrote, and the last draft
+            # token where it was taken) and k-1 in the loop. The catch-up after rounds without drafts is longer,
+            # and is not what drafting costs: it is timed only when it is the usual one or two tokens.
+            step = time.perf_counter()
+            times = [step - started] if behind <= 2 else []
             out = []
             for i in range(k):
                 token = llama.llama_sampler_sample(self._greedy, engine._ctx, -1)
@@ -124,7 +127,10 @@ class DraftModel:
                 out.append(token)
                 if i == k - 1 or llama.llama_vocab_is_eog(engine._vocab, token) or engine._decode_one(token) != 0:
                     break
-            self.seconds += time.perf_counter() - synced
+                now = time.perf_counter()
+                times.append(now - step)
+                step = now
+            self.per_token = sum(times) / len(times) if times else None
             return out
         except Exception:  # a draft model that fails must not fail the reply: it just stops drafting
             log.exception("the draft model %s failed; drafting without it", self.name)
@@ -178,5 +184,11 @@ def attach(target, path, *, gpu_layers: int, engine_class) -> tuple[DraftModel |
         return None, (f"{name} cannot draft for {target.path.name}: {problem}, so its tokens would mean other "
                       "text; running without it")
     engine._cancel = target._cancel  # cancelling the reply also stops the draft model's prompt processing
+    if engine._pool is not None and target._pool is not None:
+        # The two models take turns on one thread: one pool of workers, rather than a second one that spins
+        # for a while after each draft, on the cores the target is computing on.
+        threadpool.detach(engine._ctx)
+        engine._pool.free()
+        engine._pool = threadpool.share(engine._ctx, target._pool)
     log.info("draft model %s loaded in %.1f s", name, time.perf_counter() - started)
     return DraftModel(engine, target), None

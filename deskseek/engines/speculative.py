@@ -140,7 +140,10 @@ class Speculator:
         if self.model is not None and not self.model.broken:
             k_model, gain_model = self.costs.length("model", longest, draft_share=self.model.share)
             self.model_idle = 0 if k_model else self.model_idle + 1
-            if self.model_idle >= PROBE_EVERY and not k_lookup:  # a short trial, to measure it again
+            if (self.model_idle >= PROBE_EVERY and not k_lookup
+                    and self.costs.could_pay("model", longest, draft_share=self.model.share)):
+                # Its acceptance was last measured long ago: a short trial measures it again. Not for a draft
+                # model that could not pay even if every draft were taken (one as slow as the target).
                 self.model_idle, k_model, gain_model = 0, min(2, longest), 1.0 + 1e-9
         if k_model and gain_model > gain_lookup:
             if proposal and not self.shadow:
@@ -155,8 +158,8 @@ class Speculator:
 
     def _from_model(self, k: int) -> list[int]:
         draft = self.model.draft(self.lookup.seq, k)
-        if draft:
-            self.costs.timed_draft(len(draft), self.model.seconds)
+        if draft and self.model.per_token is not None:
+            self.costs.timed_draft(1, self.model.per_token)
         return draft
 
     def _score_shadow(self, token: int) -> None:

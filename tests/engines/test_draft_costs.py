@@ -103,3 +103,11 @@ def test_one_long_wait_for_a_core_does_not_stop_drafting():
     costs.timed_single(0.01)
     costs.timed_single(5.0)
     assert costs.single < 0.02
+
+
+def test_a_draft_model_as_slow_as_the_target_is_never_tried_again():
+    costs = Costs(single=0.01, batches={n: 0.01 * (1 + 0.05 * (n - 1)) for n in range(2, 18)})
+    assert costs.could_pay("model", 16, draft_share=0.2)  # a small one: worth measuring
+    assert not costs.could_pay("model", 16, draft_share=1.0)  # the target's own size: never, however well it drafts
+    costs.timed_draft(1, 0.002)
+    assert costs.could_pay("model", 16, draft_share=1.0)  # measured fast after all
