@@ -68,8 +68,9 @@ def requantized(source: Path, dst: Path, ftype: int = 7) -> Path:
 
 
 def run_rounds(engines: dict[str, object], modes: dict[str, tuple[str, str]], prompt: str, ignore_eos: bool,
-               tokens: int, rounds: int):
-    """modes: name -> (engine name, speculate). tok/s and (drafted, accepted) per mode per round; the texts."""
+               tokens: int, rounds: int, temperature: float = 0.0):
+    """modes: name -> (engine name, speculate). tok/s and (drafted, accepted) per mode per round; the texts.
+    With a temperature, sampling is seeded: the text is still the same in every mode."""
     from deskseek.engines.events import Settings
 
     rates = {name: [] for name in modes}
@@ -83,7 +84,8 @@ def run_rounds(engines: dict[str, object], modes: dict[str, tuple[str, str]], pr
         shift = r % len(names)
         for name in names[shift:] + names[:shift]:
             engine_name, speculate = modes[name]
-            settings = Settings(temperature=0, max_tokens=tokens, ignore_eos=ignore_eos, speculate=speculate)
+            settings = Settings(temperature=temperature, seed=7, max_tokens=tokens, ignore_eos=ignore_eos,
+                                speculate=speculate)
             reply = engines[engine_name].generate(messages, settings).wait()
             assert reply.error is None, reply.error
             if texts.setdefault(engine_name, reply.content) != reply.content:

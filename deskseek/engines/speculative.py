@@ -100,6 +100,7 @@ class Speculator:
         started = time.perf_counter()
         status = engine._decode_one(token)
         if status == 0:
+            self._finish()
             self.costs.timed_single(time.perf_counter() - started)
         self.index = -1
         return status
@@ -162,6 +163,11 @@ class Speculator:
             self.costs.timed_draft(1, self.model.per_token)
         return draft
 
+    def _finish(self) -> None:
+        """Wait for the decode to be done before reading the clock: on a GPU llama_decode returns once the work
+        is queued, and the wait would otherwise fall on the sampler, outside every measurement."""
+        self.engine._llama.llama_synchronize(self.engine._ctx)
+
     def _score_shadow(self, token: int) -> None:
         if self.shadow:
             hit = token == self.shadow[0]
@@ -176,6 +182,7 @@ class Speculator:
         if status != 0:
             engine._forget_from(len(engine._cached))  # whatever part of it went in
             return False
+        self._finish()
         self.costs.timed_batch(len(draft) + 1, time.perf_counter() - started)
         engine._cached.append(token)
         self.pending, self.source, self.index = list(draft), source, 0
