@@ -51,6 +51,39 @@ PROMPTS = {
 }
 
 
+QUESTIONS = [
+    "What is the capital of France?", "Explain photosynthesis in two sentences.", "Write a haiku about rain.",
+    "List three uses of a paperclip.", "How do I reverse a list in Python?", "What causes the seasons on Earth?",
+    "Give me a recipe for pancakes.", "Why is the sky blue?", "Translate 'good morning' into Spanish.",
+    "What is 17 times 23?", "Describe a cat to someone who has never seen one.", "Summarize the plot of Hamlet.",
+    "What is a prime number?", "Write a limerick about a programmer.", "How does a bicycle stay upright?",
+    "Name the planets of the solar system.", "What is the difference between weather and climate?",
+    "Suggest a name for a coffee shop.", "How do vaccines work?", "Write a short thank-you note to a teacher.",
+    "What is recursion?", "Explain what a database index is.", "Why do leaves change colour in autumn?",
+    "Tell me a fun fact about octopuses.",
+]
+
+
+def exactness(engine, tokens: int, speculate: str = "always") -> tuple[int, list[int]]:
+    """Greedy replies to QUESTIONS with `speculate` against `off`: how many are identical, and for the others the
+    token where they part. A checked draft's logits come from a batch, and llama.cpp computes a batch with other
+    kernels than one token (tinyBLAS against ggml's dot products on a CPU), so a near-tie can flip."""
+    from deskseek.engines.events import Settings
+
+    same, parted = 0, []
+    for question in QUESTIONS:
+        messages = [{"role": "user", "content": question}]
+        texts = [engine.generate(messages, Settings(temperature=0, max_tokens=tokens, speculate=mode)).wait().content
+                 for mode in ("off", speculate)]
+        if texts[0] == texts[1]:
+            same += 1
+            continue
+        plain, drafted = (engine.tokenize(text, add_bos=False) for text in texts)
+        parted.append(next((i for i, (a, b) in enumerate(zip(plain, drafted)) if a != b), min(len(plain),
+                                                                                              len(drafted))))
+    return same, parted
+
+
 def requantized(source: Path, dst: Path, ftype: int = 7) -> Path:
     """`source` requantized by llama.cpp (ftype 7: Q8_0), once per machine."""
     if dst.exists():
@@ -114,6 +147,8 @@ def main() -> int:
     parser.add_argument("--tokens", type=int, default=160)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--skip-pairs", action="store_true", help="only the starter with and without lookup drafts")
+    parser.add_argument("--exactness", action="store_true",
+                        help="only: greedy replies to 24 questions with every draft checked, against plain decoding")
     args = parser.parse_args()
 
     from deskseek.engines.local import Engine
@@ -125,6 +160,13 @@ def main() -> int:
     starter = gguf_writers.starter_gguf(cache)
     print(f"{starter.name}, {args.threads} threads, up to {args.tokens} tokens x {args.rounds} rounds, "
           f"greedy; {time.strftime('%Y-%m-%d %H:%M')}")
+    if args.exactness:
+        for flash_attn in ("auto", "off"):
+            with Engine(starter, n_ctx=2048, n_threads=args.threads, flash_attn=flash_attn) as engine:
+                same, parted = exactness(engine, args.tokens)
+            print(f"flash attention {flash_attn}: {same} of {len(QUESTIONS)} greedy replies identical with every "
+                  f"draft checked; the others part at tokens {sorted(parted)}")
+        return 0
     with Engine(starter, n_ctx=2048, n_threads=args.threads) as plain:
         engines = {"starter": plain}
         modes = {"off": ("starter", "off"), "auto": ("starter", "auto")}

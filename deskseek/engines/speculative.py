@@ -10,7 +10,10 @@ written instead, the draft's rest is removed from the KV cache, and it is decode
 
 So every token is drawn from the target's own distribution given exactly the tokens before it, by the same
 sampler chain, in the same order, one draw per written token: greedy text is the same token for token, and with
-a fixed seed sampled text is too (tests/engines/test_speculative.py checks both). The grammar, the repeat
+a fixed seed sampled text is too (tests/engines/test_speculative.py checks both), wherever llama.cpp computes a
+batch's logits to the bit as it computes one token's (the CPU with flash attention, also tested). Where it uses
+other kernels for batches (`-fa off`, CUDA), the last bits differ and a near-tie can go the other way, as between
+`-fa on` and `off`. The grammar, the repeat
 penalty and the thought guard see only the tokens really written, since only those are sampled. Every rule of
 the loop (stop texts, end of generation, the token limit, the think budget, the guard, cancel) still runs after
 each token; wherever the loop stops or writes something itself (a closing `</think>`), `settle` first drops the
