@@ -18,6 +18,7 @@ Lookup drafts are scored even when they are not used (speculative.py's shadow): 
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 K_MAX = 16  # the longest draft: past this, acceptance rarely holds and the batch stops being cheap
@@ -26,6 +27,7 @@ PRIOR_SLOPE = 0.2  # until a second batch size is measured: each extra token of 
 EMA = 0.3  # weight of a new time measurement
 OUTLIER = 3.0  # a time measured over this many times its average counts as only this many
 PROBE_RATE = 0.9  # the acceptance a draft model is assumed to reach when deciding whether to measure it again
+SINGLE_WINDOW = 16  # one-token decodes remembered: the quickest of them is the estimate
 DECAY = 0.9  # each acceptance observation weighs this much less for every newer one (about 10 remembered)
 
 
@@ -87,13 +89,19 @@ def best_length(rate: float, single: float, measured: dict[int, float], draft_se
 class Costs:
     """One engine's measurements, kept across its replies (the machine and the model stay the same)."""
 
-    single: float | None = None  # seconds of a one-token decode
+    single: float | None = None  # seconds of a one-token decode: the quickest of the last SINGLE_WINDOW
+    singles: deque = field(default_factory=lambda: deque(maxlen=SINGLE_WINDOW))
     batches: dict[int, float] = field(default_factory=dict)  # seconds by batch size
     draft_token: float | None = None  # seconds the draft model takes per drafted token
     acceptance: dict[object, Acceptance] = field(default_factory=dict)  # by draft source
 
     def timed_single(self, seconds: float) -> None:
-        self.single = _average(self.single, seconds)
+        """A decode is only ever slowed (a core taken away for a while), never sped up, so the quickest recent one
+        is its cost. Batches keep moving averages, slowed as often: any error falls on the side of not drafting,
+        which costs nothing. (An average here once took in a first decode that waited 3 s; every batch then looked
+        cheap, and drafts, never letting a plain decode be timed again, made a reply 16% slower.)"""
+        self.singles.append(seconds)
+        self.single = min(self.singles)
 
     def timed_batch(self, size: int, seconds: float) -> None:
         self.batches[size] = _average(self.batches.get(size), seconds)
@@ -119,10 +127,17 @@ class Costs:
         the target (its size over the target's), used until its own time is measured."""
         if self.single is None or longest <= 0:
             return 0, 1.0  # nothing measured yet: the first tokens are decoded plainly, and timed
+        single = self.plain_seconds()
         per_token = 0.0
         if draft_share:
-            per_token = self.draft_token if self.draft_token is not None else self.single * draft_share
-        return best_length(self.rate(source) if rate is None else rate, self.single, self.batches, per_token, longest)
+            per_token = self.draft_token if self.draft_token is not None else single * draft_share
+        return best_length(self.rate(source) if rate is None else rate, single, self.batches, per_token, longest)
+
+    def plain_seconds(self) -> float:
+        """A one-token decode's seconds, never more than any batch's: a batch of more tokens cannot cost less.
+        An inflated `single` is the one mistake that makes drafting look cheaper than it is (a first decode that
+        waited seconds for a core was measured once, then drafting never let a plain decode correct it)."""
+        return min(self.single, *self.batches.values()) if self.batches else self.single
 
 
 def _average(old: float | None, new: float) -> float:

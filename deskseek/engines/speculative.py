@@ -33,6 +33,7 @@ MODES = ("auto", "off", "always")
 FORCED_LENGTH = 6  # the draft length with `always`
 BATCH = max(draft_costs.K_MAX, FORCED_LENGTH) + 1  # the most tokens one check decodes: the token and its draft
 PROBE_EVERY = 64  # tokens between trial drafts of a draft model the rule has stopped using (its acceptance ages)
+RETIME_EVERY = 32  # with `auto`, at least one token in this many is decoded alone: plain decoding's time ages too
 
 
 class VerifyBatch:
@@ -78,6 +79,7 @@ class Speculator:
         self.shadow: list[int] = []  # a lookup draft not made, scored against what is written: acceptance for free
         self.shadow_n = 0
         self.model_idle = PROBE_EVERY  # the first chance tries the draft model
+        self.since_plain = 0  # tokens written since the last one decoded alone (and timed)
 
     def commit(self, token: int, room: int) -> int:
         """`token` was sampled at `index` and written: make it part of the context. `room`: how many more tokens
@@ -90,16 +92,19 @@ class Speculator:
             hit = token == self.pending[0]
             self.costs.saw(self.source, hit)
             if hit:  # decoded with the batch already: its logits are the next position's
+                self.since_plain += 1
                 self.pending.pop(0)
                 engine._cached.append(token)
                 self.index += 1
                 self.accepted += 1
                 return 0
             self._drop()
-        if self.lookup is not None:
+        if self.lookup is not None and (self.since_plain < RETIME_EVERY or self.mode == "always"):
             draft, source = self._draft(token, room)
             if draft and self._verify(token, draft, source):
+                self.since_plain += 1
                 return 0
+        self.since_plain = 0
         started = time.perf_counter()
         status = engine._decode_one(token)
         if status == 0:

@@ -73,7 +73,7 @@ def test_costs_measure_and_decide():
     assert costs.length(("lookup", 3), 16) == (0, 1.0)  # nothing timed yet: decode plainly and time it
     costs.timed_single(0.010)
     costs.timed_single(0.020)
-    assert costs.single == pytest.approx(0.010 + draft_costs.EMA * 0.010)
+    assert costs.single == 0.010  # the quickest: a decode is only ever slowed
     for _ in range(20):
         costs.saw(("lookup", 3), True)
     for n in range(2, 18):
@@ -103,6 +103,29 @@ def test_one_long_wait_for_a_core_does_not_stop_drafting():
     costs.timed_single(0.01)
     costs.timed_single(5.0)
     assert costs.single < 0.02
+
+
+def test_a_first_decode_that_waited_seconds_does_not_make_drafts_look_cheap():
+    """Found by benchmarks/speculative.py: a first one-token decode of 3 s was averaged in, every batch then cost
+    a hundredth of a token, and drafting (never leaving a plain decode to be timed) made the reply 16% slower."""
+    costs = Costs()
+    costs.timed_single(3.0)
+    for n in (2, 6):
+        costs.timed_batch(n, 0.020 * (1 + 0.8 * (n - 1)))  # this CPU: a batch costs nearly what its tokens do
+    for _ in range(20):
+        costs.saw("model", True)
+    costs.timed_draft(5, 5 * 0.018)  # a draft model as slow as the target
+    assert costs.plain_seconds() == pytest.approx(0.020 * 1.8)  # no more than the cheapest batch
+    costs.timed_single(0.020)  # the next plain decode (speculative.RETIME_EVERY forces one now and then)
+    assert costs.single == 0.020 and costs.length("model", 16, draft_share=1.0) == (0, 1.0)
+
+
+def test_recent_singles_only():
+    costs = Costs()
+    costs.timed_single(0.005)  # a quiet moment long ago
+    for _ in range(draft_costs.SINGLE_WINDOW):
+        costs.timed_single(0.030)
+    assert costs.single == 0.030
 
 
 def test_a_draft_model_as_slow_as_the_target_is_never_tried_again():
