@@ -89,6 +89,7 @@ def model_flags(p) -> None:
                         help="keep the routed experts of blocks 0..N-1 in RAM (llama.cpp's meaning)")
     memory_flags(engine)
     server_flags(p)
+    speculation_flags(p)
 
 
 def server_flags(p) -> None:
@@ -99,6 +100,17 @@ def server_flags(p) -> None:
                              "(also DESKSEEK_SERVER); -m picks its model")
     remote.add_argument("--api-key", metavar="KEY",
                         help="bearer token for the server (DESKSEEK_API_KEY keeps it out of the process list)")
+
+
+def speculation_flags(p) -> None:
+    """Speculative decoding (engines/speculative.py): same text, sooner."""
+    group = p.add_argument_group("speculative decoding (the same text, sooner)")
+    group.add_argument("--speculate", choices=("auto", "off"), type=str.lower,
+                       help="auto (default): draft tokens from the conversation (and --draft) and let the model check "
+                            "them in one batch, where that is measured to pay; off: one token at a time")
+    group.add_argument("--draft", "-md", "--model-draft", dest="draft", metavar="MODEL",
+                       help="a smaller model with the same vocabulary that drafts for this one (installed name, alias "
+                            "or .gguf path; default: the model's `draft` in models.toml, where installed)")
 
 
 def context_flags(parser) -> None:

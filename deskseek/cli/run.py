@@ -61,6 +61,7 @@ def cmd_run(args) -> int:
             chosen.path, **launch.engine_options(args), n_ctx=plan.ctx, n_gpu_layers=plan.gpu_layers,
             reasoning=chosen.reasoning, allow_system=chosen.sampling.system_prompt,
             cpu_patterns=plan.cpu_tensor_patterns, on_progress=line.update if line else None,
+            **launch.draft_options(prepared),
         )
     finally:
         if line is not None:

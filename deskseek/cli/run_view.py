@@ -85,8 +85,9 @@ class RunView:
         if reply.stats and self.err.isatty() and not self.quiet:
             s = reply.stats
             steered = f" · {s.think_lang_steered} steered to your scripts" if s.think_lang_steered else ""
+            drafts = f" · {s.drafts_taken()}" if s.drafted else ""
             print(f"{DIM}{s.completion_tokens} tokens · {s.gen_tok_s:.1f} tok/s · "
-                  f"first token {s.ttft_s:.2f} s{steered}{RESET}", file=self.err)
+                  f"first token {s.ttft_s:.2f} s{steered}{drafts}{RESET}", file=self.err)
 
 
 def no_answer_advice(finish_reason: str | None) -> str:

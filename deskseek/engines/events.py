@@ -48,6 +48,12 @@ class Stats:
     prompt_tok_s: float
     gen_tok_s: float
     think_lang_steered: int = 0  # thought steps where the guard banned the model's first choice (think_lang.py)
+    drafted: int = 0  # draft tokens checked by speculative decoding (speculative.py)
+    accepted: int = 0  # of them, those the model wrote
+
+    def drafts_taken(self) -> str:
+        """The share of draft tokens the model wrote, for a status line ("" where nothing was drafted)."""
+        return f"drafts {self.accepted / self.drafted:.0%} taken" if self.drafted else ""
 
     def as_dict(self) -> dict:
         return {
@@ -58,6 +64,7 @@ class Stats:
             "prompt_tok_s": round(self.prompt_tok_s, 2),
             "gen_tok_s": round(self.gen_tok_s, 2),
             "think_lang_steered": self.think_lang_steered,
+            "speculative": {"drafted": self.drafted, "accepted": self.accepted},
         }
 
 
@@ -89,6 +96,9 @@ class Settings:
     grammar: str | None = None  # GBNF, applied by llama.cpp's own grammar sampler
     ignore_eos: bool = False  # never sample an end-of-generation token (benchmarks of long replies)
     think_lang: str = "auto"  # "auto": the thought keeps to the scripts of the user's messages; "any": off
+    # Speculative decoding (speculative.py): "auto" drafts where it pays, "off" never; "always" drafts whatever
+    # there is, paying or not (tests and benchmarks: exactness on many drafts whatever the machine's speed).
+    speculate: str = "auto"
 
 
 @dataclass

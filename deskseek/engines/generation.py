@@ -12,7 +12,7 @@ import queue
 import time
 from typing import TYPE_CHECKING
 
-from deskseek.engines import chat_template, samplers, scripts, think_lang
+from deskseek.engines import chat_template, samplers, scripts, speculative, think_lang
 from deskseek.engines.events import (
     AnswerDelta,
     Done,
@@ -45,6 +45,7 @@ class Generation(EventStream):
         self.reply = Reply()
         self._stops = StopMatcher(settings.stop)  # before the think splitter: no part of a stop text goes on
         self._guard: think_lang.ThoughtGuard | None = None
+        self._spec: speculative.Speculator | None = None
 
     def start(self) -> None:
         self.engine._cancel.clear()
@@ -85,6 +86,9 @@ class Generation(EventStream):
         if dropped:
             self._emit(Notice(f"dropped {dropped} earlier exchange(s) to fit the {engine.n_ctx}-token context"))
         splitter = ReasoningSplitter(starts_in_thought=rendered.starts_in_thought) if engine.reasoning else None
+        if engine.draft_problem:  # a --draft that cannot draft for this model: said once, with the first reply
+            self._emit(Notice(engine.draft_problem))
+            engine.draft_problem = None
         cached = engine._reuse_prefix(tokens)
         if not engine._decode(tokens[cached:]):
             processed = len(engine._cached) - cached  # whole batches done before the cancel
@@ -94,6 +98,7 @@ class Generation(EventStream):
         guard = self._guard = think_lang.guard_for(
             engine, self.messages, settings, thinks=splitter is not None,
             in_thought=splitter is not None and splitter.in_thought)
+        spec = self._spec = speculative.Speculator(engine, settings.speculate)
         sampler = samplers.chain(llama, engine._vocab, settings, guard.sampler if guard else None)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         limit = settings.max_tokens if settings.max_tokens is not None else engine.n_ctx
@@ -109,7 +114,9 @@ class Generation(EventStream):
                 if len(engine._cached) >= engine.n_ctx:
                     self._emit(Notice(self._context_full()))
                     break
-                token = llama.llama_sampler_sample(sampler, engine._ctx, -1)
+                if guard is not None:
+                    guard.logits_at = spec.index
+                token = llama.llama_sampler_sample(sampler, engine._ctx, spec.index)
                 if first_token_at is None:
                     first_token_at = time.perf_counter()
                 if llama.llama_vocab_is_eog(engine._vocab, token):
@@ -124,7 +131,7 @@ class Generation(EventStream):
                 if self._stops.stopped:
                     reason = "stop"
                     break
-                status = engine._decode_one(token)
+                status = spec.commit(token, limit - generated)
                 if status != 0:
                     self._emit(Notice(self._context_full()))
                     break
@@ -138,15 +145,18 @@ class Generation(EventStream):
                     close = True
                     self._emit(Notice(self._guard_gave_up(guard, reasoning_tokens)))
                 if close:
+                    spec.settle()  # the draft's rest goes before `</think>` is written after the last token taken
                     if not self._close_thought(splitter):
                         reason = "cancelled"
                         break
+                    spec.follow_context()
                     if self._stops.stopped:  # a stop text that the closing tag completed
                         reason = "stop"
                         break
                 if guard is not None:
                     guard.follow(piece, in_thought=splitter.in_thought)
         finally:
+            spec.settle()
             llama.llama_sampler_free(sampler)
         # A reply cut off mid-character (length, cancel) leaves bytes of half a character: drop them
         # rather than show a replacement glyph.
@@ -214,5 +224,7 @@ class Generation(EventStream):
             prompt_tok_s=read / prompt_s if prompt_s > 0 else 0.0,
             gen_tok_s=(generated - 1) / gen_s if gen_s > 0 and generated > 1 else 0.0,
             think_lang_steered=self._guard.steered if self._guard is not None else 0,
+            drafted=self._spec.drafted if self._spec is not None else 0,
+            accepted=self._spec.accepted if self._spec is not None else 0,
         ))
         self._emit(Done(reason, thought_closed))

@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from deskseek.engines import draft_plan
 from deskseek.engines.events import Settings
 from deskseek.errors import DeskseekError, UsageError
 from deskseek.models import choice, gguf, gguf_names, registry
@@ -25,6 +26,7 @@ class Launch:
     machine: hardware.Machine
     plan: planner.Plan
     settings: Settings
+    draft: draft_plan.DraftPlacement | None = None  # the model drafting for it (speculative decoding), if any
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ def settings(flags, sampling) -> Settings:
         max_tokens=flags.max_tokens,
         think_budget=flags.think_budget,
         think_lang=getattr(flags, "think_lang", None) or "auto",
+        speculate=getattr(flags, "speculate", None) or "auto",
         grammar=read_grammar(flags.grammar_file),
     )
 
@@ -117,6 +120,13 @@ def engine_options(flags) -> dict:
     if problem:
         raise UsageError(problem)
     return {"n_threads": flags.threads, "cache_type_k": type_k, "cache_type_v": type_v, "flash_attn": flash_attn}
+
+
+def draft_options(prepared: Launch) -> dict:
+    """What the engine is built with for its draft model: Engine(path, **these, ...); nothing without one."""
+    if prepared.draft is None:
+        return {}
+    return {"draft": prepared.draft.path, "draft_gpu_layers": prepared.draft.gpu_layers}
 
 
 def read_grammar(path: str | None) -> str | None:
@@ -188,5 +198,16 @@ def prepare(flags, model: str | None) -> Launch:
     if not plan.fits:
         notes = "".join(f"; {note}" for note in plan.notes)
         raise DeskseekError(f"{chosen.name} does not fit this machine: {plan.reason}{notes} (--plan off tries anyway)")
+    draft = None
+    helper = draft_plan.pick(flags, registry_spec(chosen))
+    if helper is not None:
+        draft_facts = planner.ModelFacts.of(read_model(helper.path))
+        draft, plan, note = draft_plan.place(
+            helper, draft_facts, plan, here,
+            lambda smaller: plan_for(chosen.path, flags, smaller, explicit, info, chosen.reasoning)[1])
+        if note:
+            plan.notes.append(note)
+        elif draft is not None:
+            log.info("draft model %s in %s (%d bytes)", draft.name, draft.where, draft.bytes)
     log.info("placement for %s: %s (%s)", chosen.name, plan.summary(), plan.reason)
-    return Launch(chosen, here, plan, settings(flags, sampling_defaults(chosen, info)))
+    return Launch(chosen, here, plan, settings(flags, sampling_defaults(chosen, info)), draft)

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from deskseek.engines import chat_template, exchanges, think_lang
+from deskseek.engines import chat_template, draft_costs, drafts, exchanges, speculative, think_lang
 from deskseek.engines.events import Settings
 from deskseek.engines.generation import Generation
 from deskseek.errors import DeskseekError, UsageError
@@ -73,7 +73,11 @@ class Engine:
         cache_type_k: str = kv_cache.DEFAULT,
         cache_type_v: str = kv_cache.DEFAULT,
         flash_attn: str = "auto",
+        draft: str | Path | None = None,
+        draft_gpu_layers: int = -1,
     ):
+        """`draft`: a smaller model of the same vocabulary that drafts tokens for this one (speculative.py),
+        placed with `draft_gpu_layers`; where it cannot draft, `draft_problem` says why (one line)."""
         import llama_cpp
 
         if problem := kv_cache.conflict(cache_type_v, flash_attn):
@@ -134,6 +138,17 @@ class Engine:
         )
         self.allow_system = allow_system
         self.cache_types = (cache_type_k, cache_type_v)
+        self.speculation_costs = draft_costs.Costs()  # timings and acceptance, kept across replies
+        self._verify_batch = None  # speculative.VerifyBatch, made on the first draft
+        self.draft: drafts.DraftModel | None = None
+        self.draft_problem: str | None = None  # said once, as a notice of the next reply
+        if draft is not None:
+            try:
+                self.draft, self.draft_problem = drafts.attach(self, draft, gpu_layers=draft_gpu_layers,
+                                                               engine_class=Engine)
+            except BaseException:  # Ctrl+C while the draft model loads: nothing of this engine is left behind
+                self.close()
+                raise
         log.info("loaded %s (%s, ctx %d, %d threads, KV cache %s/%s, flash attention %s)", self.path,
                  self.architecture, self.n_ctx, threads, cache_type_k, cache_type_v, flash_attn)
 
@@ -224,6 +239,12 @@ class Engine:
                 busy.release()
 
     def _free(self) -> None:
+        if getattr(self, "draft", None) is not None:
+            self.draft.close()
+            self.draft = None
+        if getattr(self, "_verify_batch", None) is not None:
+            self._verify_batch.close()
+            self._verify_batch = None
         if getattr(self, "_scripts", None) is not None:
             self._scripts.close()
             self._scripts = None
@@ -364,6 +385,13 @@ class Engine:
         if status == 0:
             self._cached.append(token)
         return status
+
+    def _decode_checked(self, tokens: list[int]) -> int:
+        """Decode tokens after the cached ones with logits at every position (speculative.py checks a draft with
+        them); llama_decode's status. Which of them join `_cached` is the caller's to say."""
+        if self._verify_batch is None:
+            self._verify_batch = speculative.VerifyBatch(self._llama, speculative.BATCH)
+        return self._llama.llama_decode(self._ctx, self._verify_batch.fill(tokens, len(self._cached)))
 
     def _forget_from(self, position: int) -> None:
         """After an aborted decode the cache holds an unknown tail: drop everything past `position`."""

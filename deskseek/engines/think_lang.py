@@ -146,6 +146,7 @@ class ThoughtGuard:
         self._state = _State()
         self._ctx = ctx
         self._view_at: int | None = None
+        self.logits_at = -1  # the batch position the next token is sampled from (speculative.py sets it)
         self._view = None
         self._apply_fn = llama.llama_sampler_i_apply(self._apply)  # kept: C holds the pointer
         self._name_fn = _NAME_FN(lambda _smpl: ctypes.addressof(_NAME))
@@ -198,7 +199,7 @@ class ThoughtGuard:
     def _top(self) -> int:
         """The token with the highest raw logit: the model's own first choice. The raw logits are one contiguous
         float array (the candidates are 12-byte records, which numpy scans five times slower)."""
-        address = ctypes.cast(self._llama.llama_get_logits_ith(self._ctx, -1), ctypes.c_void_p).value
+        address = ctypes.cast(self._llama.llama_get_logits_ith(self._ctx, self.logits_at), ctypes.c_void_p).value
         if self._view_at != address:  # the context reuses its output buffer: the view is made once
             self._view = np.ctypeslib.as_array((ctypes.c_float * self.index.n_vocab).from_address(address))
             self._view_at = address

@@ -49,5 +49,12 @@ def attach(ctx, n_threads: int) -> ThreadPool | None:
     return ThreadPool(handle, free)
 
 
+def share(ctx, pool: ThreadPool) -> ThreadPool:
+    """Attach another context to `pool` (which stays the owner's to free, after this context is freed); contexts
+    that compute in turn, on one thread, share their workers. Returns a handle whose free() frees nothing."""
+    function("llama_attach_threadpool", "llama", [ctypes.c_void_p] * 3, None)(ctx, pool._handle, pool._handle)
+    return ThreadPool(pool._handle, lambda _handle: None)
+
+
 def detach(ctx) -> None:
     function("llama_detach_threadpool", "llama", [ctypes.c_void_p], None)(ctx)

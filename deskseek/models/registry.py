@@ -75,6 +75,7 @@ class ModelSpec:
     quants: dict[str, Quant] = field(default_factory=dict)
     scores: Scores | None = None
     shape: Shape | None = None
+    draft: str | None = None  # the alias of a smaller model of its vocabulary that drafts for it, where installed
 
     @property
     def moe(self) -> bool:
@@ -246,6 +247,7 @@ def _parse_model(text: str, origin: str, alias: str, table) -> ModelSpec:
         quants=quants,
         scores=figures.parse_scores(check, table),
         shape=figures.parse_shape(check, table),
+        draft=check.get(table, "draft", str, default=None),
     )
 
 

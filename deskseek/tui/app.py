@@ -223,7 +223,9 @@ class DeskseekApp(ModelLoading, App):
             status = self.query_one(StatusBar)
             used = reply.stats.prompt_tokens + reply.stats.completion_tokens
             status.context = f"ctx {used}/{engine.n_ctx}" if engine.n_ctx else f"ctx {used}"
-            status.speed = f"{reply.stats.gen_tok_s:.1f} tok/s · TTFT {reply.stats.ttft_s:.2f} s"
+            drafts = reply.stats.drafts_taken()
+            status.speed = (f"{reply.stats.gen_tok_s:.1f} tok/s · TTFT {reply.stats.ttft_s:.2f} s"
+                            + (f" · {drafts}" if drafts else ""))
         self.refresh_sidebar()
 
     # -- showing a stored conversation --

@@ -32,6 +32,8 @@ class ModelRequest:
     placement: str = ""
     backend: str = ""
     server: Any = None  # engines.remote_target.Server: the model runs there, nothing is loaded here
+    draft: Path | None = None  # the model drafting for it (speculative decoding), if any
+    draft_gpu_layers: int = 0
 
 
 def _fit(size: int | None, machine: hardware.Machine) -> str:
@@ -110,7 +112,7 @@ def pinned_settings(flags, request: ModelRequest | None) -> dict:
     """The settings the command line set (and its --system): they win over a resumed conversation's own."""
     if flags is None:
         return {}
-    names = ("temperature", "top_p", "seed", "max_tokens", "think_budget", "think_lang")
+    names = ("temperature", "top_p", "seed", "max_tokens", "think_budget", "think_lang", "speculate")
     pinned = {name: getattr(flags, name) for name in names if getattr(flags, name, None) is not None}
     if getattr(flags, "grammar_file", None) and request is not None:
         pinned["grammar"] = request.settings.grammar
@@ -159,4 +161,6 @@ def request_for(flags, model: str | None):
         allow_system=chosen.sampling.system_prompt, settings=prepared.settings,
         **launch.engine_options(flags), n_ctx=plan.ctx, gpu_layers=plan.gpu_layers,
         cpu_patterns=plan.cpu_tensor_patterns, placement=plan.summary(), backend=prepared.machine.backend,
+        draft=prepared.draft.path if prepared.draft else None,
+        draft_gpu_layers=prepared.draft.gpu_layers if prepared.draft else 0,
     )

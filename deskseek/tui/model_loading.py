@@ -60,7 +60,8 @@ class ModelLoading:
             request.path, n_ctx=request.n_ctx, n_threads=request.n_threads, n_gpu_layers=request.gpu_layers,
             reasoning=request.reasoning, allow_system=request.allow_system, cpu_patterns=request.cpu_patterns,
             cache_type_k=request.cache_type_k, cache_type_v=request.cache_type_v, flash_attn=request.flash_attn,
-            on_progress=progress,
+            on_progress=progress, **({"draft": request.draft, "draft_gpu_layers": request.draft_gpu_layers}
+                                     if request.draft is not None else {}),
         )
         return engine, request
 

@@ -49,6 +49,14 @@ def test_think_lang_reaches_the_settings_and_defaults_to_auto():
     assert parse("run").think_lang is None  # not given: a resumed chat keeps its own
 
 
+def test_speculate_and_draft_flags():
+    assert launch.settings(parse("run"), registry.Sampling()).speculate == "auto"
+    assert launch.settings(parse("chat", "--speculate", "OFF"), registry.Sampling()).speculate == "off"
+    assert parse("run").speculate is None and parse("run").draft is None  # a resumed chat keeps its own
+    for spelling in ("--draft", "-md", "--model-draft"):
+        assert parse("run", spelling, "small.gguf").draft == "small.gguf"
+
+
 def test_sampling_flags_reach_the_settings():
     args = parse("run", "--temp", "0", "--top-p", "0.5", "--top-k", "7", "--min-p", "0.1", "--repeat-penalty", "1.1",
                  "--stop", "\nUser:", "--stop", "###", "--seed", "4294967294", "-n", "12")
@@ -81,6 +89,7 @@ BAD = [
     (["--gpu-mem", "1e400"], "--gpu-mem: '1e400' is more than any machine has"),
     (["--ram", "99999999999999999999999T"], "is more than any machine has"),
     (["--ram", "lots"], "'lots' is not a size like 24G"),
+    (["--speculate", "always"], "--speculate: invalid choice: 'always'"),  # the tests' mode is not the users'
 ]
 
 

@@ -64,7 +64,8 @@ def test_run_json_splits_r1_reasoning_from_the_answer_offline(guarded, r1_paths,
     assert result["reasoning"].startswith("Let me think") and result["content"].startswith("The answer is ")
     assert result["finish_reason"] == "stop" and result["thought_closed"] is True
     assert set(result["stats"]) == {"prompt_tokens", "completion_tokens", "reasoning_tokens", "ttft_s",
-                                    "prompt_tok_s", "gen_tok_s", "think_lang_steered"}
+                                    "prompt_tok_s", "gen_tok_s", "think_lang_steered", "speculative"}
+    assert set(result["stats"]["speculative"]) == {"drafted", "accepted"}
     assert 0 < result["stats"]["reasoning_tokens"] < result["stats"]["completion_tokens"]
 
 
@@ -279,3 +280,26 @@ def test_run_keeps_the_thought_in_the_prompts_scripts_and_says_how_often_it_stee
     assert guarded_reply["content"] == free["content"] == ANSWER
     bad = guarded(*args, "--think-lang", "english")
     assert bad.returncode == 2 and "--think-lang" in bad.stderr and "auto" in bad.stderr
+
+
+def test_run_with_a_draft_model_and_with_speculation_off(guarded, starter_path, tmp_path):  # noqa: F811
+    """The same text with --speculate off, the default, and a draft model; one of another vocabulary is refused in
+    one note, and the reply goes on without it."""
+    from tests.fixtures.tiny_thinker import tiny_thinker
+
+    prompt = "Repeat exactly: one two three four five six seven eight nine ten, one two three four five six."
+    args = ["run", "--model", str(starter_path), "--json", "--temp", "0", "-t", "2", "-n", "40", "-c", "1024"]
+    off, auto, drafted = (json.loads(guarded(*args, *extra, prompt).stdout)
+                          for extra in (["--speculate", "off"], [], ["--draft", str(starter_path)]))
+    assert off["content"] == auto["content"] == drafted["content"] and off["content"]
+    assert off["stats"]["speculative"] == {"drafted": 0, "accepted": 0}
+    for result in (auto, drafted):
+        assert 0 <= result["stats"]["speculative"]["accepted"] <= result["stats"]["speculative"]["drafted"]
+    other = tiny_thinker(tmp_path / "thinker.gguf")
+    refused = guarded(*args, "--draft", str(other), prompt)
+    assert refused.returncode == 0, refused.stderr
+    result = json.loads(refused.stdout)
+    assert result["content"] == off["content"]
+    assert result["notices"] == [f"thinker.gguf cannot draft for {starter_path.name}: its vocabulary has 276 "
+                                 "tokens and the model's 49,152, so its tokens would mean other text; running "
+                                 "without it"]

@@ -27,6 +27,24 @@ def test_shipped_registry_covers_the_promised_models():
     assert 4.6e9 < specs["r1-distill-qwen-7b"].quants["Q4_K_M"].size < 4.7e9
 
 
+def test_the_qwen_distills_are_drafted_for_by_the_smallest_of_their_vocabulary():
+    specs = registry.load()
+    drafted = {alias: spec.draft for alias, spec in specs.items() if spec.draft}
+    assert drafted == {f"r1-distill-qwen-{size}": "r1-distill-qwen-1.5b" for size in ("7b", "14b", "32b")}
+    for alias, draft in drafted.items():
+        target, helper = specs[alias], specs[draft]
+        assert helper.architecture == target.architecture and helper.params < target.params
+        assert abs(helper.shape.vocab - target.shape.vocab) <= 128  # drafts.VOCAB_SLACK: padding rows only
+
+
+def test_a_users_draft_is_a_name(home):
+    write_registry(home, GOOD.replace('license = "MIT"', 'license = "MIT"\ndraft = "starter"'))
+    assert registry.load()["mine"].draft == "starter"
+    write_registry(home, GOOD.replace('license = "MIT"', 'license = "MIT"\ndraft = 3'))
+    with pytest.raises(RegistryError, match=r"models\.mine\.draft"):
+        registry.load()
+
+
 def test_starter_comes_from_pypi_first_with_a_pin():
     quant = registry.load()["starter"].quants["Q4_1"]
     assert quant.size == 98_362_432
