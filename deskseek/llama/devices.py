@@ -17,10 +17,12 @@ KINDS = {0: "cpu", 1: "gpu", 2: "igpu", 3: "accel"}  # enum ggml_backend_dev_typ
 class Device:
     name: str
     description: str
-    kind: str  # "gpu" | "igpu" | "cpu" | "accel"
+    kind: str  # "gpu" | "igpu" | "cpu" | "accel" | "rpc" (another machine's, through llama.cpp's RPC backend)
     free_bytes: int
     total_bytes: int
     bandwidth_gbs: float = 0.0  # not ggml's to say: the placement layer looks it up by name
+    link_gbs: float = 0.0  # an RPC device ("rpc"): the network's bandwidth to it, GB/s (assumed or given)
+    rtt_s: float = 0.0  # and one round trip to its worker, measured when it was greeted
 
 
 def devices() -> list[Device]:

@@ -81,13 +81,13 @@ def greet(endpoint: str, timeout: float = 5.0) -> Greeting:
     """
     host, _, port = endpoint.rpartition(":")
     try:
+        started = time.perf_counter()
         with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+            rtt = time.perf_counter() - started  # TCP's handshake: one round trip, timed by the kernels alone
             sock.settimeout(timeout)
-            started = time.perf_counter()
             sock.sendall(struct.pack("<BQ", _HELLO, _CAPS) + bytes(_CAPS))
             size = struct.unpack("<Q", _read(sock, 8))[0]
             answer = _read(sock, size)
-            rtt = time.perf_counter() - started
     except TimeoutError:
         raise RpcError(f"worker {endpoint} did not answer within {timeout:g} s (a worker serves one client at "
                        "a time: is another deskseek using it?)") from None
