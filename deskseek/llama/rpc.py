@@ -22,15 +22,17 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import re
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from deskseek.errors import DeskseekError
+from deskseek.errors import NETWORK, DeskseekError
 from deskseek.llama.binding import function
 
 log = logging.getLogger("deskseek.llama")
@@ -45,6 +47,8 @@ REBUILD = ("CMAKE_ARGS='-DGGML_RPC=ON -DLLAVA_BUILD=OFF' pip install --no-cache-
 
 class RpcError(DeskseekError):
     """A worker cannot be used: not reachable, busy, another protocol, or this build has no RPC backend."""
+
+    exit_code = NETWORK
 
 
 @dataclass(frozen=True)
@@ -200,8 +204,9 @@ _abort_callback = None  # kept alive for the life of the process: ggml holds the
 lost: list[str] = []  # every RPC failure seen, in order (tests and the log read it)
 
 
-def on_lost_worker(handler: Callable[[str], None]) -> Callable[[], None]:
-    """Call `handler(reason)` when a worker's connection fails; returns the function that unregisters it."""
+def on_lost_worker(handler: Callable[[str], bool]) -> Callable[[], None]:
+    """Call `handler(reason)` when a worker's connection fails; it returns True where it told someone (a reply in
+    flight). Returns the function that unregisters it."""
     with _lock:
         _handlers.append(handler)
 
@@ -228,18 +233,25 @@ def contain_lost_workers() -> None:
             text = (message or b"").decode(errors="replace").strip()
             if not any(marker in text for marker in _RPC_FAILURES):
                 log.critical("llama.cpp aborts: %s", text)
-                print(text, file=__import__("sys").stderr, flush=True)
+                print(text, file=sys.stderr, flush=True)
                 return  # ggml_abort() calls abort() next, as it would have without us
             reason = _describe(text)
             log.error("RPC worker lost: %s (llama.cpp: %s)", reason, text)
             with _lock:
                 lost.append(reason)
                 handlers = list(_handlers)
+            told = False
             for handler in handlers:
                 try:
-                    handler(reason)
+                    told = bool(handler(reason)) or told
                 except Exception:  # a handler's bug must not let the abort through
                     log.exception("lost-worker handler failed")
+            if not told:
+                # Nobody is waiting for a reply (a model loading, or being freed): the thread that asked is blocked
+                # in llama.cpp for good and nothing can hand it an error. End the process with the line instead.
+                sys.stderr.write(f"error: {reason}\n")
+                sys.stderr.flush()
+                os._exit(NETWORK)
             _park()
 
         _abort_callback = kind(on_abort)
@@ -247,11 +259,24 @@ def contain_lost_workers() -> None:
 
 
 def _describe(text: str) -> str:
-    with _lock:
-        workers = ", ".join(_connected) or "the worker"
+    """Which worker went away: llama.cpp's message does not say, so each is knocked on (a closed port answers at once)."""
     if "Failed to connect" in text:
         return f"cannot reach worker {text.rsplit('Failed to connect to', 1)[-1].strip()}"
-    return f"the connection to {workers} was lost"
+    with _lock:
+        workers = list(_connected)
+    gone = [endpoint for endpoint in workers if not _answers(endpoint)]
+    if gone:
+        return f"worker {' and '.join(gone)} went away"
+    return f"the connection to a worker ({', '.join(workers)}) was lost"
+
+
+def _answers(endpoint: str) -> bool:
+    host, _, port = endpoint.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=1.0).close()
+        return True
+    except OSError:
+        return False
 
 
 def _park() -> None:
