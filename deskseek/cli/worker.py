@@ -20,7 +20,6 @@ from deskseek.cli import flags
 from deskseek.errors import DeskseekError
 from deskseek.units import human_bytes
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 WARNING = ("warning: the RPC protocol has no authentication and no encryption: anyone who can reach {where} can run "
            "computations on this machine and read what it holds. Use it on a trusted network only, or bind "
            "127.0.0.1 and reach it through an SSH tunnel (ssh -L {port}:127.0.0.1:{port} this-machine).")
@@ -33,22 +32,25 @@ class PortInUse(DeskseekError):
 def cmd_worker(args) -> int:
     from deskseek.llama import cores, native_log, rpc
 
+    stop = threading.Event()  # from here on Ctrl+C and SIGTERM stop the worker: "worker stopped", status 0
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     native_log.install()
     rpc.require()
-    host, port = args.host, args.port
+    host, port = _address(args.host), args.port
     _check_port(host, port)  # the C server would only say "Failed to create server socket"
     devices = rpc.servable_devices()
     if not devices:
         raise DeskseekError("llama.cpp offers no device to serve")
     threads = args.threads or cores.default_threads()
-    endpoint = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    endpoint = f"{host}:{port}"
     print(f"deskseek worker on {endpoint} (RPC protocol {rpc.PROTOCOL_MAJOR}), serving:")
     for device in devices:
         print(f"  {device.name}: {device.description} ({human_bytes(device.free_bytes)} free "
               f"of {human_bytes(device.total_bytes)})")
     if any(device.kind == "cpu" for device in devices):
         print(f"  with {threads} threads")
-    if host not in LOOPBACK:
+    if warns(host):
         print(WARNING.format(where=endpoint, port=port), file=sys.stderr)
     print(f"use it from the main machine with: deskseek run --rpc {_reachable(host)}:{port} ...", flush=True)
     relay = _Relay(port)
@@ -58,9 +60,6 @@ def cmd_worker(args) -> int:
         rpc.serve(endpoint, devices, threads, args.cache_dir)
         failed.set()  # it returns only when it could not start
 
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     threading.Thread(target=serve, name="deskseek-rpc-server", daemon=True).start()
     while not stop.is_set() and not failed.is_set():
         stop.wait(0.2)
@@ -73,10 +72,23 @@ def cmd_worker(args) -> int:
     os._exit(0)  # the server thread is inside a C accept() that nothing can interrupt
 
 
-def _check_port(host: str, port: int) -> None:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+def warns(host: str) -> bool:
+    """Anything but loopback can be reached from other machines, and the protocol lets anyone in."""
+    return not host.startswith("127.")
+
+
+def _address(host: str) -> str:
+    """ggml's server listens on an IPv4 address given as digits (inet_addr): a name is resolved here first."""
     try:
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
+        return socket.gethostbyname(host)
+    except (socket.gaierror, UnicodeError):
+        raise DeskseekError(f"cannot listen on {host!r}: not an IPv4 address or a known host name "
+                            "(llama.cpp's RPC server speaks IPv4 only)") from None
+
+
+def _check_port(host: str, port: int) -> None:
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as ggml's server does
             probe.bind((host, port))
     except OSError as err:
@@ -88,9 +100,7 @@ def _check_port(host: str, port: int) -> None:
 
 
 def _reachable(host: str) -> str:
-    if host in ("0.0.0.0", "::"):
-        return "THIS-MACHINE"
-    return f"[{host}]" if ":" in host else host
+    return "THIS-MACHINE" if host == "0.0.0.0" else host
 
 
 class _Relay:
@@ -134,32 +144,19 @@ class _Relay:
 
 
 def clients(port: int) -> list[str]:
-    """The peers of this process's established connections on `port`, from /proc (Linux); [] elsewhere."""
+    """The peers of established connections to `port` (IPv4, as the server listens), from /proc (Linux); [] elsewhere."""
+    try:
+        with open("/proc/net/tcp", encoding="ascii") as handle:
+            rows = handle.read().splitlines()[1:]
+    except OSError:
+        return []
     peers = []
-    for table, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
-        try:
-            with open(table, encoding="ascii") as handle:
-                rows = handle.read().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            fields = row.split()
-            local, remote, state = fields[1], fields[2], fields[3]
-            if state != "01" or int(local.rsplit(":", 1)[1], 16) != port:  # 01: ESTABLISHED
-                continue
-            peers.append(_address(remote, v6))
+    for row in rows:
+        local, remote, state = row.split()[1:4]
+        if state == "01" and int(local.rsplit(":", 1)[1], 16) == port:  # 01: ESTABLISHED
+            raw, peer_port = remote.split(":")
+            peers.append(f"{socket.inet_ntop(socket.AF_INET, bytes.fromhex(raw)[::-1])}:{int(peer_port, 16)}")
     return peers
-
-
-def _address(text: str, v6: bool) -> str:
-    raw, port = text.rsplit(":", 1)
-    data = bytes.fromhex(raw)
-    if not v6:
-        return f"{socket.inet_ntop(socket.AF_INET, data[::-1])}:{int(port, 16)}"
-    words = b"".join(data[i:i + 4][::-1] for i in range(0, 16, 4))
-    address = socket.inet_ntop(socket.AF_INET6, words)
-    return f"{address.removeprefix('::ffff:')}:{int(port, 16)}" if address.startswith("::ffff:") \
-        else f"[{address}]:{int(port, 16)}"
 
 
 def add_commands(commands) -> None:

@@ -59,16 +59,21 @@ class Greeting:
 
 
 def parse_endpoints(text: str) -> list[str]:
-    """`host:port[,host:port...]` -> endpoints; a bare host gets llama.cpp's default port."""
+    """`host:port[,host:port...]` -> endpoints; a bare host gets llama.cpp's default port.
+
+    llama.cpp's client splits an endpoint at its first colon and connects over IPv4 only (gethostbyname),
+    so an IPv6 address is refused here rather than misread there.
+    """
     found = []
     for part in (item.strip() for item in text.split(",")):
         if not part:
             continue
-        host, colon, port = part.rpartition(":")
-        if not colon or host.endswith(":") and not host.startswith("["):
-            host, port = part, str(DEFAULT_PORT)
-        host = host.strip("[]")
-        if not host or not re.fullmatch(r"[A-Za-z0-9_.:-]+", host):
+        if part.startswith("[") or part.count(":") > 1:
+            raise ValueError(f"{part!r}: llama.cpp's RPC client reaches workers over IPv4 only; give an IPv4 address "
+                             "or a host name")
+        host, _, port = part.partition(":")
+        port = port or str(DEFAULT_PORT)
+        if not host or not re.fullmatch(r"[A-Za-z0-9_.-]+", host):
             raise ValueError(f"{part!r} is not HOST:PORT")
         if not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"{part!r}: the port must be a number from 1 to 65535")
@@ -83,10 +88,11 @@ def greet(endpoint: str, timeout: float = 5.0) -> Greeting:
 
     llama.cpp's own connect aborts the process on any failure, so nothing reaches it unchecked.
     """
-    host, _, port = endpoint.rpartition(":")
+    host, _, port = endpoint.partition(":")
     try:
+        address = socket.gethostbyname(host)  # as llama.cpp resolves it: IPv4
         started = time.perf_counter()
-        with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        with socket.create_connection((address, int(port)), timeout=timeout) as sock:
             rtt = time.perf_counter() - started  # TCP's handshake: one round trip, timed by the kernels alone
             sock.settimeout(timeout)
             sock.sendall(struct.pack("<BQ", _HELLO, _CAPS) + bytes(_CAPS))
@@ -95,6 +101,8 @@ def greet(endpoint: str, timeout: float = 5.0) -> Greeting:
     except TimeoutError:
         raise RpcError(f"worker {endpoint} did not answer within {timeout:g} s (a worker serves one client at "
                        "a time: is another deskseek using it?)") from None
+    except socket.gaierror:
+        raise RpcError(f"worker {endpoint}: no such host {host!r}") from None
     except OSError as err:
         reason = err.strerror or str(err) or type(err).__name__
         raise RpcError(f"worker {endpoint} is not reachable: {reason} (is `deskseek worker` running there?)") from None
@@ -271,9 +279,9 @@ def _describe(text: str) -> str:
 
 
 def _answers(endpoint: str) -> bool:
-    host, _, port = endpoint.rpartition(":")
+    host, _, port = endpoint.partition(":")
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=1.0).close()
+        socket.create_connection((socket.gethostbyname(host), int(port)), timeout=1.0).close()
         return True
     except OSError:
         return False
