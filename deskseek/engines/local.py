@@ -28,7 +28,7 @@ from deskseek.engines.events import Settings
 from deskseek.engines.generation import Generation
 from deskseek.engines.worker_loss import WorkerWatch
 from deskseek.errors import DeskseekError, UsageError
-from deskseek.llama import cores, cpu, native_log, threadpool
+from deskseek.llama import cores, cpu, native_log, rpc, threadpool
 from deskseek.llama.binding import set_fields
 from deskseek.llama.overrides import CpuOverrides
 from deskseek.models import gguf
@@ -165,6 +165,9 @@ class Engine:
         set_fields(params, n_gpu_layers=n_gpu_layers)
         if amx.plain_buffers:
             set_fields(params, use_extra_bufts=False)
+        self._devices = rpc.devices_for_next_model()  # None unless a worker went away: then all but its devices
+        if self._devices is not None:
+            set_fields(params, devices=ctypes.cast(self._devices, ctypes.c_void_p))
         # The model keeps its params, pointers included, for its whole life: so do we with what they point to.
         self._overrides = CpuOverrides(self.cpu_patterns) if self.cpu_patterns else None
         if self._overrides is not None:

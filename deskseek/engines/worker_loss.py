@@ -43,8 +43,8 @@ class WorkerWatch:
 
     @staticmethod
     def advice() -> str:
-        return ("The model cannot go on without it: start the worker again and load the model again "
-                "(its memory here stays taken until deskseek exits)")
+        return ("This model cannot go on: load a model again (it will not use that worker), or restart deskseek "
+                "once the worker is back (the lost model's memory stays taken until then)")
 
     def check(self) -> None:
         if self.lost:

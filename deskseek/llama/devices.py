@@ -38,9 +38,13 @@ def devices() -> list[Device]:
     except (OSError, AttributeError, ImportError) as err:
         log.warning("cannot list llama.cpp's devices: %s", err)
         return []
+    from deskseek.llama import rpc
+
     found = []
     for index in range(count()):
         dev = get(index)
+        if rpc.is_lost(name(dev).decode(errors="replace")):
+            continue  # a worker that went away: its client would wait for its answer for ever
         free, total = ctypes.c_size_t(0), ctypes.c_size_t(0)
         memory(dev, ctypes.byref(free), ctypes.byref(total))
         found.append(Device(

@@ -207,6 +207,7 @@ def in_use() -> bool:
 # --- a worker gone mid-reply ---------------------------------------------------------------------------------
 
 _RPC_FAILURES = ("Remote RPC server crashed", "Failed to connect to", "RPC handshake failed")
+_lost_endpoints: set[str] = set()  # workers whose connection failed: ggml's client for them is parked for good
 _handlers: list[Callable[[str], None]] = []
 _abort_callback = None  # kept alive for the life of the process: ggml holds the pointer
 lost: list[str] = []  # every RPC failure seen, in order (tests and the log read it)
@@ -272,10 +273,44 @@ def _describe(text: str) -> str:
         return f"cannot reach worker {text.rsplit('Failed to connect to', 1)[-1].strip()}"
     with _lock:
         workers = list(_connected)
-    gone = [endpoint for endpoint in workers if not _answers(endpoint)]
+    gone = [endpoint for endpoint in workers if endpoint not in _lost_endpoints and not _answers(endpoint)]
+    with _lock:  # where it cannot be told which, none of them is asked anything again
+        _lost_endpoints.update(gone or workers)
     if gone:
         return f"worker {' and '.join(gone)} went away"
     return f"the connection to a worker ({', '.join(workers)}) was lost"
+
+
+def is_lost(device_name: str) -> bool:
+    """A device of a worker that went away: asking it anything (even its free memory) would block for good."""
+    endpoint = endpoint_of(device_name)
+    with _lock:
+        return endpoint is not None and endpoint in _lost_endpoints
+
+
+def devices_for_next_model():
+    """After a worker went away: the NULL-terminated device array for llama_model_params.devices that leaves its
+    devices out (llama.cpp's default choice, which would include them, otherwise); None while all workers live."""
+    with _lock:
+        if not _lost_endpoints:
+            return None
+    count = function("ggml_backend_dev_count", "ggml", [], ctypes.c_size_t)
+    get = function("ggml_backend_dev_get", "ggml", [ctypes.c_size_t], _pointer)
+    name = function("ggml_backend_dev_name", "ggml-base", [_pointer], ctypes.c_char_p)
+    kind = function("ggml_backend_dev_type", "ggml-base", [_pointer], ctypes.c_int)
+    workers, gpus, igpus = [], [], []
+    for index in range(count()):
+        dev = get(index)
+        label = name(dev).decode()
+        if endpoint_of(label) is not None:
+            if not is_lost(label):
+                workers.append(dev)
+        elif kind(dev) == 1:  # GGML_BACKEND_DEVICE_TYPE_GPU
+            gpus.append(dev)
+        elif kind(dev) == 2:  # IGPU: only where there is no discrete GPU, as llama.cpp chooses
+            igpus.append(dev)
+    chosen = workers + (gpus or igpus)  # workers first, as llama.cpp orders them (fewer transfers)
+    return (_pointer * (len(chosen) + 1))(*chosen, None)
 
 
 def _answers(endpoint: str) -> bool:
