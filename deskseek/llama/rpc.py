@@ -314,9 +314,15 @@ def devices_for_next_model():
 
 
 def _answers(endpoint: str) -> bool:
+    """Whether a worker still listens. A dying one may still complete a connection from its listen queue while the
+    kernel tears it down, so the knock also waits a moment: a live worker keeps it open (it serves us, or waits for
+    a HELLO) and says nothing; a dead one resets or closes it."""
     host, _, port = endpoint.partition(":")
     try:
-        socket.create_connection((socket.gethostbyname(host), int(port)), timeout=1.0).close()
+        with socket.create_connection((socket.gethostbyname(host), int(port)), timeout=1.0) as sock:
+            sock.settimeout(0.5)
+            return sock.recv(1) != b""
+    except TimeoutError:
         return True
     except OSError:
         return False

@@ -1,0 +1,72 @@
+"""`deskseek run --rpc`: one model split over two real workers, as it runs alone, and a worker lost mid-reply."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from tests.engines.test_local import starter_path  # noqa: F401  (session fixture)
+from tests.fixtures.rpc_workers import start_workers
+
+PROMPT = "Name three colors."
+
+
+def run_env(home) -> dict:
+    return {**os.environ, "DESKSEEK_HOME": str(home), "OMP_WAIT_POLICY": "PASSIVE", "DESKSEEK_LOG_LEVEL": "info"}
+
+
+def run(home, model, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "deskseek.cli", "run", "-m", str(model), "--temp", "0", "-n", "40", "-t", "1",
+         *extra, PROMPT], capture_output=True, text=True, env=run_env(home), timeout=600)
+
+
+@pytest.fixture
+def two_workers(home):
+    workers = start_workers(home, 2)
+    yield workers
+    for worker in workers:
+        worker.stop()
+
+
+def test_a_model_split_over_two_workers_writes_exactly_what_it_writes_alone(two_workers, home, starter_path):  # noqa: F811
+    alone = run(home, starter_path)
+    assert alone.returncode == 0, alone.stderr
+    split = run(home, starter_path, "--rpc", ",".join(w.endpoint for w in two_workers))
+    assert split.returncode == 0, split.stderr
+    assert split.stdout == alone.stdout and alone.stdout.strip()
+    # llama.cpp put weights on both workers (its load log, kept in deskseek's log file at DESKSEEK_LOG_LEVEL=info)
+    log = (home / "logs" / "deskseek.log").read_text(encoding="utf-8")
+    for worker in two_workers:
+        assert f"[{worker.endpoint}] model buffer size" in log
+
+
+def test_killing_a_worker_mid_reply_ends_the_run_with_one_clear_line(two_workers, home, starter_path):  # noqa: F811
+    kept, victim = two_workers
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deskseek.cli", "run", "-m", str(starter_path), "--temp", "0", "-n", "3000",
+         "-t", "1", "--rpc", f"{kept.endpoint},{victim.endpoint}",
+         "Write a long story about a dragon."],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=run_env(home))
+    printed: list[str] = []
+    reader = threading.Thread(target=lambda: printed.extend(iter(lambda: process.stdout.read(1), "")), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 300
+    while len("".join(printed)) < 40 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    victim.kill()
+    try:
+        process.wait(120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    reader.join(5)
+    errors = process.stderr.read().strip().splitlines()
+    assert process.returncode == 1
+    assert errors[-1].startswith(f"error: worker {victim.endpoint} went away mid-reply; the reply ends here.")
+    assert len("".join(printed)) >= 40  # what came before stays on the screen
