@@ -57,8 +57,8 @@ def child(args) -> dict:
     settings = Settings(temperature=0, max_tokens=args.tokens, ignore_eos=True, speculate="off")
     reply = engine.generate([{"role": "user", "content": PROMPT}], settings)
     stats = next(e for e in reply if isinstance(e, Stats))
-    reply.wait()
-    return {"placement": plan.summary(), "expected_tok_s": plan.expected_tok_s, "bound_tok_s": plan.est_decode_tok_s,
+    text = reply.wait().content
+    return {"text": text, "placement": plan.summary(), "expected_tok_s": plan.expected_tok_s, "bound_tok_s": plan.est_decode_tok_s,
             "prompt_tokens": stats.prompt_tokens, "prompt_tok_s": stats.prompt_tok_s, "gen_tok_s": stats.gen_tok_s,
             "tokens": stats.completion_tokens, "load_s": load_s, "notes": plan.notes}
 
@@ -139,6 +139,8 @@ def main() -> int:
                   ("prompt_tok_s", "gen_tok_s", "expected_tok_s", "load_s")}
         print(f"| {name} | {runs[0]['placement']} | {median['prompt_tok_s']:.1f} | {median['gen_tok_s']:.1f} | "
               f"{median['expected_tok_s']:.1f} | {median['load_s']:.1f} |")
+    texts = {run["text"] for runs in results.values() for run in runs}
+    print(f"\nsame text in every run (greedy): {'yes' if len(texts) == 1 else 'NO'}")
     for note in results[list(results)[-1]][0]["notes"]:
         print(f"\nplanner's note: {note}")
     return 0
