@@ -39,6 +39,7 @@ log = logging.getLogger("deskseek.llama")
 
 PROTOCOL_MAJOR = 7  # RPC_PROTO_MAJOR_VERSION of the vendored llama.cpp (ggml-rpc.h)
 _HELLO = 14  # RPC_CMD_HELLO, fixed across versions
+_DEVICE_COUNT = 15  # RPC_CMD_DEVICE_COUNT in protocol 7
 _CAPS = 24  # RPC_CONN_CAPS_SIZE (transport.h)
 DEFAULT_PORT = 50052  # llama.cpp's rpc-server default
 REBUILD = ("CMAKE_ARGS='-DGGML_RPC=ON -DLLAVA_BUILD=OFF' pip install --no-cache-dir --force-reinstall --no-deps "
@@ -55,7 +56,7 @@ class RpcError(DeskseekError):
 class Greeting:
     endpoint: str
     version: str  # the worker's protocol version, "7.0.0"
-    rtt_s: float  # one HELLO round trip: the link's latency, measured
+    rtt_s: float  # one request's round trip to the worker, measured (llama/rpc.py _round_trip)
 
 
 def parse_endpoints(text: str) -> list[str]:
@@ -91,13 +92,13 @@ def greet(endpoint: str, timeout: float = 5.0) -> Greeting:
     host, _, port = endpoint.partition(":")
     try:
         address = socket.gethostbyname(host)  # as llama.cpp resolves it: IPv4
-        started = time.perf_counter()
         with socket.create_connection((address, int(port)), timeout=timeout) as sock:
-            rtt = time.perf_counter() - started  # TCP's handshake: one round trip, timed by the kernels alone
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as llama.cpp's client
             sock.settimeout(timeout)
             sock.sendall(struct.pack("<BQ", _HELLO, _CAPS) + bytes(_CAPS))
             size = struct.unpack("<Q", _read(sock, 8))[0]
             answer = _read(sock, size)
+            rtt = _round_trip(sock) if size >= 3 and answer[0] == PROTOCOL_MAJOR else 0.0
     except TimeoutError:
         raise RpcError(f"worker {endpoint} did not answer within {timeout:g} s (a worker serves one client at "
                        "a time: is another deskseek using it?)") from None
@@ -111,6 +112,18 @@ def greet(endpoint: str, timeout: float = 5.0) -> Greeting:
         raise RpcError(f"worker {endpoint} speaks RPC protocol {got}, this build {PROTOCOL_MAJOR}.x: "
                        "install the same deskseek and llama-cpp-python on both machines")
     return Greeting(endpoint, ".".join(str(b) for b in answer[:3]), rtt)
+
+
+def _round_trip(sock: socket.socket, tries: int = 5) -> float:
+    """The quickest of a few of the protocol's smallest requests (DEVICE_COUNT): a round trip as llama.cpp's client
+    waits for one, the worker's own turnaround included; the quickest, as a busy host delays some of them."""
+    best = float("inf")
+    for _ in range(tries):
+        started = time.perf_counter()
+        sock.sendall(struct.pack("<BQ", _DEVICE_COUNT, 0))
+        _read(sock, struct.unpack("<Q", _read(sock, 8))[0])
+        best = min(best, time.perf_counter() - started)
+    return best
 
 
 def _read(sock: socket.socket, count: int) -> bytes:

@@ -48,16 +48,20 @@ class FakeWorker:
         self.server = socket.create_server(("127.0.0.1", 0))
         self.endpoint = f"127.0.0.1:{self.server.getsockname()[1]}"
         self.received = b""
+        self.pings = 0
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
         client, _ = self.server.accept()
         with client:
             self.received = client.recv(1 + 8 + 24)
-            if self.answer is not None:
-                client.sendall(struct.pack("<Q", len(self.answer)) + self.answer)
-            else:
+            if self.answer is None:
                 client.recv(1)  # says nothing until the client gives up
+                return
+            client.sendall(struct.pack("<Q", len(self.answer)) + self.answer)
+            while (asked := client.recv(9)) == struct.pack("<BQ", 15, 0):  # DEVICE_COUNT: the round-trip pings
+                self.pings += 1
+                client.sendall(struct.pack("<QI", 4, 1))
 
 
 def test_the_greeting_is_llama_cpps_hello():
@@ -65,6 +69,7 @@ def test_the_greeting_is_llama_cpps_hello():
     greeting = rpc.greet(fake.endpoint)
     assert greeting.version == "7.0.0" and greeting.rtt_s > 0
     assert fake.received == struct.pack("<BQ", 14, 24) + bytes(24)
+    assert fake.pings == 5  # the round trip: the quickest of five of the protocol's smallest requests
 
 
 def test_another_protocol_version_is_one_line():
