@@ -59,7 +59,7 @@ class FakeWorker:
                 client.recv(1)  # says nothing until the client gives up
                 return
             client.sendall(struct.pack("<Q", len(self.answer)) + self.answer)
-            while (asked := client.recv(9)) == struct.pack("<BQ", 15, 0):  # DEVICE_COUNT: the round-trip pings
+            while client.recv(9) == struct.pack("<BQ", 15, 0):  # DEVICE_COUNT: the round-trip pings
                 self.pings += 1
                 client.sendall(struct.pack("<QI", 4, 1))
 
