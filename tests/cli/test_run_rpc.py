@@ -44,6 +44,7 @@ def test_a_model_split_over_two_workers_writes_exactly_what_it_writes_alone(two_
     log = (home / "logs" / "deskseek.log").read_text(encoding="utf-8")
     for worker in two_workers:
         assert f"[{worker.endpoint}] model buffer size" in log
+        worker.wait_for("client connected: 127.0.0.1:")  # the worker names the client that used it
 
 
 def test_killing_a_worker_mid_reply_ends_the_run_with_one_clear_line(two_workers, home, starter_path):  # noqa: F811

@@ -69,3 +69,12 @@ def test_the_plan_says_what_it_assumed_about_the_workers(facts):
 def test_a_machine_without_workers_plans_as_before(facts):
     plan = planner.plan(facts, machine(local_gpu(48)), ctx=4096, explicit_gpu_budget=True)
     assert not any("network" in note for note in plan.notes)
+
+
+def test_gpu_mem_budgets_this_machines_gpu_and_keeps_the_workers():
+    from deskseek.placement.hardware import assumed
+
+    base = machine(local_gpu(24), worker(0, 24))
+    planned_for = assumed(gpu_bytes=8 * GB, base=base)
+    assert [(gpu.kind, gpu.free_bytes) for gpu in planned_for.gpus] == [("gpu", 8 * GB), ("rpc", 24 * GB)]
+    assert planned_for.gpus[1].name == "RPC0@10.0.0.2:50052"
