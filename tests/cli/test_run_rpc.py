@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -10,6 +11,8 @@ import time
 
 import pytest
 
+from deskseek.models import gguf
+from deskseek.placement.planner import ModelFacts
 from tests.engines.test_local import starter_path  # noqa: F401  (session fixture)
 from tests.fixtures.rpc_workers import start_workers
 
@@ -71,3 +74,22 @@ def test_killing_a_worker_mid_reply_ends_the_run_with_one_clear_line(two_workers
     assert process.returncode == 1
     assert errors[-1].startswith(f"error: worker {victim.endpoint} went away mid-reply; the reply ends here.")
     assert len("".join(printed)) >= 40  # what came before stays on the screen
+
+
+def test_an_moe_with_its_experts_kept_here_and_the_rest_on_the_workers_writes_what_it_writes_alone(
+        two_workers, home, tmp_path):
+    """R1's layout (tiny, random weights): `--cpu-moe` keeps the routed experts in this machine's RAM while the
+    dense weights go to the workers; llama.cpp reads the override per tensor, so the split is by tensor."""
+    from tests.fixtures.tiny_moe import tiny_deepseek2
+
+    model = tiny_deepseek2(tmp_path / "tiny-r1-moe.gguf")
+    alone = run(home, model)
+    assert alone.returncode == 0, alone.stderr
+    split = run(home, model, "--cpu-moe", "--rpc", ",".join(w.endpoint for w in two_workers))
+    assert split.returncode == 0, split.stderr
+    assert split.stdout == alone.stdout and alone.stdout.strip()
+    split_log = (home / "logs" / "deskseek.log").read_text(encoding="utf-8").rsplit("placement for", 1)[1]
+    assert all(f"[{worker.endpoint}] model buffer size" in split_log for worker in two_workers)
+    here = re.search(r"load_tensors: +CPU model buffer size = +([\d.]+) MiB", split_log)
+    experts = ModelFacts.of(gguf.read(model)).routed_expert_bytes
+    assert experts > 0 and float(here.group(1)) * 2**20 >= experts * 0.95  # the experts are in this machine's RAM
