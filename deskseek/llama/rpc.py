@@ -167,7 +167,7 @@ def _proc(name: str, restype, argtypes):
     return ctypes.CFUNCTYPE(restype, *argtypes)(address)
 
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entered when llama.cpp fails inside connect(): its abort callback takes it too
 _connected: dict[str, list[str]] = {}  # endpoint -> the names ggml gave its devices ("RPC0", ...)
 _greetings: dict[str, Greeting] = {}
 
@@ -221,7 +221,7 @@ def in_use() -> bool:
 
 _RPC_FAILURES = ("Remote RPC server crashed", "Failed to connect to", "RPC handshake failed")
 _lost_endpoints: set[str] = set()  # workers whose connection failed: ggml's client for them is parked for good
-_handlers: list[Callable[[str], None]] = []
+_handlers: list[Callable[[str], bool]] = []
 _abort_callback = None  # kept alive for the life of the process: ggml holds the pointer
 lost: list[str] = []  # every RPC failure seen, in order (tests and the log read it)
 
