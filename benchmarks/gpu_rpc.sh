@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # llama.cpp's RPC backend on a CUDA machine: a `deskseek worker` lending the GPU, against the GPU used directly.
 #
-#   bash benchmarks/gpu_rpc.sh            (OUT=folder for logs; DEV=.dev by default; LAYERS=8: the model's blocks)
+#   bash benchmarks/gpu_rpc.sh     (OUT=folder for logs; DEV=.dev by default; LAYERS=4: the model's blocks; ROUNDS=2)
 #
 # Same setup as benchmarks/gpu_session.sh (and the same build folder, so after it only ggml and ggml-rpc are
 # rebuilt): $DEV/lcp.tgz, $DEV/whl/. Builds the vendored llama.cpp with CUDA and RPC, writes a random-weight GGUF
@@ -10,7 +10,7 @@
 # over loopback, the planner's estimate beside it, and whether both wrote the same text (greedy).
 set -euo pipefail
 export PYTHONUNBUFFERED=1
-DEV=${DEV:-.dev}; OUT=${OUT:-/tmp/gpu-out}; LAYERS=${LAYERS:-8}
+DEV=${DEV:-.dev}; OUT=${OUT:-/tmp/gpu-out}; LAYERS=${LAYERS:-4}; ROUNDS=${ROUNDS:-2}
 SITE=$PWD/$DEV/site; BUILD=$PWD/$DEV/build; MODEL=/tmp/qwen3-moe-${LAYERS}-layers-random-Q4_K.gguf
 mkdir -p "$OUT"
 say() { echo "[$(date +%T)] $*"; }
@@ -40,6 +40,6 @@ export LD_LIBRARY_PATH=$BUILD/bin:${LD_LIBRARY_PATH:-}
 python3 -c "import llama_cpp, sys; sys.exit(0 if llama_cpp.llama_supports_rpc() else 'no RPC backend in this build')"
 [ -n "${WRITER:-}" ] && { wait "$WRITER"; cat "$OUT/model.log"; }
 say "split vs direct"
-python3 benchmarks/rpc_split.py --model "$MODEL" --workers 1 --threads 8 --tokens 64 --rounds 2 --rpc-link 100 \
+python3 benchmarks/rpc_split.py --model "$MODEL" --workers 1 --threads 8 --tokens 64 --rounds "$ROUNDS" --rpc-link 100 \
   --main-env CUDA_VISIBLE_DEVICES= 2>&1 | tee "$OUT/rpc_split.txt"
 say "done"

@@ -106,9 +106,8 @@ def main() -> int:
 
     home = Path(os.environ.get("DESKSEEK_HOME", "/tmp/deskseek-rpc-bench"))
     base = {**os.environ, "DESKSEEK_HOME": str(home), "OMP_WAIT_POLICY": "PASSIVE"}
-    os.environ.update({k: v for k, v in base.items() if k != "CUDA_VISIBLE_DEVICES"})
     saved = dict(os.environ)
-    os.environ.update(pairs(args.worker_env))
+    os.environ.update(pairs(args.worker_env))  # Worker() starts its process with this process's environment
     workers = [Worker(home, "--threads", str(args.threads)) for _ in range(args.workers)]
     os.environ.clear()
     os.environ.update(saved)
