@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -17,16 +18,17 @@ from tests.engines.test_local import starter_path  # noqa: F401  (session fixtur
 from tests.fixtures.rpc_workers import start_workers
 
 PROMPT = "Name three colors."
+LONG_PROMPT = "Summarise: " + " ".join(f"Line {i}: the keeper logged the weather and the ships." for i in range(25))  # one batch (< 512)
 
 
 def run_env(home) -> dict:
     return {**os.environ, "DESKSEEK_HOME": str(home), "OMP_WAIT_POLICY": "PASSIVE", "DESKSEEK_LOG_LEVEL": "info"}
 
 
-def run(home, model, *extra: str) -> subprocess.CompletedProcess:
+def run(home, model, *extra: str, prompt: str = PROMPT) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "deskseek.cli", "run", "-m", str(model), "--temp", "0", "-n", "40", "-t", "1",
-         *extra, PROMPT], capture_output=True, text=True, env=run_env(home), timeout=600)
+         *extra, prompt], capture_output=True, text=True, env=run_env(home), timeout=600)
 
 
 @pytest.fixture
@@ -48,6 +50,11 @@ def test_a_model_split_over_two_workers_writes_exactly_what_it_writes_alone(two_
     for worker in two_workers:
         assert f"[{worker.endpoint}] model buffer size" in log
         worker.wait_for("client connected: 127.0.0.1:")  # the worker names the client that used it
+    # the workers compute asynchronously: the prompt's time is its compute's, not the time to send it
+    stats = json.loads(run(home, starter_path, "--json", "--rpc", ",".join(w.endpoint for w in two_workers),
+                           prompt=LONG_PROMPT).stdout)["stats"]
+    prompt_s = stats["prompt_tokens"] / stats["prompt_tok_s"]  # a fresh process: nothing cached
+    assert prompt_s > 0.8 * stats["ttft_s"], stats  # unsynchronized, the second worker's share went uncounted
 
 
 def test_killing_a_worker_mid_reply_ends_the_run_with_one_clear_line(two_workers, home, starter_path):  # noqa: F811
