@@ -39,6 +39,11 @@ def cmd_worker(args) -> int:
     rpc.require()
     host, port = _address(args.host), args.port
     _check_port(host, port)  # the C server would only say "Failed to create server socket"
+    if args.cache_dir:
+        try:
+            os.makedirs(args.cache_dir, exist_ok=True)  # as llama.cpp's rpc-server does before it serves
+        except OSError as err:
+            raise DeskseekError(f"cannot use --cache-dir {args.cache_dir}: {err.strerror or err}") from None
     devices = rpc.servable_devices()
     if not devices:
         raise DeskseekError("llama.cpp offers no device to serve")
@@ -53,7 +58,7 @@ def cmd_worker(args) -> int:
     if warns(host):
         print(WARNING.format(where=endpoint, port=port), file=sys.stderr)
     print(f"use it from the main machine with: deskseek run --rpc {_reachable(host)}:{port} ...", flush=True)
-    relay = _Relay(port)
+    _Relay(port)
     failed = threading.Event()
 
     def serve() -> None:
@@ -63,7 +68,6 @@ def cmd_worker(args) -> int:
     threading.Thread(target=serve, name="deskseek-rpc-server", daemon=True).start()
     while not stop.is_set() and not failed.is_set():
         stop.wait(0.2)
-    relay.flush()
     if failed.is_set():
         reason = native_log.first_error() or "see the lines above"
         raise DeskseekError(f"the RPC server on {endpoint} could not start: {reason}")
@@ -135,12 +139,6 @@ class _Relay:
         if line.startswith(("CPU:", "CUDA", "Metal", "MTL", "Vulkan")) and "MiB" in line:
             return None
         return line
-
-    def flush(self) -> None:
-        try:
-            os.fsync(1)
-        except OSError:
-            pass
 
 
 def clients(port: int) -> list[str]:

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from deskseek.cli import worker as worker_cli
-from tests.fixtures.rpc_workers import READY, Worker, start_workers
+from tests.fixtures.rpc_workers import READY, Worker, free_port, start_workers
 
 
 def deskseek(*args: str, home, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -134,3 +134,11 @@ def test_a_worker_lost_while_nothing_waits_for_a_reply_ends_the_command_with_one
     done = deskseek("info", "--rpc", half.endpoint, home=home, timeout=60)
     assert done.returncode == 4, done.stderr
     assert done.stderr.strip().splitlines() == [f"error: the connection to a worker ({half.endpoint}) was lost"]
+
+
+def test_a_cache_dir_that_cannot_be_made_is_one_line(home, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    done = deskseek("worker", "--port", str(free_port()), "--cache-dir", str(blocker / "cache"), home=home, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [f"error: cannot use --cache-dir {blocker / 'cache'}: Not a directory"]
