@@ -26,7 +26,6 @@ import os
 import re
 import socket
 import struct
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -222,6 +221,7 @@ def in_use() -> bool:
 _RPC_FAILURES = ("Remote RPC server crashed", "Failed to connect to", "RPC handshake failed")
 _lost_endpoints: set[str] = set()  # workers whose connection failed: ggml's client for them is parked for good
 _handlers: list[Callable[[str], bool]] = []
+_last_words: list[Callable[[], None]] = []  # run before the process ends on a failure nobody could be told of
 _abort_callback = None  # kept alive for the life of the process: ggml holds the pointer
 lost: list[str] = []  # every RPC failure seen, in order (tests and the log read it)
 
@@ -240,6 +240,13 @@ def on_lost_worker(handler: Callable[[str], bool]) -> Callable[[], None]:
     return forget
 
 
+def before_fatal_exit(hook: Callable[[], None]) -> None:
+    """Run `hook` (from whatever thread llama.cpp failed on) before a lost worker ends the process: a full-screen
+    app puts the terminal back with it."""
+    with _lock:
+        _last_words.append(hook)
+
+
 def contain_lost_workers() -> None:
     """Install ggml's abort callback (once): an RPC failure becomes a handler call and a parked thread, not abort().
 
@@ -255,7 +262,7 @@ def contain_lost_workers() -> None:
             text = (message or b"").decode(errors="replace").strip()
             if not any(marker in text for marker in _RPC_FAILURES):
                 log.critical("llama.cpp aborts: %s", text)
-                print(text, file=sys.stderr, flush=True)
+                _say(text)
                 return  # ggml_abort() calls abort() next, as it would have without us
             reason = _describe(text)
             log.error("RPC worker lost: %s (llama.cpp: %s)", reason, text)
@@ -271,13 +278,25 @@ def contain_lost_workers() -> None:
             if not told:
                 # Nobody is waiting for a reply (a model loading, or being freed): the thread that asked is blocked
                 # in llama.cpp for good and nothing can hand it an error. End the process with the line instead.
-                sys.stderr.write(f"error: {reason}\n")
-                sys.stderr.flush()
+                for hook in list(_last_words):
+                    try:
+                        hook()
+                    except Exception:
+                        log.exception("a last-words hook failed")
+                _say(f"error: {reason}")
                 os._exit(NETWORK)
             _park()
 
         _abort_callback = kind(on_abort)
         function("ggml_set_abort_callback", "ggml-base", [kind], kind)(_abort_callback)
+
+
+def _say(line: str) -> None:
+    """Straight to file descriptor 2: sys.stderr may be a full-screen app's capture, gone with the process."""
+    try:
+        os.write(2, f"{line}\n".encode(errors="replace"))
+    except OSError:
+        pass
 
 
 def _describe(text: str) -> str:

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from deskseek.cli import worker as worker_cli
-from tests.fixtures.rpc_workers import READY, Worker, free_port, start_workers
+from tests.fixtures.rpc_workers import GREETS, READY, DroppingWorker, Worker, free_port, start_workers
 
 
 def deskseek(*args: str, home, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -99,38 +99,9 @@ def test_a_bad_rpc_flag_is_a_usage_error(home, given, message):
     assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
-class HalfWorker:
-    """A real TCP server that answers llama.cpp's first requests (HELLO, DEVICE_COUNT) as a worker would, then
-    drops the connection at the first other one: a worker that dies while a client sets up."""
-
-    def __init__(self):
-        import threading
-
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.endpoint = f"127.0.0.1:{self.server.getsockname()[1]}"
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        import struct
-
-        while True:
-            client, _ = self.server.accept()
-            with client:
-                while len(head := client.recv(9, socket.MSG_WAITALL)) == 9:
-                    command, size = struct.unpack("<BQ", head)
-                    if size:
-                        client.recv(size, socket.MSG_WAITALL)
-                    if command == 14:  # HELLO: protocol 7.0.0, no transport upgrade
-                        client.sendall(struct.pack("<Q", 28) + bytes([7, 0, 0, 0]) + bytes(24))
-                    elif command == 15:  # DEVICE_COUNT: one device
-                        client.sendall(struct.pack("<QI", 4, 1))
-                    else:
-                        break  # anything else: gone
-
-
 def test_a_worker_lost_while_nothing_waits_for_a_reply_ends_the_command_with_one_line(home):
     """llama.cpp would abort() (status 134, a core dump); deskseek's abort callback says it and exits 4."""
-    half = HalfWorker()
+    half = DroppingWorker(GREETS)
     done = deskseek("info", "--rpc", half.endpoint, home=home, timeout=60)
     assert done.returncode == 4, done.stderr
     assert done.stderr.strip().splitlines() == [f"error: the connection to a worker ({half.endpoint}) was lost"]

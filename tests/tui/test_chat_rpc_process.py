@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import pty
 import re
+import select
 import shutil
+import struct
+import subprocess
+import termios
+import time
 
 import pytest
 
+from tests.conftest import REPO_ROOT
 from tests.engines.test_local import starter_path  # noqa: F401  (session fixture)
-from tests.fixtures.rpc_workers import start_workers
+from tests.fixtures.rpc_workers import PLANS, DroppingWorker, start_workers
 from tests.tui.test_chat_process import answer_after, chat_argv, conversation, ready, terminal  # noqa: F401
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -44,3 +53,36 @@ def test_a_worker_killed_mid_reply_ends_the_reply_on_screen_and_the_app_goes_on(
     finally:
         for worker in workers:
             worker.stop()
+
+
+def test_a_worker_lost_while_the_model_loads_ends_the_app_with_the_terminal_put_back(starter_path, home):  # noqa: F811
+    """Nothing waits for a reply then, so the process ends (llama.cpp's thread cannot be handed an error): with its
+    status and its line, written after the app's terminal modes are undone (the alternate screen left, the cursor
+    shown), on a real pseudo-terminal whose every byte is read back."""
+    dying = DroppingWorker(PLANS)  # tells its memory, then goes away when the weights start to arrive
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    process = subprocess.Popen([*chat_argv("--model", str(starter_path), "--rpc", dying.endpoint)],
+                               stdin=follower, stdout=follower, stderr=follower, cwd=REPO_ROOT, start_new_session=True,
+                               env={**os.environ, "TERM": "xterm-256color"})
+    os.close(follower)
+    written = b""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: every process holding the terminal has ended
+                break
+            if not chunk:
+                break
+            written += chunk
+        elif process.poll() is not None:
+            break
+    os.close(leader)
+    assert process.wait(10) == 4, written[-2000:]
+    line = f"error: the connection to a worker ({dying.endpoint}) was lost".encode()
+    assert b"\x1b[?1049h" in written and line in written  # the app had taken the screen, and the line came
+    after_leaving = written.rsplit(b"\x1b[?1049l", 1)[1]
+    assert after_leaving.startswith(b"\x1b[?25h") and line in after_leaving, written[-2000:]
