@@ -59,10 +59,38 @@ def cmd_chat(args) -> int:
         if request is not None and request.server is None:
             choice.remember(request.name)
         app = DeskseekApp(request, history=history, resume=resume, flags=args)
+        if getattr(args, "rpc", None):
+            _put_terminal_back_on_a_lost_worker()
         app.run()
     finally:
         history.close()
     return app.return_code or 0
+
+
+# What Textual's Linux driver turns on (mouse modes, focus events, bracketed paste, in-band resize, the kitty
+# keyboard protocol, the alternate screen, a hidden cursor), turned off in the order it undoes them on exit.
+_LEAVE_APP_MODE = ("\x1b[?1000l\x1b[?1003l\x1b[?1015l\x1b[?1006l\x1b[?1016l\x1b[?1004l\x1b[?2004l\x1b[?2048l"
+                   "\x1b[?7h\x1b[<u\x1b[?1049l\x1b[?25h")
+
+
+def _put_terminal_back_on_a_lost_worker() -> None:
+    """A worker lost while a model loads ends the process from llama.cpp's thread (llama/rpc.py): without this the
+    app's terminal modes would outlive it, and the error line would land on a dead screen."""
+    try:
+        import termios
+
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+    except (ImportError, OSError, ValueError):
+        return
+    from deskseek.llama import rpc
+
+    def restore() -> None:
+        sys.__stderr__.write(_LEAVE_APP_MODE)
+        sys.__stderr__.flush()
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+    rpc.before_fatal_exit(restore)
 
 
 def add_commands(commands) -> None:

@@ -128,6 +128,11 @@ def memory_flags(parser) -> None:
     parser.add_argument("--gpu-mem", metavar="SIZE", type=size,
                         help="GPU memory to plan for (e.g. 24G); the budget itself")
     parser.add_argument("--ram", metavar="SIZE", type=size, help="system RAM to plan for (e.g. 64G)")
+    parser.add_argument("--rpc", metavar="HOST:PORT[,...]", type=workers,
+                        help="add these machines' devices (`deskseek worker` there) and split the model over them; "
+                             "unencrypted, no password: trusted networks or SSH tunnels only")
+    parser.add_argument("--rpc-link", metavar="GBIT", type=real(0, above=True),
+                        help="network bandwidth to the --rpc workers in Gbit/s, for the speed estimate (default 1)")
 
 
 # -- argument types: each raises ArgumentTypeError with the reason, which argparse prints as one line --
@@ -193,6 +198,15 @@ def size(text: str) -> int:
 
     try:
         return parse_size(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def workers(text: str) -> list[str]:
+    from deskseek.llama.rpc import parse_endpoints
+
+    try:
+        return parse_endpoints(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
 

@@ -50,8 +50,12 @@ def cmd_info(args) -> int:
 def _print_machine(machine) -> None:
     from deskseek.units import human_bytes
 
-    gpus = ", ".join(f"{g.description or g.name} ({human_bytes(g.free_bytes)} free)" for g in machine.gpus) or "none"
+    local = [g for g in machine.gpus if g.kind != "rpc"]
+    gpus = ", ".join(f"{g.description or g.name} ({human_bytes(g.free_bytes)} free)" for g in local) or "none"
     print(f"backend    {machine.backend}; GPU: {gpus}")
+    for worker in (g for g in machine.gpus if g.kind == "rpc"):
+        print(f"worker     {worker.name}: {human_bytes(worker.free_bytes)} free of {human_bytes(worker.total_bytes)}, "
+              f"round trip {worker.rtt_s * 1000:.2f} ms")
     print(f"CPU        {machine.cpu_name}; RAM {human_bytes(machine.ram_bytes)} available "
           f"of {human_bytes(machine.ram_total_bytes)}")
     print(f"features   {' '.join(machine.cpu_features) or 'unknown'}")

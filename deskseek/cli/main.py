@@ -39,14 +39,14 @@ def _setup_logging() -> None:
 
 
 def build_parser() -> Parser:
-    from deskseek.cli import chat, history, info, models, pull, run, show
+    from deskseek.cli import chat, history, info, models, pull, run, show, worker
 
     parser = Parser(
         prog="deskseek", description="Run DeepSeek-R1 and friends locally: nothing leaves this machine."
     )
     parser.add_argument("--version", action="version", version=f"deskseek {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for group in (pull, models, run, chat, history, info, show):
+    for group in (pull, models, run, chat, history, info, show, worker):
         group.add_commands(commands)
     return parser
 

@@ -46,6 +46,7 @@ def as_dict(facts, plan) -> dict:
             "expected_tok_s": plan.expected_tok_s,
             "fits": plan.fits,
             "reason": plan.reason,
+            "notes": plan.notes,
         },
     }
 

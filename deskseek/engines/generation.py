@@ -94,6 +94,7 @@ class Generation(EventStream):
             processed = len(engine._cached) - cached  # whole batches done before the cancel
             self._finish("cancelled", splitter, started, len(tokens), cached, 0, 0, None, None, processed)
             return
+        llama.llama_synchronize(engine._ctx)  # an asynchronous backend (a --rpc worker) may still be computing it
         prompt_done = time.perf_counter()
         guard = self._guard = think_lang.guard_for(
             engine, self.messages, settings, thinks=splitter is not None,

@@ -139,9 +139,17 @@ def read_grammar(path: str | None) -> str | None:
 
 
 def machine(flags) -> tuple[hardware.Machine, bool]:
-    """This machine, with --gpu-mem/--ram as budgets where given; and whether the GPU budget was explicit."""
+    """This machine, with --gpu-mem/--ram as budgets where given, and the devices of the --rpc workers (added
+    to llama.cpp's registry here, so the model loaded next uses them); and whether the GPU budget was explicit."""
     gpu, ram = _size(getattr(flags, "gpu_mem", None)), _size(getattr(flags, "ram", None))
-    return hardware.assumed(gpu_bytes=gpu, ram_bytes=ram), gpu is not None
+    workers, link = getattr(flags, "rpc", None), getattr(flags, "rpc_link", None)
+    if workers:
+        from deskseek.llama import rpc
+
+        rpc.connect(workers)
+    here = hardware.assumed(gpu_bytes=gpu, ram_bytes=ram, link_gbit=link or hardware.DEFAULT_LINK_GBIT)
+    here.rpc_link_given = link is not None
+    return here, gpu is not None
 
 
 def _size(value: int | str | None) -> int | None:

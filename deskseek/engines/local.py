@@ -26,8 +26,9 @@ from pathlib import Path
 from deskseek.engines import chat_template, draft_costs, drafts, exchanges, speculative, think_lang
 from deskseek.engines.events import Settings
 from deskseek.engines.generation import Generation
+from deskseek.engines.worker_loss import WorkerWatch
 from deskseek.errors import DeskseekError, UsageError
-from deskseek.llama import cores, cpu, native_log, threadpool
+from deskseek.llama import cores, cpu, native_log, rpc, threadpool
 from deskseek.llama.binding import set_fields
 from deskseek.llama.overrides import CpuOverrides
 from deskseek.models import gguf
@@ -84,6 +85,7 @@ class Engine:
             raise UsageError(problem)
         self._llama = llama_cpp
         native_log.install()
+        self.workers = WorkerWatch()  # --rpc: a worker lost mid-reply ends the reply, not the process
         self.path = Path(path)
         header = gguf.read(self.path)  # a clear message for non-GGUF and truncated headers
         self.architecture = header.architecture
@@ -163,6 +165,9 @@ class Engine:
         set_fields(params, n_gpu_layers=n_gpu_layers)
         if amx.plain_buffers:
             set_fields(params, use_extra_bufts=False)
+        self._devices = rpc.devices_for_next_model()  # None unless a worker went away: then all but its devices
+        if self._devices is not None:
+            set_fields(params, devices=ctypes.cast(self._devices, ctypes.c_void_p))
         # The model keeps its params, pointers included, for its whole life: so do we with what they point to.
         self._overrides = CpuOverrides(self.cpu_patterns) if self.cpu_patterns else None
         if self._overrides is not None:
@@ -222,11 +227,17 @@ class Engine:
 
     def _serve(self) -> None:
         while (generation := self._jobs.get()) is not None:
+            self.workers.current = generation
             generation._run()
+            self.workers.current = None
 
     def close(self) -> None:
         """Free the model; a reply still in flight is cancelled and waited for first (it uses the context)."""
         busy = getattr(self, "_busy", None)
+        if getattr(self, "workers", None) is not None:
+            self.workers.close()
+            if self.workers.lost:  # its thread is blocked in llama.cpp for good: nothing here can be freed
+                return
         if busy is not None:
             self._cancel.set()
             busy.acquire()
@@ -308,6 +319,7 @@ class Engine:
 
     def generate(self, messages: list[dict], settings: Settings | None = None) -> Generation:
         """Start a reply on a background thread; iterate the result for events, cancel() to stop."""
+        self.workers.check()
         if not self._busy.acquire(blocking=False):
             raise DeskseekError("a reply is already being generated; cancel it first")
         if not self._ctx:

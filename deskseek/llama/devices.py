@@ -17,10 +17,12 @@ KINDS = {0: "cpu", 1: "gpu", 2: "igpu", 3: "accel"}  # enum ggml_backend_dev_typ
 class Device:
     name: str
     description: str
-    kind: str  # "gpu" | "igpu" | "cpu" | "accel"
+    kind: str  # "gpu" | "igpu" | "cpu" | "accel" | "rpc" (another machine's, through llama.cpp's RPC backend)
     free_bytes: int
     total_bytes: int
     bandwidth_gbs: float = 0.0  # not ggml's to say: the placement layer looks it up by name
+    link_gbs: float = 0.0  # an RPC device ("rpc"): the network's bandwidth to it, GB/s (assumed or given)
+    rtt_s: float = 0.0  # and one round trip to its worker, measured when it was greeted
 
 
 def devices() -> list[Device]:
@@ -36,9 +38,13 @@ def devices() -> list[Device]:
     except (OSError, AttributeError, ImportError) as err:
         log.warning("cannot list llama.cpp's devices: %s", err)
         return []
+    from deskseek.llama import rpc
+
     found = []
     for index in range(count()):
         dev = get(index)
+        if rpc.is_lost(name(dev).decode(errors="replace")):
+            continue  # a worker that went away: its client would wait for its answer for ever
         free, total = ctypes.c_size_t(0), ctypes.c_size_t(0)
         memory(dev, ctypes.byref(free), ctypes.byref(total))
         found.append(Device(

@@ -29,6 +29,9 @@ _APPLE_BANDWIDTH = [
     ("M1 Pro", 200), ("M1", 68),
 ]
 DEFAULT_GPU_BANDWIDTH = 300.0
+# A worker's device is known to llama.cpp only by its endpoint and memory: its own bandwidth is taken as a
+# GPU's default, and the network to it as gigabit Ethernet unless --rpc-link says otherwise.
+DEFAULT_LINK_GBIT = 1.0
 DEFAULT_CPU_BANDWIDTH = 40.0  # dual-channel DDR4/DDR5 desktop, what llama.cpp's CPU decode actually sees
 
 
@@ -44,6 +47,7 @@ class Machine:
     llama_cpp_features: str = ""
     cpu_features: list[str] = field(default_factory=list)  # as llama.cpp sees them: "AVX2", "AMX_INT8", ...
     amx: dict | None = None  # cpu.Verdict.as_dict(), where a face asked for the decision
+    rpc_link_given: bool = False  # the workers' link bandwidth came from --rpc-link, not the default
 
     @property
     def gpu_bytes(self) -> int:
@@ -77,9 +81,9 @@ def ram() -> tuple[int, int]:
         return int(total * 0.75), total  # macOS and others: no cheap exact figure; assume a quarter in use
 
 
-def detect() -> Machine:
-    """Ask llama.cpp which devices it will use, and the OS how much RAM is free."""
-    from deskseek.llama import cpu, devices
+def detect(link_gbit: float = DEFAULT_LINK_GBIT) -> Machine:
+    """Ask llama.cpp which devices it will use (workers added with --rpc among them), and the OS how much RAM is free."""
+    from deskseek.llama import cpu, devices, rpc
 
     available, total = ram()
     name = cpu.cpu_name()
@@ -90,24 +94,38 @@ def detect() -> Machine:
         llama_cpp_features=devices.system_info(), cpu_features=cpu.features(),
     )
     for device in devices.devices():
+        endpoint = rpc.endpoint_of(device.name)
+        if endpoint is not None:
+            greeting = rpc.greeting(endpoint)
+            machine.gpus.append(replace(device, name=f"{device.name}@{endpoint}", description=f"worker {endpoint}",
+                                        kind="rpc", bandwidth_gbs=DEFAULT_GPU_BANDWIDTH, link_gbs=link_gbit / 8,
+                                        rtt_s=greeting.rtt_s if greeting else 0.0))
+            continue
         if device.kind not in ("gpu", "igpu"):
             continue
         table = _APPLE_BANDWIDTH if apple else _GPU_BANDWIDTH
         bandwidth = _bandwidth(device.description or device.name, table,
                                machine.cpu_bandwidth_gbs if apple else DEFAULT_GPU_BANDWIDTH)
         machine.gpus.append(replace(device, bandwidth_gbs=bandwidth))
-    if machine.gpus:
-        machine.backend = re.sub(r"\d+$", "", machine.gpus[0].name).lower() or "gpu"
+    local = [gpu for gpu in machine.gpus if gpu.kind != "rpc"]
+    if local:
+        machine.backend = re.sub(r"\d+$", "", local[0].name).lower() or "gpu"
+    if len(local) < len(machine.gpus):
+        machine.backend = f"{machine.backend}+rpc"
     return machine
 
 
-def assumed(gpu_bytes: int | None = None, ram_bytes: int | None = None, base: Machine | None = None) -> Machine:
+def assumed(gpu_bytes: int | None = None, ram_bytes: int | None = None, base: Machine | None = None,
+            link_gbit: float = DEFAULT_LINK_GBIT) -> Machine:
     """A machine for planning: this one, with the user's --gpu-mem / --ram taken as the budgets themselves."""
-    machine = base or detect()
+    machine = base or detect(link_gbit)
     if gpu_bytes is not None:
-        bandwidth = machine.gpu_bandwidth_gbs or DEFAULT_GPU_BANDWIDTH
-        name = machine.gpus[0].name if machine.gpus else "GPU"
-        machine.gpus = [Device(name, f"{name} (budget set by --gpu-mem)", "gpu", gpu_bytes, gpu_bytes, bandwidth)]
+        local = [gpu for gpu in machine.gpus if gpu.kind != "rpc"]
+        name = local[0].name if local else "GPU"
+        bandwidth = min((gpu.bandwidth_gbs for gpu in local), default=0.0) or DEFAULT_GPU_BANDWIDTH
+        workers = [gpu for gpu in machine.gpus if gpu.kind == "rpc"]  # --gpu-mem is this machine's GPU only
+        machine.gpus = [Device(name, f"{name} (budget set by --gpu-mem)", "gpu", gpu_bytes, gpu_bytes, bandwidth),
+                        *workers]
         if machine.backend == "cpu":
             machine.backend = "assumed-gpu"
     if ram_bytes is not None:

@@ -204,11 +204,31 @@ def plan(facts: ModelFacts, machine: Machine, *, ctx: int, explicit_gpu_budget: 
     chosen = _plan(facts, machine, ctx=ctx, explicit_gpu_budget=explicit_gpu_budget)
     if chosen.fits:
         chosen.expected_tok_s = Estimator(facts, machine, ctx).expected(chosen.cpu_expert_blocks, chosen.gpu_layers)
+    if chosen.fits and (note := rpc_note(facts, machine)):
+        chosen.notes.append(note)
     if machine.unified_memory and machine.gpus and chosen.strategy != "all-gpu" and not explicit_gpu_budget:
         note = metal_ceiling_note(facts, machine, facts.kv_bytes(ctx) + compute_buffer_bytes(facts))
         if note:
             chosen.notes.append(note)
     return chosen
+
+
+def rpc_note(facts: ModelFacts, machine: Machine) -> str:
+    """How other machines' devices (--rpc) take part, and what the speed estimate assumed about them."""
+    workers = [gpu for gpu in machine.gpus if gpu.kind == "rpc"]
+    if not workers:
+        return ""
+    from deskseek.placement.speed import network_seconds
+
+    total = sum(gpu.free_bytes for gpu in machine.gpus) or 1
+    shares = ", ".join(f"{gpu.name} {gpu.free_bytes / total:.0%}" for gpu in machine.gpus)
+    link = workers[0].link_gbs * 8
+    said = "set by --rpc-link" if machine.rpc_link_given else "assumed; --rpc-link GBIT sets it"
+    rtt = max(gpu.rtt_s for gpu in workers) * 1000
+    wire = sum(network_seconds(gpu, facts.n_embd) for gpu in workers) * 1000
+    return (f"offloaded layers are shared by free memory: {shares}; the estimate counts the network: link "
+            f"{link:g} Gbit/s ({said}), round trip {rtt:.2f} ms (measured), {wire:.2f} ms a token on the wire; "
+            f"a worker's own memory bandwidth is not known here ({workers[0].bandwidth_gbs:g} GB/s assumed)")
 
 
 def metal_ceiling_note(facts: ModelFacts, machine: Machine, overhead: int) -> str:

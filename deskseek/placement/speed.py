@@ -11,7 +11,7 @@ similar), so REACHED scales the GPU's and unified memory's nominal figures. A pl
 
 from __future__ import annotations
 
-from deskseek.placement.hardware import DEFAULT_CPU_BANDWIDTH, DEFAULT_GPU_BANDWIDTH
+from deskseek.placement.hardware import DEFAULT_CPU_BANDWIDTH, DEFAULT_GPU_BANDWIDTH, DEFAULT_LINK_GBIT
 
 REACHED = 0.65  # the share of a GPU's (or Apple unified memory's) nominal bandwidth decoding reaches
 
@@ -54,7 +54,27 @@ class Estimator:
 
     def _tok_s(self, gpu_read: float, cpu_read: float, *, gpu_share: float, cpu_share: float) -> float:
         # an unknown (0) bandwidth is taken as the default the name lookup falls back to, not as "no speed"
-        gpu_bw = (self.machine.gpu_bandwidth_gbs or DEFAULT_GPU_BANDWIDTH) * 1e9 * gpu_share
         cpu_bw = (self.machine.cpu_bandwidth_gbs or DEFAULT_CPU_BANDWIDTH) * 1e9 * cpu_share
-        seconds = gpu_read / gpu_bw + cpu_read / cpu_bw
+        seconds = self._gpu_seconds(gpu_read, gpu_share) + cpu_read / cpu_bw
         return round(1.0 / seconds, 2) if seconds > 0 else 0.0
+
+    def _gpu_seconds(self, read: float, share: float) -> float:
+        """The offloaded bytes, split over the devices as llama.cpp splits layers (by free memory), each read at
+        its own bandwidth; a worker's device also costs the network its token crosses (network_seconds)."""
+        gpus = [gpu for gpu in self.machine.gpus if gpu.free_bytes > 0]
+        if not gpus or read <= 0:
+            return read / ((self.machine.gpu_bandwidth_gbs or DEFAULT_GPU_BANDWIDTH) * 1e9 * share) if read else 0.0
+        total = sum(gpu.free_bytes for gpu in gpus)
+        seconds = 0.0
+        for gpu in gpus:
+            seconds += read * gpu.free_bytes / total / ((gpu.bandwidth_gbs or DEFAULT_GPU_BANDWIDTH) * 1e9 * share)
+            if gpu.kind == "rpc":
+                seconds += network_seconds(gpu, self.facts.n_embd)
+        return seconds
+
+
+def network_seconds(device, n_embd: int) -> float:
+    """What one decoded token costs on the wire to a worker's device: its activations there and back (f32, one row
+    each way) over the link, and the round trips llama.cpp's RPC client waits for (two: the graph and the result)."""
+    link = (device.link_gbs or DEFAULT_LINK_GBIT / 8) * 1e9
+    return 2 * n_embd * 4 / link + 2 * device.rtt_s
