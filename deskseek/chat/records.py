@@ -58,6 +58,36 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE conversations ADD COLUMN server TEXT",
         "ALTER TABLE messages ADD COLUMN server TEXT",
     ),
+    (  # v6: full-text search (chat/search.py): each message's non-empty lines, and a trigram index over them
+        """CREATE TABLE message_lines (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+            field INTEGER NOT NULL,  -- 0: the content, 1: the thought (reasoning)
+            line INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            UNIQUE (message_id, field, line)
+        )""",
+        "CREATE VIRTUAL TABLE message_search USING fts5(text, content='message_lines', content_rowid='id', "
+        "tokenize='trigram')",
+        "CREATE TRIGGER message_lines_added AFTER INSERT ON message_lines BEGIN "
+        "INSERT INTO message_search (rowid, text) VALUES (new.id, new.text); END",
+        "CREATE TRIGGER message_lines_removed AFTER DELETE ON message_lines BEGIN "
+        "INSERT INTO message_search (message_search, rowid, text) VALUES ('delete', old.id, old.text); END",
+        "CREATE TRIGGER message_lines_changed AFTER UPDATE OF text ON message_lines BEGIN "
+        "INSERT INTO message_search (message_search, rowid, text) VALUES ('delete', old.id, old.text); "
+        "INSERT INTO message_search (rowid, text) VALUES (new.id, new.text); END",
+        # what is already stored: every line cut out by SQL, as chat/search.py's lines() cuts them, oldest first
+        """INSERT INTO message_lines (message_id, field, line, text)
+           WITH RECURSIVE cut (message_id, field, line, rest, text) AS (
+               SELECT id, 0, -1, content || char(10), '' FROM messages
+               UNION ALL SELECT id, 1, -1, reasoning || char(10), '' FROM messages
+               UNION ALL SELECT message_id, field, line + 1, substr(rest, instr(rest, char(10)) + 1),
+                                substr(rest, 1, instr(rest, char(10)) - 1)
+                         FROM cut WHERE rest <> ''
+           )
+           SELECT message_id, field, line, text FROM cut WHERE line >= 0 AND trim(text, ' ' || char(9) || char(13)) <> ''
+           ORDER BY message_id, field, line""",
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
