@@ -44,7 +44,7 @@ from deskseek.chat.records import (
     now,
 )
 from deskseek.chat.reply_writer import ReplyWriter
-from deskseek.chat.search import SearchHit, index_message
+from deskseek.chat.search import SearchHit, index_message, index_stored
 from deskseek.chat.search import search as find_lines
 from deskseek.errors import DeskseekError, NotFound
 
@@ -144,6 +144,7 @@ class History:
             rows = db.execute("SELECT id, owner, heartbeat_at FROM messages WHERE state = 'streaming'").fetchall()
             dead = [(now(), message_id) for message_id, owner, beat in rows if not owner_alive(owner, beat)]
             db.executemany("UPDATE messages SET state = 'interrupted', updated_at = ? WHERE id = ?", dead)
+            index_stored(db, [message_id for _, message_id in dead])
         return len(dead)
 
     def close(self) -> None:
@@ -300,7 +301,8 @@ class History:
                        ?, ?, ?, ?, ?, ?, ?)""",
             (conversation_id, conversation_id, role, content, reasoning, state, model, stamp, stamp),
         ).lastrowid
-        index_message(db, message_id, content, reasoning)  # searchable in the transaction that stores it
+        if state != "streaming":  # indexed in the transaction that stores it (a streaming reply: when it ends)
+            index_message(db, message_id, content, reasoning)
         return message_id
 
     def check_tail(self, conversation_id: int, last_id: int | None) -> None:
@@ -375,7 +377,8 @@ class History:
                 self._live.discard(writer)
                 raise ReplyGone("this conversation was deleted or changed by another deskseek; "
                                 "the reply on screen is no longer saved")
-            index_message(db, writer.message_id, writer.content, writer.reasoning)
+            if writer.finished:  # its final form: into the index (search.py scans it until now)
+                index_message(db, writer.message_id, writer.content, writer.reasoning)
             self._touch(db, writer.conversation_id)
 
     def search(self, query: str, limit: int = 20) -> list[SearchHit]:

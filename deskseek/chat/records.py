@@ -58,7 +58,7 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE conversations ADD COLUMN server TEXT",
         "ALTER TABLE messages ADD COLUMN server TEXT",
     ),
-    (  # v6: full-text search (chat/search.py): each message's non-empty lines, and a trigram index over them
+    (  # v6: full-text search (chat/search.py): each stored message's non-blank lines, a trigram index over them
         """CREATE TABLE message_lines (
             id INTEGER PRIMARY KEY,
             message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
@@ -69,14 +69,12 @@ MIGRATIONS: list[tuple[str, ...]] = [
         )""",
         "CREATE VIRTUAL TABLE message_search USING fts5(text, content='message_lines', content_rowid='id', "
         "tokenize='trigram')",
-        "CREATE TRIGGER message_lines_added AFTER INSERT ON message_lines BEGIN "
-        "INSERT INTO message_search (rowid, text) VALUES (new.id, new.text); END",
         "CREATE TRIGGER message_lines_removed AFTER DELETE ON message_lines BEGIN "
         "INSERT INTO message_search (message_search, rowid, text) VALUES ('delete', old.id, old.text); END",
         "CREATE TRIGGER message_lines_changed AFTER UPDATE OF text ON message_lines BEGIN "
         "INSERT INTO message_search (message_search, rowid, text) VALUES ('delete', old.id, old.text); "
         "INSERT INTO message_search (rowid, text) VALUES (new.id, new.text); END",
-        # what is already stored: every line cut out by SQL, as chat/search.py's lines() cuts them, oldest first
+        # what is already stored: every line cut out by SQL as chat/search.py's lines() cuts them, in its order
         """INSERT INTO message_lines (message_id, field, line, text)
            WITH RECURSIVE cut (message_id, field, line, rest, text) AS (
                SELECT id, 0, -1, content || char(10), '' FROM messages
@@ -86,7 +84,8 @@ MIGRATIONS: list[tuple[str, ...]] = [
                          FROM cut WHERE rest <> ''
            )
            SELECT message_id, field, line, text FROM cut WHERE line >= 0 AND trim(text, ' ' || char(9) || char(13)) <> ''
-           ORDER BY message_id, field, line""",
+           ORDER BY message_id, field DESC, line""",
+        "INSERT INTO message_search (message_search) VALUES ('rebuild')",  # new lines: search.index_message adds
     ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,22 +1,26 @@
 """Finding anything said in any chat: the search index and the queries over it.
 
-The index is per line, not per message. A streamed reply is rewritten every second (reply_writer.py); an
-index over whole messages would forget and re-learn all of a long reply at each of those writes (ten times
-the cost of the write itself, measured in benchmarks/history_search.py), while per line only the last,
-growing line and the new ones change. A search hit is a line anyway: that is what a result shows.
+`message_lines` holds each stored message's non-blank lines (field 0: its content, 1: its thought), and an
+FTS5 table with the trigram tokenizer indexes them (records.py, schema v6). The history writes both in the
+same transaction that stores the message in its final form: a prompt as it is added, a reply when it
+ends (finished, stopped, failed, or found interrupted by recovery after its process died); deleting a
+message deletes its lines by the foreign key's cascade, and a trigger takes them out of the FTS table.
 
-`message_lines` holds each message's non-blank lines (field 0: its content, 1: its thought); an FTS5 table
-with the trigram tokenizer indexes them, kept in step by triggers on `message_lines` (records.py, schema v6),
-and `message_lines` itself is written by `index_message`, which the history calls inside the same
-transaction that writes the message, so the index never disagrees with what is stored. Deleting a message
-deletes its lines by the foreign key's cascade, and the triggers take them out of the index.
+A reply still streaming is rewritten every second (reply_writer.py), and indexing its growing text at each
+write cost those writes several times over (benchmarks/history_search.py). So until it ends it is not in
+the index: `search` reads the rows still streaming (one or two; a partial index on `state` finds them)
+line by line. What a search sees is therefore always what is stored, at every commit, a `kill -9`
+included: recovery indexes the saved part in the transaction that marks it interrupted.
+
+The index is per line, not per message: a hit is shown as its line anyway, and a long reply's lines are
+indexed once each, never re-learnt whole when one of them changes.
 
 Trigrams find text inside words in every script: `바다` in `바다에`, Chinese and Japanese without spaces,
 `vital` in `revitalise`, case-insensitively (the tokenizer folds case, Unicode-wide). A term shorter than
 three characters has no trigram to look up; it is matched by a LIKE scan over the lines instead (newest
-first, so a common short term stops early; a rare one reads every line: linear, still well under a second
-for 10,000 conversations, and exact). LIKE folds case for ASCII letters only, so a one- or two-letter
-non-ASCII term (`Éa`) is matched as typed.
+first, so a common short term stops early; a rare one reads every line: linear, exact, and still far
+under the 100 ms budget for 10,000 conversations). LIKE folds case for ASCII letters only, so a one- or
+two-letter non-ASCII term (`Éa`) is matched as typed.
 
 The query is taken literally: it is split on spaces into terms, each quoted for FTS5 (quotes doubled) or
 escaped for LIKE, so `"`, `*`, `-`, `AND` or `NEAR(` are text to find, never syntax. A line matches when it
@@ -28,6 +32,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from dataclasses import dataclass
+from itertools import chain
 
 BLANK = " \t\r"  # a line of only these is not indexed (records.py's migration skips the same)
 SNIPPET_CHARS = 100  # a long line is cut to about this much around its first match
@@ -65,23 +70,31 @@ def lines(text: str) -> dict[int, str]:
 def index_message(db: sqlite3.Connection, message_id: int, content: str, reasoning: str) -> None:
     """Bring a message's lines in the index to its text: only the lines that changed are written.
 
-    Call inside the transaction that writes the message. A streaming reply's flush changes its last line
-    and adds a few, so this costs in proportion to the new text, not to the whole reply.
+    Call inside the transaction that stores the message in its final form (a prompt, a finished reply, one
+    recovery marks interrupted). New lines reach the FTS table in one statement, not one trigger per line.
     """
-    for field, text in enumerate((content, reasoning)):
+    for field, text in ((1, reasoning), (0, content)):  # the thought came first: its lines get the lower ids
         stored = dict(db.execute("SELECT line, text FROM message_lines WHERE message_id = ? AND field = ?",
                                  (message_id, field)).fetchall())
         wanted = lines(text)
         gone = [(message_id, field, number) for number in stored.keys() - wanted.keys()]
-        if gone:
-            db.executemany("DELETE FROM message_lines WHERE message_id = ? AND field = ? AND line = ?", gone)
-        for number, line in wanted.items():
-            if number not in stored:
-                db.execute("INSERT INTO message_lines (message_id, field, line, text) VALUES (?, ?, ?, ?)",
-                           (message_id, field, number, line))
-            elif stored[number] != line:
-                db.execute("UPDATE message_lines SET text = ? WHERE message_id = ? AND field = ? AND line = ?",
-                           (line, message_id, field, number))
+        db.executemany("DELETE FROM message_lines WHERE message_id = ? AND field = ? AND line = ?", gone)
+        db.executemany("UPDATE message_lines SET text = ? WHERE message_id = ? AND field = ? AND line = ?",
+                       [(line, message_id, field, n) for n, line in wanted.items() if stored.get(n, line) != line])
+        new = [(message_id, field, n, line) for n, line in wanted.items() if n not in stored]
+        if new:
+            after = db.execute("SELECT COALESCE(MAX(id), 0) FROM message_lines").fetchone()[0]
+            db.executemany("INSERT INTO message_lines (message_id, field, line, text) VALUES (?, ?, ?, ?)", new)
+            db.execute("INSERT INTO message_search (rowid, text) SELECT id, text FROM message_lines WHERE id > ?",
+                       (after,))
+
+
+def index_stored(db: sqlite3.Connection, message_ids: list[int]) -> None:
+    """Index messages as they are stored: replies that stopped streaming because their writer died."""
+    for message_id in message_ids:
+        row = db.execute("SELECT content, reasoning FROM messages WHERE id = ?", (message_id,)).fetchone()
+        if row:
+            index_message(db, message_id, *row)
 
 
 _HIT_COLUMNS = """l.message_id, l.field, l.text, m.role, m.updated_at, m.conversation_id, c.title
@@ -115,7 +128,7 @@ def search(db: sqlite3.Connection, query: str, limit: int = 20) -> list[SearchHi
     patterns = [re.compile(re.escape(term), re.IGNORECASE) for term in terms]
     hits: list[SearchHit] = []
     seen: set[tuple[int, int]] = set()
-    for message_id, field, line, role, updated_at, conversation_id, title in rows:
+    for message_id, field, line, role, updated_at, conversation_id, title in chain(_streaming(db, patterns), rows):
         if (message_id, field) in seen:
             continue
         seen.add((message_id, field))
@@ -125,6 +138,23 @@ def search(db: sqlite3.Connection, query: str, limit: int = 20) -> list[SearchHi
         if len(hits) == limit:
             break
     return hits
+
+
+def _streaming(db: sqlite3.Connection, patterns: list[re.Pattern]) -> list[tuple]:
+    """Lines of replies still streaming that hold every term, newest first, as rows like the index's.
+
+    A streaming reply is indexed when it ends (or when recovery finds its writer dead), not at each of its
+    once-a-second writes (see the module's docstring); until then it is read here, straight from its row.
+    """
+    found = []
+    for message_id, content, reasoning, role, updated_at, conversation_id, title in db.execute(
+            """SELECT m.id, m.content, m.reasoning, m.role, m.updated_at, m.conversation_id, c.title FROM messages m
+               JOIN conversations c ON c.id = m.conversation_id WHERE m.state = 'streaming' ORDER BY m.id DESC"""):
+        for field, text in ((0, content), (1, reasoning)):
+            for line in reversed(lines(text).values()):
+                if all(pattern.search(line) for pattern in patterns):
+                    found.append((message_id, field, line, role, updated_at, conversation_id, title))
+    return found
 
 
 def _like_escaped(term: str) -> str:
