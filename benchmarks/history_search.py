@@ -39,7 +39,8 @@ WORDS = {
     "ja": "今日は 海 川 塩 水 光 エネルギー だから たぶん 答え".split(),
 }
 QUERIES = [("rare word", "zanzibar"), ("common word", "rivers"), ("2-char Korean (LIKE)", "소금"),
-           ("CJK phrase", "海洋"), ("Japanese 3+", "エネルギー"), ("two words", "salt 바다에")]
+           ("absent 1-char (LIKE, every line)", "섬"), ("absent 3+ chars", "volcano"),
+           ("CJK phrase", "海洋"), ("Japanese 3+", "エネルギー"), ("two words", "rivers salt")]
 
 
 def text(rng: random.Random, lines: int, words: int) -> str:
@@ -146,7 +147,7 @@ def main() -> int:
         generate(path, args.conversations)
         print(f"\nhistory search over {args.conversations} conversations (median of 7, limit 20):")
         for label, ms, hits in time_searches(path):
-            print(f"  {label:<22} {ms:7.1f} ms  {hits:>2} hits  ({ms / 100:.2f} of the 100 ms target)")
+            print(f"  {label:<33} {ms:7.1f} ms  {hits:>2} hits  ({ms / 100:.2f} of the 100 ms target)")
         print(f"  `deskseek history search rivers --json`, the whole command: {time_cli(path):.0f} ms")
         indexed, plain = time_streaming(path)
         print("\na streamed reply's writes (3,000 tokens, a flush a second, 7 rounds each, interleaved):")
