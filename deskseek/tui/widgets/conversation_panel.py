@@ -18,6 +18,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Input, ListItem, ListView, Static
 
 from deskseek.chat.search import SearchHit
@@ -25,6 +26,7 @@ from deskseek.errors import DeskseekError
 from deskseek.tui import keys
 
 SEARCH_LIMIT = 50
+TYPING_PAUSE_S = 0.15  # the list follows the field this long after the last key
 LEAD_CHARS = 12  # a hit's line is shown from this many characters before its match
 
 
@@ -61,6 +63,10 @@ class ConversationPanel(Vertical):
     @dataclass
     class Deleted(Message):
         conversation_id: int
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._typing: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder=f"Search ({keys.label('ctrl+f')})", id="panel-search")
@@ -106,7 +112,11 @@ class ConversationPanel(Vertical):
 
     @on(Input.Changed, "#panel-search")
     def _search(self) -> None:
-        self.refresh_list(top=True)
+        """Once typing pauses: a rare one- or two-letter term reads every stored line (see chat/search.py),
+        which the first letters of a word would otherwise pay at each key."""
+        if self._typing is not None:
+            self._typing.stop()
+        self._typing = self.set_timer(TYPING_PAUSE_S, lambda: self.refresh_list(top=True))
 
     def on_key(self, event) -> None:
         """Down from the search field goes into the hits (Enter there opens the first one at once)."""
