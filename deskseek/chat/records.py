@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -12,6 +13,10 @@ TITLE_CHARS = 60
 
 ROLES = ("system", "user", "assistant")
 STATES = ("complete", "streaming", "stopped", "interrupted", "error", "no-answer")
+
+# The trigram tokenizer came with SQLite 3.34 (2020). An older SQLite gets an index by words, which search.py
+# does not trust for text inside words: it scans the lines instead (slower, still exact), never failing to open.
+SEARCH_TOKENIZER = "trigram" if sqlite3.sqlite_version_info >= (3, 34) else "unicode61"
 
 # MIGRATIONS[n] takes a database from version n to n + 1; version 0 is an empty file. Never edit a shipped
 # step: users have files written by it. Add a new one.
@@ -68,7 +73,7 @@ MIGRATIONS: list[tuple[str, ...]] = [
             UNIQUE (message_id, field, line)
         )""",
         "CREATE VIRTUAL TABLE message_search USING fts5(text, content='message_lines', content_rowid='id', "
-        "tokenize='trigram')",
+        f"tokenize='{SEARCH_TOKENIZER}')",
         "CREATE TRIGGER message_lines_removed AFTER DELETE ON message_lines BEGIN "
         "INSERT INTO message_search (message_search, rowid, text) VALUES ('delete', old.id, old.text); END",
         "CREATE TRIGGER message_lines_changed AFTER UPDATE OF text ON message_lines BEGIN "

@@ -24,7 +24,7 @@ two-letter non-ASCII term (`Éa`) is matched as typed.
 
 The query is taken literally: it is split on spaces into terms, each quoted for FTS5 (quotes doubled) or
 escaped for LIKE, so `"`, `*`, `-`, `AND` or `NEAR(` are text to find, never syntax. A line matches when it
-holds every term.
+holds every term. (Where SQLite predates the trigram tokenizer, every term goes the LIKE way: records.py.)
 """
 
 from __future__ import annotations
@@ -112,8 +112,9 @@ def search(db: sqlite3.Connection, query: str, limit: int = 20) -> list[SearchHi
     terms = query.split()
     if not terms or limit <= 0:
         return []
-    long = [term for term in terms if len(term) >= 3]
-    short = [term for term in terms if len(term) < 3]
+    trigrams = _has_trigrams(db)
+    long = [term for term in terms if len(term) >= 3 and trigrams]
+    short = [term for term in terms if term not in long]
     likes = " ".join("AND l.text LIKE ? ESCAPE '\\'" for _ in short)
     like_values = [f"%{_like_escaped(term)}%" for term in short]
     if long:
@@ -155,6 +156,12 @@ def _streaming(db: sqlite3.Connection, patterns: list[re.Pattern]) -> list[tuple
                 if all(pattern.search(line) for pattern in patterns):
                     found.append((message_id, field, line, role, updated_at, conversation_id, title))
     return found
+
+
+def _has_trigrams(db: sqlite3.Connection) -> bool:
+    """Whether the index was made with the trigram tokenizer (records.SEARCH_TOKENIZER: not on SQLite < 3.34)."""
+    row = db.execute("SELECT sql FROM sqlite_master WHERE name = 'message_search'").fetchone()
+    return bool(row) and "trigram" in row[0]
 
 
 def _like_escaped(term: str) -> str:

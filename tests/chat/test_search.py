@@ -230,3 +230,19 @@ def test_search_after_kill_9_mid_reply_finds_the_saved_part(db_path):
         [hit] = h.search(last_word)
         assert hit.message_id == saved.id and hit.role == "assistant"
         assert found(h, "파도0 ")[0][0] == "assistant" and found(h, "생각한다") == [("thought", "바다에 대해 [생각한다]")]
+
+
+def test_an_sqlite_without_trigrams_still_opens_and_finds_text_inside_words(db_path, monkeypatch):
+    """SQLite < 3.34 has no trigram tokenizer: the index is made by words, and search scans the lines."""
+    by_words = [tuple(statement.replace("tokenize='trigram'", "tokenize='unicode61'") for statement in step)
+                for step in history_module.MIGRATIONS]
+    assert by_words != history_module.MIGRATIONS  # (the v6 step names its tokenizer as this test expects)
+    monkeypatch.setattr(history_module, "MIGRATIONS", by_words)
+    with History(db_path) as h:
+        cid = h.new_conversation("r1")
+        h.add_message(cid, "user", "나는 바다에 가고 싶다, Revitalisation")
+        assert found(h, "바다") == [("user", "나는 [바다]에 가고 싶다, Revitalisation")]
+        assert [snippet for _, snippet in found(h, "VITAL")] == ["나는 바다에 가고 싶다, Re[vital]isation"]
+        assert found(h, "바다에") == [("user", "나는 [바다에] 가고 싶다, Revitalisation")]
+    assert "unicode61" in sqlite3.connect(db_path).execute(
+        "SELECT sql FROM sqlite_master WHERE name = 'message_search'").fetchone()[0]
