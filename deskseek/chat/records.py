@@ -72,13 +72,18 @@ MIGRATIONS: list[tuple[str, ...]] = [
             text TEXT NOT NULL,
             UNIQUE (message_id, field, line)
         )""",
-        "CREATE VIRTUAL TABLE message_search USING fts5(text, content='message_lines', content_rowid='id', "
+        # each line indexed with two newlines after it (a line holds none), so that every one- or two-letter
+        # word in it starts a trigram: search.py finds rare short words through the index's vocabulary
+        "CREATE VIEW message_lines_padded AS SELECT id, text || char(10, 10) AS text FROM message_lines",
+        "CREATE VIRTUAL TABLE message_search USING fts5(text, content='message_lines_padded', content_rowid='id', "
         f"tokenize='{SEARCH_TOKENIZER}')",
+        "CREATE VIRTUAL TABLE message_search_terms USING fts5vocab(message_search, 'row')",
         "CREATE TRIGGER message_lines_removed AFTER DELETE ON message_lines BEGIN "
-        "INSERT INTO message_search (message_search, rowid, text) VALUES ('delete', old.id, old.text); END",
+        "INSERT INTO message_search (message_search, rowid, text) VALUES ('delete', old.id, old.text || char(10, 10)); "
+        "END",
         "CREATE TRIGGER message_lines_changed AFTER UPDATE OF text ON message_lines BEGIN "
-        "INSERT INTO message_search (message_search, rowid, text) VALUES ('delete', old.id, old.text); "
-        "INSERT INTO message_search (rowid, text) VALUES (new.id, new.text); END",
+        "INSERT INTO message_search (message_search, rowid, text) VALUES ('delete', old.id, old.text || char(10, 10)); "
+        "INSERT INTO message_search (rowid, text) VALUES (new.id, new.text || char(10, 10)); END",
         # what is already stored: every line cut out by SQL as chat/search.py's lines() cuts them, in its order
         """INSERT INTO message_lines (message_id, field, line, text)
            WITH RECURSIVE cut (message_id, field, line, rest, text) AS (

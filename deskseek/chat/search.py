@@ -17,10 +17,12 @@ indexed once each, never re-learnt whole when one of them changes.
 
 Trigrams find text inside words in every script: `바다` in `바다에`, Chinese and Japanese without spaces,
 `vital` in `revitalise`, case-insensitively (the tokenizer folds case, Unicode-wide). A term shorter than
-three characters has no trigram to look up; it is matched by a LIKE scan over the lines instead (newest
-first, so a common short term stops early; a rare one reads every line: linear, exact, and still far
-under the 100 ms budget for 10,000 conversations). LIKE folds case for ASCII letters only, so a one- or
-two-letter non-ASCII term (`Éa`) is matched as typed.
+three characters is not a trigram; but every line is indexed with two newlines after it, so each of its
+occurrences starts one (`바다` starts `바다에`, `바다\n`), and the index's vocabulary lists those trigrams
+in order: a rare short term is found through the few it starts, an absent one at once. A common one
+(starting more than SHORT_TERM_TRIGRAMS trigrams) is matched by a LIKE scan of the lines, newest first,
+which stops at the limit after a few rows. LIKE folds case for ASCII letters only, so a one- or two-letter
+non-ASCII term (`Éa`) is matched as typed.
 
 The query is taken literally: it is split on spaces into terms, each quoted for FTS5 (quotes doubled) or
 escaped for LIKE, so `"`, `*`, `-`, `AND` or `NEAR(` are text to find, never syntax. A line matches when it
@@ -37,6 +39,7 @@ from itertools import chain
 BLANK = " \t\r"  # a line of only these is not indexed (records.py's migration skips the same)
 SNIPPET_CHARS = 100  # a long line is cut to about this much around its first match
 FIELDS = ("content", "reasoning")
+SHORT_TERM_TRIGRAMS = 64  # a short term starting more trigrams than this is looked for by LIKE instead
 
 
 @dataclass(frozen=True)
@@ -85,8 +88,8 @@ def index_message(db: sqlite3.Connection, message_id: int, content: str, reasoni
         if new:
             after = db.execute("SELECT COALESCE(MAX(id), 0) FROM message_lines").fetchone()[0]
             db.executemany("INSERT INTO message_lines (message_id, field, line, text) VALUES (?, ?, ?, ?)", new)
-            db.execute("INSERT INTO message_search (rowid, text) SELECT id, text FROM message_lines WHERE id > ?",
-                       (after,))
+            db.execute("INSERT INTO message_search (rowid, text) SELECT id, text FROM message_lines_padded "
+                       "WHERE id > ?", (after,))
 
 
 def index_stored(db: sqlite3.Connection, message_ids: list[int]) -> None:
@@ -117,8 +120,12 @@ def search(db: sqlite3.Connection, query: str, limit: int = 20) -> list[SearchHi
     short = [term for term in terms if term not in long]
     likes = " ".join("AND l.text LIKE ? ESCAPE '\\'" for _ in short)
     like_values = [f"%{_like_escaped(term)}%" for term in short]
-    if long:
-        match = " AND ".join('"' + term.replace('"', '""') + '"' for term in long)
+    match = " AND ".join(_quoted(term) for term in long) or None
+    if match is None and trigrams:
+        match = _short_match(db, short)
+    if match == "":
+        return _gather(_streaming(db, terms), terms, limit)  # a short word no stored line holds
+    if match:
         rows = db.execute(
             f"""SELECT {_HIT_COLUMNS} JOIN message_search s ON s.rowid = l.id
                 WHERE message_search MATCH ? {likes} ORDER BY s.rowid DESC""",
@@ -126,10 +133,15 @@ def search(db: sqlite3.Connection, query: str, limit: int = 20) -> list[SearchHi
         )
     else:
         rows = db.execute(f"SELECT {_HIT_COLUMNS} WHERE 1 {likes} ORDER BY l.id DESC", like_values)
+    return _gather(chain(_streaming(db, terms), rows), terms, limit)
+
+
+def _gather(rows, terms: list[str], limit: int) -> list[SearchHit]:
+    """Hits from matching lines, newest first: one per message and field, up to `limit`."""
     patterns = [re.compile(re.escape(term), re.IGNORECASE) for term in terms]
     hits: list[SearchHit] = []
     seen: set[tuple[int, int]] = set()
-    for message_id, field, line, role, updated_at, conversation_id, title in chain(_streaming(db, patterns), rows):
+    for message_id, field, line, role, updated_at, conversation_id, title in rows:
         if (message_id, field) in seen:
             continue
         seen.add((message_id, field))
@@ -141,12 +153,41 @@ def search(db: sqlite3.Connection, query: str, limit: int = 20) -> list[SearchHi
     return hits
 
 
-def _streaming(db: sqlite3.Connection, patterns: list[re.Pattern]) -> list[tuple]:
+def _quoted(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _short_match(db: sqlite3.Connection, short: list[str]) -> str | None:
+    """A MATCH for the lines holding the rarest short term, from the trigrams it starts (each line is indexed
+    with two newlines after it, so every occurrence starts one): "" when no line holds it, None when it
+    starts too many trigrams to ask for (a common letter: the LIKE scan then stops early, newest first).
+
+    The vocabulary holds trigrams folded to lower case: a term that lower-casing lengthens (`İ`) is left
+    to the LIKE scan rather than risk missing it.
+    """
+    best: list[str] | None = None
+    for term in short:
+        folded = term.lower()
+        if len(folded) != len(term) or folded[-1] == chr(0x10FFFF):
+            continue
+        end = folded[:-1] + chr(ord(folded[-1]) + 1)
+        starts = [row[0] for row in db.execute(
+            "SELECT term FROM message_search_terms WHERE term >= ? AND term < ? LIMIT ?",
+            (folded, end, SHORT_TERM_TRIGRAMS + 1))]
+        if not starts:
+            return ""
+        if len(starts) <= SHORT_TERM_TRIGRAMS and (best is None or len(starts) < len(best)):
+            best = starts
+    return None if best is None else " OR ".join(_quoted(trigram) for trigram in best)
+
+
+def _streaming(db: sqlite3.Connection, terms: list[str]) -> list[tuple]:
     """Lines of replies still streaming that hold every term, newest first, as rows like the index's.
 
     A streaming reply is indexed when it ends (or when recovery finds its writer dead), not at each of its
     once-a-second writes (see the module's docstring); until then it is read here, straight from its row.
     """
+    patterns = [re.compile(re.escape(term), re.IGNORECASE) for term in terms]
     found = []
     for message_id, content, reasoning, role, updated_at, conversation_id, title in db.execute(
             """SELECT m.id, m.content, m.reasoning, m.role, m.updated_at, m.conversation_id, c.title FROM messages m

@@ -246,3 +246,34 @@ def test_an_sqlite_without_trigrams_still_opens_and_finds_text_inside_words(db_p
         assert found(h, "바다에") == [("user", "나는 [바다에] 가고 싶다, Revitalisation")]
     assert "unicode61" in sqlite3.connect(db_path).execute(
         "SELECT sql FROM sqlite_master WHERE name = 'message_search'").fetchone()[0]
+
+
+def test_short_terms_through_the_vocabulary_or_a_scan_find_exactly_the_lines_that_hold_them(monkeypatch):
+    """Every 1- and 2-character term of a mixed corpus, and some in no line, through both ways a short term
+    is looked for (the trigrams it starts; a LIKE scan when it starts too many): the same hits as reading
+    every line, lines that end with the term or are nothing else included."""
+    import random
+
+    from deskseek.chat import search as search_module
+
+    rng = random.Random(7)
+    alphabet = "abcXYZ바다섬海洋日本 .-*\"%_"
+    with History(ephemeral=True) as h:
+        cid = h.new_conversation("r1")
+        texts = ["x", "섬", "ab", "end with 海", "..."]
+        texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 30))) for _ in range(120)]
+        for text in texts:
+            h.add_message(cid, "user", text)
+        ids = {m.id: m.content for m in h.conversation(cid).messages}
+
+        def truth(term: str) -> set[int]:
+            return {mid for mid, text in ids.items() if term.lower() in text.lower()}
+
+        terms = {a + b for a in alphabet.strip() for b in alphabet.strip()} | set(alphabet.strip()) | {"q", "섬섬섬"[:2]}
+        for threshold in (64, 2):  # 2: most terms start more trigrams than that and are scanned for
+            monkeypatch.setattr(search_module, "SHORT_TERM_TRIGRAMS", threshold)
+            for term in sorted(terms):
+                if term != term.strip() or not term:
+                    continue  # (a query is split on spaces: a term never holds one)
+                got = {hit.message_id for hit in h.search(term, limit=1000)}
+                assert got == truth(term), (threshold, term)
