@@ -4,9 +4,9 @@ Generates 10,000 conversations (four messages each: two prompts, two replies wit
 English, Korean, Chinese and Japanese) into a temporary history through the history's own write path,
 then, in the same run:
 
-1. times `History.search` (what `deskseek history search` runs) for a rare word, a common one, a two-
-   character Korean word (the LIKE fallback: no trigram to look up), a CJK phrase and two words at once;
-   target < 100 ms each. The whole `deskseek history search` command is timed too (Python's start and
+1. times `History.search` (what `deskseek history search` runs) for words rare, common and absent, of
+   three characters or more (the trigram index) and of one or two (the trigrams they start, or a LIKE
+   scan for a common one), a CJK phrase and two words at once; target < 100 ms each. The whole `deskseek history search` command is timed too (Python's start and
    imports included), for scale.
 2. times a streamed reply's writes (every add_reasoning/add_answer call and the timed flushes, 3,000
    tokens at 30 tokens a second on a simulated clock: a flush a second, as in the chat) with the index
@@ -38,8 +38,8 @@ WORDS = {
     "zh": "我们 海洋 河流 盐 水 光 能量 因为 所以 也许 回答".split(),
     "ja": "今日は 海 川 塩 水 光 エネルギー だから たぶん 答え".split(),
 }
-QUERIES = [("rare word", "zanzibar"), ("common word", "rivers"), ("2-char Korean (LIKE)", "소금"),
-           ("absent 1-char (LIKE, every line)", "섬"), ("absent 3+ chars", "volcano"),
+QUERIES = [("rare word", "zanzibar"), ("common word", "rivers"), ("absent 3+ chars", "volcano"),
+           ("common 2-char Korean", "소금"), ("common 1-char", "a"), ("rare 1-char", "섬"), ("absent 1-char", "뫼"),
            ("CJK phrase", "海洋"), ("Japanese 3+", "エネルギー"), ("two words", "rivers salt")]
 
 
@@ -65,8 +65,8 @@ def generate(path: Path, conversations: int) -> None:
                 for _ in range(2):
                     h._insert(db, cid, "user", text(rng, 2, 8), "", "complete", None)
                     h._insert(db, cid, "assistant", text(rng, 8, 12), text(rng, 6, 12), "complete", "bench")
-                if i == conversations // 2:  # one rare word, in the middle of the history
-                    h._insert(db, cid, "user", "what about zanzibar?", "", "complete", None)
+                if i == conversations // 2:  # one rare word (and one rare letter), in the middle of the history
+                    h._insert(db, cid, "user", "what about zanzibar? 섬", "", "complete", None)
     h.close()
     size = path.stat().st_size / 2**20
     print(f"generated {conversations} conversations in {time.perf_counter() - started:.1f} s ({size:.0f} MiB)")
