@@ -51,6 +51,11 @@ def row_texts(app) -> list[str]:
     return [str(row.query_one(Static).render()) for row in rows(app)]
 
 
+def notes(app) -> list[str]:
+    """What app.notify showed (Textual keeps them on the app; it has no public list of them)."""
+    return [str(note.message) for note in app._notifications]
+
+
 async def settle(pilot) -> None:
     await pilot.pause(0.2)
 
@@ -192,7 +197,7 @@ async def test_a_chat_whose_reply_is_being_written_is_not_deleted():
             await pilot.press("delete")
             await settle(pilot)
             assert not isinstance(app.screen, ConfirmDelete)
-            assert any("A reply is being written" in str(n.message) for n in app._notifications)
+            assert any("A reply is being written" in note for note in notes(app))
             assert len(app.history.conversations()) == 4
             hold.set()
             await until(pilot, lambda: app.live is None)
@@ -215,6 +220,6 @@ async def test_a_reply_another_deskseek_writes_keeps_its_chat_from_being_deleted
             await until(pilot, lambda: isinstance(app.screen, ConfirmDelete))
             await pilot.press("y")
             await settle(pilot)
-            assert any("still being written" in str(n.message) for n in app._notifications)
+            assert any("still being written" in note for note in notes(app))
             assert ids["math"] in [c.id for c in app.history.conversations()]
         reply.finish("complete")
