@@ -78,7 +78,7 @@ class ConversationView(VerticalScroll):
             elif top >= far[1] or top + height <= far[0]:
                 segment.cull()
 
-    def reveal(self, message_id: int, *, patience_s: float = 5.0) -> None:
+    def reveal(self, message_id: int, *, patience_s: float = 10.0) -> None:
         """Scroll the turn showing `message_id` to the top and mark it (.found-turn): a search hit opened.
 
         Only once the stored turns have rendered (or `patience_s` has passed): until then the heights above

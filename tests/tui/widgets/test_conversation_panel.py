@@ -56,6 +56,11 @@ def notes(app) -> list[str]:
     return [str(note.message) for note in app._notifications]
 
 
+async def listed(pilot, app) -> None:
+    """Until the panel lists the stored chats (it fills after the app mounts)."""
+    await until(pilot, lambda: len(rows(app)) == 3)
+
+
 async def settle(pilot) -> None:
     await pilot.pause(0.2)
 
@@ -85,7 +90,8 @@ async def test_ctrl_f_searches_and_enter_opens_the_chat_at_the_message():
         await pilot.press(*"fact 5 about")  # one in the middle of the chat
         await until(pilot, lambda: len(rows(app)) == 1)
         await pilot.press("enter")
-        await until(pilot, lambda: view.query_one(".found-turn").turn.content == "Tell me fact 5 about the ocean")
+        await until(pilot, lambda: [turn.turn.content for turn in view.query(".found-turn")]
+                    == ["Tell me fact 5 about the ocean"])  # (none while the chat is mounted again)
         [found] = view.query(".found-turn")
         assert isinstance(found, UserTurn)
         await until(pilot, lambda: view.region.contains_region(found.region))
@@ -112,11 +118,12 @@ async def test_down_goes_into_the_hits_and_enter_there_opens_that_one():
 async def test_clearing_the_search_lists_the_chats_newest_first_and_nothing_found_says_so():
     app, ids = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await listed(pilot, app)
         assert row_texts(app) == ["Write a haiku", "Tell me fact 0 about the ocean", "What is 6 times 7?"]
         await pilot.press("ctrl+f", *"zebra")
-        await until(pilot, lambda: not rows(app) and "nothing found" in str(
-            app.query_one("#panel-list", ListView).children[0].query_one(Static).render()))
+        listing = app.query_one("#panel-list", ListView)
+        await until(pilot, lambda: not rows(app) and len(listing.children) == 1 and "nothing found" in str(
+            listing.children[0].query_one(Static).render()))
         app.query_one("#panel-search", Input).value = ""
         await until(pilot, lambda: len(rows(app)) == 3)
 
@@ -124,7 +131,7 @@ async def test_clearing_the_search_lists_the_chats_newest_first_and_nothing_foun
 async def test_f2_renames_the_highlighted_chat():
     app, ids = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await listed(pilot, app)
         app.query_one("#panel-list", ListView).focus()
         await pilot.press("down")  # the sea chat
         await pilot.press("f2")
@@ -145,7 +152,7 @@ async def test_f2_renames_the_highlighted_chat():
 async def test_delete_asks_first_and_cancel_keeps_the_chat():
     app, ids = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await listed(pilot, app)
         app.query_one("#panel-list", ListView).focus()
         await pilot.press("delete")
         await until(pilot, lambda: isinstance(app.screen, ConfirmDelete))
@@ -212,7 +219,7 @@ async def test_a_reply_another_deskseek_writes_keeps_its_chat_from_being_deleted
     with History(path) as other:
         reply = other.start_reply(ids["math"], "r1")  # as a second chat on the same file would
         async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
+            await listed(pilot, app)
             listing = app.query_one("#panel-list", ListView)
             listing.focus()
             listing.index = [row.conversation_id for row in rows(app)].index(ids["math"])
