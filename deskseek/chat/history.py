@@ -26,6 +26,7 @@ from pathlib import Path
 
 from deskseek import paths
 from deskseek.chat.export import FORMATS, to_json, to_markdown
+from deskseek.chat.history_errors import no_conversation, user_facing
 from deskseek.chat.owners import OWNER, Conflict, ReplyGone, owner_alive
 from deskseek.chat.records import (
     MESSAGE_COLUMNS,
@@ -43,7 +44,9 @@ from deskseek.chat.records import (
     now,
 )
 from deskseek.chat.reply_writer import ReplyWriter
-from deskseek.errors import Busy, DeskseekError, DiskFull, NotFound
+from deskseek.chat.search import SearchHit, index_message, index_stored
+from deskseek.chat.search import search as find_lines
+from deskseek.errors import DeskseekError, NotFound
 
 log = logging.getLogger("deskseek.history")
 
@@ -141,6 +144,7 @@ class History:
             rows = db.execute("SELECT id, owner, heartbeat_at FROM messages WHERE state = 'streaming'").fetchall()
             dead = [(now(), message_id) for message_id, owner, beat in rows if not owner_alive(owner, beat)]
             db.executemany("UPDATE messages SET state = 'interrupted', updated_at = ? WHERE id = ?", dead)
+            index_stored(db, [message_id for _, message_id in dead])
         return len(dead)
 
     def close(self) -> None:
@@ -193,7 +197,7 @@ class History:
                         self._db.execute("ROLLBACK")
                     raise
             except sqlite3.OperationalError as err:
-                raise _user_facing(err, self.path) from None
+                raise user_facing(err, self.path) from None
 
     # --- conversations ----------------------------------------------------------------------------------
 
@@ -235,7 +239,7 @@ class History:
                 (conversation_id,),
             ).fetchone()
             if row is None:
-                raise _no_conversation(conversation_id)
+                raise no_conversation(conversation_id)
             messages = db.execute(
                 f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY position",
                 (conversation_id,),
@@ -251,17 +255,25 @@ class History:
         with self._write() as db:
             self._touch(db, conversation_id, "title = ?", (title,))
 
-    def delete(self, conversation_id: int) -> None:
+    def delete(self, conversation_id: int, *, spare_live: bool = False) -> None:
+        """`spare_live` (the chat's panel): refuse while a reply in it is being written, here or by another live
+        deskseek. Without it (`history rm`) the writer finds its row gone and says so (ReplyGone)."""
         with self._write() as db:
+            mine = {writer.message_id for writer in self._live}
+            for message_id, owner, beat in db.execute("SELECT id, owner, heartbeat_at FROM messages WHERE "
+                                                      "conversation_id = ? AND state = 'streaming'", (conversation_id,)):
+                if spare_live and (message_id in mine or owner_alive(owner, beat)):
+                    raise DeskseekError(f"a reply in conversation {conversation_id} is still being written; "
+                                        "stop it first, then delete")
             if db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,)).rowcount == 0:
-                raise _no_conversation(conversation_id)
+                raise no_conversation(conversation_id)
 
     def _touch(self, db: sqlite3.Connection, conversation_id: int, assignments: str = "", values: tuple = ()):
         """Every change to a conversation moves it to the top of the list."""
         sets = f"{assignments}, updated_at = ?" if assignments else "updated_at = ?"
         cursor = db.execute(f"UPDATE conversations SET {sets} WHERE id = ?", (*values, now(), conversation_id))
         if cursor.rowcount == 0:
-            raise _no_conversation(conversation_id)
+            raise no_conversation(conversation_id)
 
     # --- messages ---------------------------------------------------------------------------------------
 
@@ -282,13 +294,16 @@ class History:
 
     def _insert(self, db, conversation_id, role, content, reasoning, state, model) -> int:
         stamp = now()
-        return db.execute(
+        message_id = db.execute(
             """INSERT INTO messages (conversation_id, position, role, content, reasoning, state, model,
                                      created_at, updated_at)
                VALUES (?, (SELECT COALESCE(MAX(position), -1) + 1 FROM messages WHERE conversation_id = ?),
                        ?, ?, ?, ?, ?, ?, ?)""",
             (conversation_id, conversation_id, role, content, reasoning, state, model, stamp, stamp),
         ).lastrowid
+        if state != "streaming":  # indexed in the transaction that stores it (a streaming reply: when it ends)
+            index_message(db, message_id, content, reasoning)
+        return message_id
 
     def check_tail(self, conversation_id: int, last_id: int | None) -> None:
         """Raise Conflict unless the conversation still ends with `last_id` and no other live deskseek is
@@ -362,7 +377,14 @@ class History:
                 self._live.discard(writer)
                 raise ReplyGone("this conversation was deleted or changed by another deskseek; "
                                 "the reply on screen is no longer saved")
+            if writer.finished:  # its final form: into the index (search.py scans it until now)
+                index_message(db, writer.message_id, writer.content, writer.reasoning)
             self._touch(db, writer.conversation_id)
+
+    def search(self, query: str, limit: int = 20) -> list[SearchHit]:
+        """Lines holding every word of `query`, in prompts, answers and thoughts, newest first (search.py)."""
+        with self._read() as db:
+            return find_lines(db, query, limit)
 
     # --- export -----------------------------------------------------------------------------------------
 
@@ -371,23 +393,3 @@ class History:
             raise DeskseekError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
         conversation = self.conversation(conversation_id)
         return to_json(conversation) if fmt == "json" else to_markdown(conversation)
-
-
-def _no_conversation(conversation_id: int) -> NotFound:
-    return NotFound(f"no conversation with id {conversation_id} (`deskseek history list` shows them)")
-
-
-def _user_facing(err: sqlite3.OperationalError, path: Path | None) -> Exception:
-    """A full disk or a stuck lock is the user's to fix, so it gets a readable line; anything else is a bug."""
-    text = str(err)
-    if "full" in text:
-        return DiskFull(f"the disk is full: the chat history at {path} could not be saved")
-    if "disk I/O error" in text:
-        return DiskFull(f"the chat history at {path} could not be written ({text}; is the disk full?)")
-    if "locked" in text or "busy" in text:
-        return Busy(f"the chat history at {path} is locked by another program; try again")
-    if "readonly" in text:
-        return DeskseekError(f"the chat history at {path} is read-only: {text}")
-    return DeskseekError(f"the chat history at {path} could not be used: {text}")
-
-

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -12,6 +13,10 @@ TITLE_CHARS = 60
 
 ROLES = ("system", "user", "assistant")
 STATES = ("complete", "streaming", "stopped", "interrupted", "error", "no-answer")
+
+# The trigram tokenizer came with SQLite 3.34 (2020). An older SQLite gets an index by words, which search.py
+# does not trust for text inside words: it scans the lines instead (slower, still exact), never failing to open.
+SEARCH_TOKENIZER = "trigram" if sqlite3.sqlite_version_info >= (3, 34) else "unicode61"
 
 # MIGRATIONS[n] takes a database from version n to n + 1; version 0 is an empty file. Never edit a shipped
 # step: users have files written by it. Add a new one.
@@ -57,6 +62,40 @@ MIGRATIONS: list[tuple[str, ...]] = [
     (  # v5: the inference server a reply was written on (its URL; NULL: this machine), beside its model
         "ALTER TABLE conversations ADD COLUMN server TEXT",
         "ALTER TABLE messages ADD COLUMN server TEXT",
+    ),
+    (  # v6: full-text search (chat/search.py): each stored message's non-blank lines, a trigram index over them
+        """CREATE TABLE message_lines (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+            field INTEGER NOT NULL,  -- 0: the content, 1: the thought (reasoning)
+            line INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            UNIQUE (message_id, field, line)
+        )""",
+        # each line indexed with two newlines after it (a line holds none), so that every one- or two-letter
+        # word in it starts a trigram: search.py finds rare short words through the index's vocabulary
+        "CREATE VIEW message_lines_padded AS SELECT id, text || char(10, 10) AS text FROM message_lines",
+        "CREATE VIRTUAL TABLE message_search USING fts5(text, content='message_lines_padded', content_rowid='id', "
+        f"tokenize='{SEARCH_TOKENIZER}')",
+        "CREATE VIRTUAL TABLE message_search_terms USING fts5vocab(message_search, 'row')",
+        "CREATE TRIGGER message_lines_removed AFTER DELETE ON message_lines BEGIN "
+        "INSERT INTO message_search (message_search, rowid, text) VALUES ('delete', old.id, old.text || char(10, 10)); "
+        "END",
+        "CREATE TRIGGER message_lines_changed AFTER UPDATE OF text ON message_lines BEGIN "
+        "INSERT INTO message_search (message_search, rowid, text) VALUES ('delete', old.id, old.text || char(10, 10)); "
+        "INSERT INTO message_search (rowid, text) VALUES (new.id, new.text || char(10, 10)); END",
+        # what is already stored: every line cut out by SQL as chat/search.py's lines() cuts them, in its order
+        """INSERT INTO message_lines (message_id, field, line, text)
+           WITH RECURSIVE cut (message_id, field, line, rest, text) AS (
+               SELECT id, 0, -1, content || char(10), '' FROM messages
+               UNION ALL SELECT id, 1, -1, reasoning || char(10), '' FROM messages
+               UNION ALL SELECT message_id, field, line + 1, substr(rest, instr(rest, char(10)) + 1),
+                                substr(rest, 1, instr(rest, char(10)) - 1)
+                         FROM cut WHERE rest <> ''
+           )
+           SELECT message_id, field, line, text FROM cut WHERE line >= 0 AND trim(text, ' ' || char(9) || char(13)) <> ''
+           ORDER BY message_id, field DESC, line""",
+        "INSERT INTO message_search (message_search) VALUES ('rebuild')",  # new lines: search.index_message adds
     ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

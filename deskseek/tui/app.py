@@ -16,7 +16,7 @@ from pathlib import Path
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, ListItem, ListView, Static
+from textual.widgets import Footer
 
 from deskseek.chat.history import History
 from deskseek.chat.live_reply import LiveReply
@@ -29,9 +29,11 @@ from deskseek.tui.catalog import ModelRequest, pinned_settings
 from deskseek.tui.messages import ReplyChunk, ReplyFinished
 from deskseek.tui.model_loading import ModelLoading
 from deskseek.tui.outbox import Outbox, note_for
+from deskseek.tui.panel_actions import PanelActions
 from deskseek.tui.quiet_gc import QuietCollector
 from deskseek.tui.screens.help import HelpScreen
 from deskseek.tui.widgets.conversation import ConversationView
+from deskseek.tui.widgets.conversation_panel import ConversationPanel
 from deskseek.tui.widgets.prompt import PromptArea
 from deskseek.tui.widgets.status import StatusBar
 from deskseek.tui.widgets.turn import AssistantTurn, UserTurn
@@ -40,7 +42,7 @@ CHAT_ACTIONS = ({binding.action for binding in keys.APP_BINDINGS} - {"quit", "he
 FRAME_S = 1 / 30  # streamed text is handed to the turn at most this often, however fast the model
 
 
-class DeskseekApp(ModelLoading, App):
+class DeskseekApp(ModelLoading, PanelActions, App):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "deskseek"
     BINDINGS = keys.APP_BINDINGS
@@ -71,7 +73,7 @@ class DeskseekApp(ModelLoading, App):
 
     def compose(self) -> ComposeResult:
         with Horizontal():
-            yield ListView(id="sidebar")
+            yield ConversationPanel(id="sidebar")
             with Vertical(id="main"):
                 yield ConversationView(id="conversation")
                 yield PromptArea(id="prompt")
@@ -107,14 +109,6 @@ class DeskseekApp(ModelLoading, App):
         if action in CHAT_ACTIONS:
             return self.screen is self.screen_stack[0]
         return True
-
-    def refresh_sidebar(self) -> None:
-        sidebar = self.query_one("#sidebar", ListView)
-        sidebar.clear()
-        for summary in self.history.conversations():
-            item = ListItem(Static(summary.title or "(untitled)", markup=False))
-            item.conversation_id = summary.id
-            sidebar.append(item)
 
     # -- a turn --
 
@@ -230,7 +224,8 @@ class DeskseekApp(ModelLoading, App):
 
     # -- showing a stored conversation --
 
-    def show_conversation(self, conversation_id: int) -> None:
+    def show_conversation(self, conversation_id: int, *, at: int | None = None) -> None:
+        """`at`: a message to scroll to (a search hit), once the turns have their heights."""
         try:
             turns = self.session.resume(conversation_id)
         except DeskseekError as err:
@@ -245,6 +240,8 @@ class DeskseekApp(ModelLoading, App):
                 widget = AssistantTurn(self.clock, reasoning=bool(stored.reasoning), turn=stored, raw_tex=self.raw_tex)
                 conversation.mount(widget)
                 self.call_after_refresh(self._fill_stored, widget)
+        if at is not None:
+            conversation.reveal(at)
 
     def _fill_stored(self, widget: AssistantTurn) -> None:
         stored = widget.turn
@@ -258,13 +255,6 @@ class DeskseekApp(ModelLoading, App):
         stats = stored.stats or {}
         widget.finish(note, reasoning_tokens=stats.get("reasoning_tokens", 0),
                       steered=stats.get("think_lang_steered", 0))
-
-    @on(ListView.Selected, "#sidebar")
-    def on_pick_conversation(self, event: ListView.Selected) -> None:
-        if self.live is not None or self.pending is not None:
-            self._refused("open another conversation")
-            return
-        self.show_conversation(event.item.conversation_id)
 
     async def _remove_turns(self, removed) -> None:
         for widget in list(self.query_one("#conversation").query("UserTurn, AssistantTurn")):

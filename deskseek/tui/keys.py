@@ -26,6 +26,9 @@ APP_BINDINGS = [
     Binding("ctrl+s", "settings", "Settings",
             tooltip="settings for this conversation, saved with it: temperature, top-p, max tokens, think budget, "
                     "the thought's writing systems, system prompt"),
+    Binding("ctrl+f", "focus_search", "Search", show=False,
+            tooltip="search every chat (prompts, answers, thoughts) in the conversation panel; "
+                    "Enter opens the first hit, Down goes through them"),
     Binding("ctrl+b", "toggle_sidebar", "Panel",
             tooltip=f"show or hide the conversation panel (under {NARROW} columns it stays hidden until asked for)"),
     Binding("ctrl+t", "toggle_thoughts", "Thoughts", tooltip="show or hide thoughts (they are still stored)"),
@@ -33,6 +36,12 @@ APP_BINDINGS = [
             tooltip="show formulas as the model wrote them (LaTeX) or as readable text"),
     Binding("f1", "help", "Help", tooltip="this list of keys"),
     Binding("ctrl+q", "quit", "Quit", tooltip="quit", priority=True),
+]
+
+PANEL_BINDINGS = [  # the conversation panel's own (widgets/conversation_panel.py), on its highlighted row
+    Binding("f2", "rename", "Rename", tooltip="in the conversation panel: rename the highlighted conversation"),
+    Binding("delete", "delete", "Delete",
+            tooltip="in the conversation panel: delete the highlighted conversation (asks first)"),
 ]
 
 PROMPT_KEYS = [  # the prompt's own keys (widgets/prompt.py), shown before the app's
@@ -57,7 +66,7 @@ def label(key: str) -> str:
 
 def rows() -> list[tuple[str, str]]:
     """(key, what it does), in the order F1 and the README show them."""
-    return PROMPT_KEYS + [(label(b.key), b.tooltip) for b in APP_BINDINGS] + OTHER_KEYS
+    return PROMPT_KEYS + [(label(b.key), b.tooltip) for b in APP_BINDINGS + PANEL_BINDINGS] + OTHER_KEYS
 
 
 def markdown() -> str:

@@ -167,3 +167,141 @@ def test_bad_arguments_are_usage_errors(capsys, argv):
     with pytest.raises(SystemExit) as caught:
         history(capsys, *argv)
     assert caught.value.code == 2
+
+
+# --- search -----------------------------------------------------------------------------------------------
+
+
+def test_search_rows_newest_first_with_the_match_marked(capsys, saved):
+    with History() as h:
+        korean = h.new_conversation("r1")
+        h.add_message(korean, "user", "바다에 가고 싶다: the SKY and the sea")
+    code, out, _ = history(capsys, "search", "sky")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 3
+    assert lines[0].startswith(f"{korean:>4}  ") and " user       바다에 가고 싶다: the SKY and the sea │ " in lines[0]
+    assert lines[0].endswith("바다에 가고 싶다: the [SKY] and the sea")
+    assert " assistant  Why is the sky blue? │ Rayleigh scattering makes blue light fill the [sky]." in lines[1]
+    assert lines[2].endswith("Why is the sky blue? │ Why is the [sky] blue?")
+    code, out, _ = history(capsys, "search", "바다")
+    assert out.splitlines()[0].endswith("[바다]에 가고 싶다: the SKY and the sea")
+
+
+def test_search_json_rows(capsys, saved):
+    code, out, _ = history(capsys, "search", "scatter", "--json")
+    rows = json.loads(out)
+    with History() as h:
+        reply = h.conversation(saved["sky"]).messages[1]
+    assert code == 0 and rows == [
+        {"conversation_id": saved["sky"], "message_id": reply.id, "role": "assistant",
+         "snippet": "Rayleigh scattering makes blue light fill the sky.", "updated_at": reply.updated_at},
+        {"conversation_id": saved["sky"], "message_id": reply.id, "role": "thought",
+         "snippet": "Light scatters; shorter wavelengths scatter more.", "updated_at": reply.updated_at},
+    ][:: 1 if rows[0]["role"] == "assistant" else -1]  # two lines of one reply: the one written last first
+    code, out, _ = history(capsys, "search", "scatter", "--json", "--limit", "1")
+    assert len(json.loads(out)) == 1
+
+
+def test_search_finds_nothing_without_creating_the_history(capsys, home):
+    code, out, _ = history(capsys, "search", "anything")
+    assert code == 0 and out == "nothing found for 'anything'\n"
+    code, out, _ = history(capsys, "search", "anything", "--json")
+    assert json.loads(out) == [] and not paths.history_db().exists()
+
+
+@pytest.mark.parametrize("query", ['"', "*", "-x", "AND", "NEAR(", "a OR b", "%", "'"])
+def test_search_takes_fts_syntax_literally(capsys, saved, query):
+    code, out, _ = history(capsys, "search", "--json", "--", query)
+    assert code == 0 and isinstance(json.loads(out), list)
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "many"])
+def test_search_limit_must_be_positive(capsys, saved, limit):
+    with pytest.raises(SystemExit) as caught:
+        history(capsys, "search", "sky", "--limit", limit)
+    assert caught.value.code == 2
+
+
+def test_search_on_a_terminal_highlights_instead_of_brackets(saved):
+    """A real process on a pseudo-terminal: the match in bold reverse video, no brackets."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    main, child = pty.openpty()
+    env = {**os.environ, "COLUMNS": "200", "PYTHONPATH": str(REPO_ROOT)}
+    process = subprocess.run([sys.executable, "-m", "deskseek.cli", "history", "search", "sky blue"], cwd=REPO_ROOT,
+                             env=env, stdin=child, stdout=child, stderr=subprocess.PIPE, timeout=60)
+    os.close(child)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(main)
+    text = out.decode()
+    assert process.returncode == 0, process.stderr
+    assert "\x1b[1;7msky\x1b[0m \x1b[1;7mblue\x1b[0m" in text and "[sky]" not in text
+
+
+# --- export --all -----------------------------------------------------------------------------------------
+
+
+def test_export_all_writes_one_safe_sorted_file_each(capsys, saved, tmp_path):
+    with History() as h:
+        odd = h.new_conversation("r1", title="../../etc/passwd: 바다 *?<>|\\ 日本")
+        h.add_message(odd, "user", "hi")
+        h.new_conversation("r1")  # no title yet
+    folder = tmp_path / "out" / "chats"
+    code, out, _ = history(capsys, "export", "--all", str(folder))
+    assert code == 0 and out == f"exported 4 conversations to {folder}\n"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == [f"{saved['sky']:06d}-why-is-the-sky-blue.md", f"{saved['cut']:06d}-cut-off.md",
+                     f"{odd:06d}-etc-passwd-바다-日本.md", f"{odd + 1:06d}-untitled.md"]
+    assert (folder / names[0]).read_text(encoding="utf-8") == _export_text(capsys, saved["sky"], "md")
+    code, out, _ = history(capsys, "export", "--all", str(folder), "--format", "json")
+    assert json.loads((folder / names[1].replace(".md", ".json")).read_text(encoding="utf-8"))["title"] == "Cut off"
+
+
+def _export_text(capsys, conversation_id: int, fmt: str) -> str:
+    _, out, _ = history(capsys, "export", str(conversation_id), "--format", fmt)
+    return out
+
+
+def test_export_all_refuses_to_overwrite_and_writes_nothing(capsys, saved, tmp_path):
+    folder = tmp_path / "chats"
+    folder.mkdir()
+    mine = folder / f"{saved['cut']:06d}-cut-off.md"
+    mine.write_text("my notes", encoding="utf-8")
+    with pytest.raises(UsageError, match=r"^.*cut-off\.md already exist; --force replaces them$"):
+        history(capsys, "export", "--all", str(folder))
+    assert [p.name for p in folder.iterdir()] == [mine.name] and mine.read_text(encoding="utf-8") == "my notes"
+    code, _, _ = history(capsys, "export", "--all", str(folder), "--force")
+    assert code == 0 and mine.read_text(encoding="utf-8").startswith("# Cut off") and len(list(folder.iterdir())) == 2
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["export", "--all", "DIR", "1"], "without an ID or --output"),
+    (["export", "--all", "DIR", "-o", "x.md"], "without an ID or --output"),
+    (["export"], "give the ID of a conversation to export"),
+])
+def test_export_all_argument_mistakes_are_one_line(capsys, saved, argv, message):
+    with pytest.raises(UsageError, match=message):
+        history(capsys, *argv)
+
+
+def test_export_all_into_a_file_or_with_nothing_saved(capsys, home, tmp_path):
+    code, out, _ = history(capsys, "export", "--all", str(tmp_path / "none"))
+    assert code == 0 and out == "no saved conversations to export\n" and not (tmp_path / "none").exists()
+    with History() as h:
+        h.new_conversation("r1", title="x")
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    with pytest.raises(UsageError, match="is a file, not a folder"):
+        history(capsys, "export", "--all", str(tmp_path / "file"))

@@ -27,9 +27,9 @@ class FixedClock:
         return 500.0
 
 
-def make_app(script, *, hold=None, reasoning=True, name="deepseek-r1-distill (test)") -> DeskseekApp:
+def make_app(script, *, hold=None, reasoning=True, name="deepseek-r1-distill (test)", history=None) -> DeskseekApp:
     return scripted_app(script, hold=hold, reasoning=reasoning, clock=FixedClock(), name=name, backend="cpu",
-                        placement="CPU")
+                        placement="CPU", history=history)
 
 
 async def ask(pilot, text: str, *, wait_done: bool = True) -> None:
@@ -148,6 +148,34 @@ def test_settings_with_a_pasted_system_prompt(snap_compare):
         system.focus()
         pilot.app.post_message(events.Paste("You are terse.\nAnswer in one word.\n\nNever apologise.\n"))
         await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+def test_search_results(snap_compare):
+    """Ctrl+F and a word: each hit is its chat's title and the matching line, the match in reverse video."""
+    from deskseek.chat.history import History
+
+    history = History(ephemeral=True)
+    for prompt, answer, thought in [
+        ("나는 바다에 가고 싶다", "바다는 넓고 푸릅니다. 동해 바다가 특히 맑아요.", "The user wants the sea."),
+        ("Why is the sea salty?", "Rivers carry minerals into the sea; water leaves, salt stays.",
+         "바다 salt: rivers, evaporation."),
+        ("What is 6 times 7?", "42.", "Six sevens."),
+    ]:
+        cid = history.new_conversation("deepseek-r1-distill (test)")
+        history.add_message(cid, "user", prompt)
+        history.add_message(cid, "assistant", answer, reasoning=thought)
+    app = make_app(lambda messages: r1_reply(THOUGHT, ANSWER), history=history)
+
+    async def run_before(pilot):
+        pilot.app.query_one(PromptArea).cursor_blink = False
+        while pilot.app.session.engine is None:
+            await pilot.pause(0.02)
+        await pilot.press("ctrl+f")
+        pilot.app.query_one("#panel-search").cursor_blink = False
+        await pilot.press(*"바다")
+        await pilot.pause(0.5)
 
     assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
 

@@ -11,6 +11,8 @@ flap.)
 
 from __future__ import annotations
 
+import time
+
 from textual.containers import VerticalScroll
 
 from deskseek.tui.widgets.markdown_flow import Segment
@@ -75,3 +77,27 @@ class ConversationView(VerticalScroll):
                 segment.uncull()
             elif top >= far[1] or top + height <= far[0]:
                 segment.cull()
+
+    def reveal(self, message_id: int, *, patience_s: float = 10.0) -> None:
+        """Scroll the turn showing `message_id` to the top and mark it (.found-turn): a search hit opened.
+
+        Only once the stored turns have rendered (or `patience_s` has passed): until then the heights above
+        it are not final, and a turn scrolled to too early slides out of view as they grow.
+        """
+        started = time.monotonic()
+
+        def attempt() -> None:
+            target = next((turn for turn in self.children
+                           if getattr(getattr(turn, "turn", None), "id", None) == message_id), None)
+            if target is None:
+                return
+            if any(getattr(turn, "rendering", False) for turn in self.children) and (
+                    time.monotonic() - started < patience_s):
+                self.set_timer(0.05, attempt)
+                return
+            for turn in self.query(".found-turn"):
+                turn.remove_class("found-turn")
+            target.add_class("found-turn")
+            self.scroll_to_widget(target, top=True, animate=False)
+
+        self.call_after_refresh(attempt)
