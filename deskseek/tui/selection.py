@@ -1,0 +1,211 @@
+"""Copying without the mouse: the copy keys, and a selection mode that walks the transcript item by item.
+
+A mixin of DeskseekApp (like model_loading.py): one concern, kept out of app.py. Ctrl+Y copies the last
+answer, Ctrl+K the last code block; Ctrl+G enters selection mode, where a bar above the prompt takes the
+focus and its keys (tui/keys.py SELECTION_BINDINGS) move a highlight through every user prompt, thought,
+answer and code block, scroll it into view, and copy it.
+
+What is copied is the text the model wrote, never the rendered Markdown: a prompt and an answer come from
+the session's turns (the history's rows) once they are complete, a reply still streaming from what its
+widget received, which is the same text. An answer never includes its thought; a code block comes without
+its fences. The item list is read again at every key, so a reply that streams on while the bar is open
+adds its blocks, and a cleared conversation ends the mode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.widget import Widget
+from textual.widgets import Static
+from textual.widgets._markdown import MarkdownFence
+
+from deskseek.tui import keys
+from deskseek.tui.clipboard import CodeBlock, code_blocks, copy
+from deskseek.tui.widgets.prompt import PromptArea
+from deskseek.tui.widgets.turn import AssistantTurn, UserTurn
+
+SELECTED = "-selected"  # the highlighted widget's class (app.tcss)
+
+
+@dataclass(frozen=True)
+class Item:
+    kind: str  # "prompt" | "thought" | "answer" | "code"
+    label: str  # what the bar calls it: "answer 2", "code block 1 of answer 2 (python, 3 lines)"
+    text: str  # what copying it gives
+    widget: Widget  # highlighted and scrolled to
+    key: tuple  # the same item across rebuilds of the list
+    what: str  # what the copy note calls it: "The answer", "Code block (python, 3 lines)"
+
+
+def _preview(text: str, width: int = 40) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[:width - 1] + "…"
+
+
+def prompt_text(widget: UserTurn) -> str:
+    return widget.turn.content if widget.turn is not None else widget.text
+
+
+def answer_text(widget: AssistantTurn) -> str:
+    """The stored answer once complete; what has arrived so far while it streams (the turn is empty then)."""
+    stored = widget.turn
+    return stored.content if stored is not None and stored.content else widget.answer
+
+
+def thought_text(widget: AssistantTurn) -> str:
+    stored = widget.turn
+    if stored is not None and stored.reasoning:
+        return stored.reasoning
+    return widget.thinking.text if widget.thinking is not None else ""
+
+
+def _fence_widget(widget: AssistantTurn, block: CodeBlock, nth: int) -> Widget:
+    """The rendered fence showing `block` (the nth with its code), else the whole answer (a segment far from
+    the viewport has dropped its blocks; scrolling to the answer brings them back)."""
+    same = [fence for fence in widget.body.query(MarkdownFence)
+            if fence.code.rstrip("\n") == block.code.rstrip("\n")]
+    return same[nth] if nth < len(same) else widget.body
+
+
+def transcript_items(conversation: Widget, *, thoughts: bool = True) -> list[Item]:
+    """Every item of the transcript, top to bottom; thoughts left out while they are hidden (Ctrl+T)."""
+    items: list[Item] = []
+    prompts = answers = 0
+    for widget in conversation.children:
+        if isinstance(widget, UserTurn):
+            prompts += 1
+            text = prompt_text(widget)
+            items.append(Item("prompt", f"prompt {prompts}: {_preview(text)}", text, widget, (id(widget), "prompt"),
+                              "The prompt"))
+        elif isinstance(widget, AssistantTurn):
+            answers += 1
+            thought = thought_text(widget)
+            if thoughts and thought and widget.thinking is not None:
+                items.append(Item("thought", f"thought {answers}", thought, widget.thinking, (id(widget), "thought"),
+                                  "The thought"))
+            answer = answer_text(widget)
+            if not answer:
+                continue
+            items.append(Item("answer", f"answer {answers}", answer, widget.body, (id(widget), "answer"), "The answer"))
+            blocks = code_blocks(answer)
+            seen: dict[str, int] = {}
+            for number, block in enumerate(blocks, 1):
+                nth = seen.get(block.code, 0)
+                seen[block.code] = nth + 1
+                items.append(Item("code", f"code block {number} of answer {answers} ({block.label})", block.code,
+                                  _fence_widget(widget, block, nth), (id(widget), "code", number),
+                                  f"Code block ({block.label})"))
+    return items
+
+
+class SelectionBar(Static, can_focus=True):
+    """Selection mode's line above the prompt: what is selected and what the keys do. It holds the mode's
+    keys while it has the focus; losing the focus (a click on the prompt) ends the mode."""
+
+    BINDINGS = keys.SELECTION_BINDINGS
+
+    def __init__(self) -> None:
+        super().__init__("", id="selection", markup=False)
+
+    def action_move(self, step: int) -> None:
+        self.app.selection_move(step)
+
+    def action_copy(self) -> None:
+        self.app.selection_copy()
+
+    def action_leave(self) -> None:
+        self.app.selection_leave()
+
+    def on_blur(self) -> None:
+        self.app.selection_leave()
+
+
+class Selection:
+    selection: Item | None = None  # the highlighted item while the mode is on
+
+    # -- the copy keys --
+
+    def action_copy_answer(self) -> None:
+        turns = self.query_one("#conversation").query(AssistantTurn)
+        answer = answer_text(turns.last()) if turns else ""
+        if answer:
+            copy(self, answer, "The answer")
+        else:
+            self.notify("There is no answer to copy yet.", severity="warning")
+
+    def action_copy_code(self) -> None:
+        """The selected item's code block (its last one) in selection mode, else the answers' last one."""
+        if self.selection is not None:
+            item = self._current() or self.selection
+            if item.kind == "code":
+                copy(self, item.text, item.what)
+                return
+            blocks = code_blocks(item.text)
+            if not blocks:
+                self.notify(f"The selected {item.kind} has no code block.", severity="warning")
+                return
+            copy(self, blocks[-1].code, f"Code block ({blocks[-1].label})")
+            return
+        for widget in reversed(self.query_one("#conversation").query(AssistantTurn)):
+            blocks = code_blocks(answer_text(widget))
+            if blocks:
+                copy(self, blocks[-1].code, f"Code block ({blocks[-1].label})")
+                return
+        self.notify("No answer has a code block yet.", severity="warning")
+
+    # -- selection mode --
+
+    def action_select_mode(self) -> None:
+        if self.selection is not None:
+            return
+        items = self._items()
+        if not items:
+            self.notify("Nothing to select yet: the conversation is empty.", severity="warning")
+            return
+        self.selection = items[-1]  # the newest item: nearest to what is on screen
+        bar = SelectionBar()
+        self.query_one("#main").mount(bar, before=self.query_one(PromptArea))
+        bar.focus()
+        self._show(items[-1], items)
+
+    def selection_move(self, step: int) -> None:
+        items = self._items()
+        if not items:
+            self.selection_leave()
+            return
+        keys_now = [item.key for item in items]
+        at = keys_now.index(self.selection.key) if self.selection.key in keys_now else len(items) - 1
+        self._show(items[max(0, min(at + step, len(items) - 1))], items)
+
+    def selection_copy(self) -> None:
+        item = self._current()
+        if item is None:
+            self.selection_leave()
+            return
+        copy(self, item.text, item.what)
+
+    def selection_leave(self) -> None:
+        if self.selection is None:
+            return
+        self.selection.widget.remove_class(SELECTED)
+        self.selection = None
+        for bar in self.query(SelectionBar):
+            bar.remove()
+        self.query_one(PromptArea).focus()
+
+    def _items(self) -> list[Item]:
+        return transcript_items(self.query_one("#conversation"), thoughts=not self.has_class("-hide-thoughts"))
+
+    def _current(self) -> Item | None:
+        """The selected item as the transcript has it now (a streaming answer has grown since)."""
+        return next((item for item in self._items() if item.key == self.selection.key), None)
+
+    def _show(self, item: Item, items: list[Item]) -> None:
+        self.selection.widget.remove_class(SELECTED)
+        self.selection = item
+        item.widget.add_class(SELECTED)
+        self.query_one("#conversation").scroll_to_widget(item.widget, animate=False, top=True)
+        move = "↑↓ move · y copy" + (" · Ctrl+K its code" if item.kind in ("prompt", "answer") else "")
+        self.query_one(SelectionBar).update(
+            f"Selected {items.index(item) + 1}/{len(items)}: {item.label}  ({move} · Esc back)")

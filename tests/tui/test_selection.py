@@ -1,0 +1,122 @@
+"""Copying without the mouse, on the real app (a scripted engine, so the replies hold known code blocks):
+Ctrl+K copies the last code block, Ctrl+G's selection mode walks prompts, thoughts, answers and code blocks
+and copies each as the model wrote it. `app.clipboard` is what Textual last sent to the terminal (OSC 52)."""
+
+from __future__ import annotations
+
+from deskseek.tui.selection import SELECTED, SelectionBar
+from deskseek.tui.widgets.prompt import PromptArea
+from deskseek.tui.widgets.thinking import ThinkingPane
+from deskseek.tui.widgets.turn import AssistantTurn, UserTurn
+from tests.fixtures.scripted_engine import r1_reply, scripted_app
+from tests.tui.test_app import Clock, until
+
+THOUGHT = "The user wants a loop. A for loop over range(3) prints 0, 1, 2."
+FIRST = "Use a loop:\n\n```python\nfor i in range(3):\n    print(i)\n```\n\nThat prints three lines.\n"
+SECOND = ("Two ways:\n\n```sh\nseq 0 2\n```\n\nor, in a list item:\n\n- Python:\n\n  ````python\n"
+          "  print(*range(3), sep=\"\\n\")\n  ````\n")
+LOOP = "for i in range(3):\n    print(i)\n"
+PRINT = 'print(*range(3), sep="\\n")\n'
+
+
+def two_replies():
+    answers = iter([FIRST, SECOND])
+    return scripted_app(lambda messages: r1_reply(THOUGHT, next(answers)), clock=Clock())
+
+
+async def ask(pilot, app, text: str) -> None:
+    await until(pilot, lambda: app.session.engine is not None)
+    app.query_one(PromptArea).text = text
+    await pilot.press("enter")
+    await until(pilot, lambda: app.live is None and app.query(AssistantTurn))
+    await until(pilot, lambda: not app.query(AssistantTurn).last().rendering)
+    await pilot.pause(0.1)
+
+
+def selected(app):
+    return [widget for widget in app.query(f".{SELECTED}")]
+
+
+async def test_ctrl_k_copies_the_last_code_block_and_ctrl_y_the_answer_without_its_thought():
+    app = two_replies()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+k")
+        assert app.clipboard == ""  # nothing yet: said, not copied
+        await ask(pilot, app, "Loop to 3?")
+        await pilot.press("ctrl+k")
+        assert app.clipboard == LOOP
+        await ask(pilot, app, "Other ways?")
+        await pilot.press("ctrl+k")
+        assert app.clipboard == PRINT  # the last block, out of a list item, four-backtick fence and indent gone
+        await pilot.press("ctrl+y")
+        assert app.clipboard == SECOND and THOUGHT not in app.clipboard
+
+
+async def test_selection_mode_walks_every_item_and_copies_each_as_written():
+    app = two_replies()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ask(pilot, app, "Loop to 3?")
+        await ask(pilot, app, "Other ways?")
+        await pilot.press("ctrl+g")
+        bar = app.query_one(SelectionBar)
+        assert app.focused is bar
+        assert "code block 2 of answer 2 (python, 1 line)" in str(bar.render())  # starts at the newest item
+        await pilot.press("y")
+        assert app.clipboard == PRINT
+        await pilot.press("up")
+        assert "code block 1 of answer 2 (sh, 1 line)" in str(bar.render())
+        await pilot.press("enter")
+        assert app.clipboard == "seq 0 2\n"
+        await pilot.press("k")  # vi's up
+        assert "answer 2" in str(bar.render())
+        await pilot.press("y")
+        assert app.clipboard == SECOND
+        await pilot.press("up")
+        assert "thought 2" in str(bar.render())
+        assert selected(app) == [app.query(ThinkingPane).last()]
+        await pilot.press("y")
+        assert app.clipboard == THOUGHT
+        await pilot.press("up")
+        assert "prompt 2: Other ways?" in str(bar.render())
+        assert selected(app) == [app.query(UserTurn).last()]
+        await pilot.press("ctrl+k")  # a prompt without a code block: said, nothing copied
+        assert app.clipboard == THOUGHT
+        await pilot.press("home")
+        assert "prompt 1: Loop to 3?" in str(bar.render())
+        conversation = app.query_one("#conversation")
+        assert conversation.scroll_y == 0  # scrolled back to the top, where it is
+        await pilot.press("j", "j", "j")  # thought 1, answer 1, code block 1 of answer 1
+        assert "code block 1 of answer 1 (python, 2 lines)" in str(bar.render())
+        await pilot.press("y")
+        assert app.clipboard == LOOP
+        await pilot.press("j")
+        await pilot.press("ctrl+k")  # on prompt 2 -> its code: none; on answer 2 -> its last block
+        await pilot.press("j", "j")
+        assert "answer 2" in str(bar.render())
+        await pilot.press("ctrl+k")
+        assert app.clipboard == PRINT
+        await pilot.press("escape")
+        assert not app.query(SelectionBar) and not selected(app)
+        assert app.focused is app.query_one(PromptArea)
+        await pilot.press("escape")  # back to the app's Esc: nothing streams, nothing happens
+        assert app.live is None
+
+
+async def test_hidden_thoughts_are_not_items_and_an_empty_chat_has_none():
+    app = two_replies()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+g")
+        assert not app.query(SelectionBar)  # nothing to select: said, no mode
+        await ask(pilot, app, "Loop to 3?")
+        await pilot.press("ctrl+t")  # thoughts hidden
+        await pilot.press("ctrl+g", "home")
+        bar = app.query_one(SelectionBar)
+        labels = []
+        for _ in range(4):
+            labels.append(str(bar.render()).split(": ", 1)[1].split("  (")[0])
+            await pilot.press("down")
+        assert labels == ["prompt 1: Loop to 3?", "answer 1", "code block 1 of answer 1 (python, 2 lines)",
+                          "code block 1 of answer 1 (python, 2 lines)"]
+        app.query_one(PromptArea).focus()  # a click on the prompt: the mode ends
+        await pilot.pause(0.05)
+        assert not app.query(SelectionBar) and not selected(app) and app.selection is None
