@@ -4,6 +4,8 @@ and copies each as the model wrote it. `app.clipboard` is what Textual last sent
 
 from __future__ import annotations
 
+from textual.widgets._markdown import MarkdownFence
+
 from deskseek.tui.selection import SELECTED, SelectionBar
 from deskseek.tui.widgets.prompt import PromptArea
 from deskseek.tui.widgets.thinking import ThinkingPane
@@ -61,6 +63,8 @@ async def test_selection_mode_walks_every_item_and_copies_each_as_written():
         bar = app.query_one(SelectionBar)
         assert app.focused is bar
         assert "code block 2 of answer 2 (python, 1 line)" in str(bar.render())  # starts at the newest item
+        [fence] = selected(app)
+        assert isinstance(fence, MarkdownFence) and fence.code.rstrip() == PRINT.rstrip()  # the block itself
         await pilot.press("y")
         assert app.clipboard == PRINT
         await pilot.press("up")
@@ -69,6 +73,7 @@ async def test_selection_mode_walks_every_item_and_copies_each_as_written():
         assert app.clipboard == "seq 0 2\n"
         await pilot.press("k")  # vi's up
         assert "answer 2" in str(bar.render())
+        assert selected(app) == [app.query(AssistantTurn).last().body]
         await pilot.press("y")
         assert app.clipboard == SECOND
         await pilot.press("up")
