@@ -29,13 +29,13 @@ class Attaching:
         try:
             text, attached = attach.expand(message.text, room_tokens=self.context_room())
         except DeskseekError as err:
-            self.notify(str(err), severity="error", timeout=10)
+            self.notify(str(err), severity="error", timeout=10, markup=False)
             prompt.give_back(message.text)
             return False
         if attached and attach.only_files(message.text):
             prompt.text = message.text + "\n"
             prompt.move_cursor(prompt.document.end)
-            self.notify(f"Attached {_names(attached)}: write your question under it; Enter sends both.")
+            self.notify(f"Attached {_names(attached)}: write your question under it; Enter sends both.", markup=False)
             return False
         message.text = text
         return True
@@ -54,7 +54,7 @@ class Attaching:
             prompt.text = f"/file {path}\n" + typed
             prompt.move_cursor(prompt.document.end)
             prompt.focus()
-            self.notify(f"{path} will be attached: Enter sends it with your question.")
+            self.notify(f"{path} will be attached: Enter sends it with your question.", markup=False)
 
         self.push_screen(AttachFileScreen(check), put)
 

@@ -73,6 +73,6 @@ def copy(app, text: str, what: str) -> None:
     why = caveat()
     if why:
         app.notify(f"{what} sent to the terminal's clipboard (OSC 52); if nothing was copied, your terminal "
-                   f"does not support it: {why}.", timeout=10)
+                   f"does not support it: {why}.", timeout=10, markup=False)
     else:
-        app.notify(f"{what} copied to the clipboard (OSC 52).")
+        app.notify(f"{what} copied to the clipboard (OSC 52).", markup=False)

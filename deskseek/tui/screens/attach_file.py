@@ -36,7 +36,8 @@ class PathSuggester(Suggester):
             folder = (self.cwd or Path.cwd()) / folder
         try:
             names = sorted(entry.name + ("/" if entry.is_dir() else "") for entry in os.scandir(folder)
-                           if entry.name.startswith(start) and (start.startswith(".") or not entry.name.startswith(".")))
+                           if entry.name.startswith(start)
+                           and (start.startswith(".") or not entry.name.startswith(".")))
         except OSError:
             return None
         names = [name for name in names if name != start]
