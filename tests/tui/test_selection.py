@@ -125,3 +125,22 @@ async def test_hidden_thoughts_are_not_items_and_an_empty_chat_has_none():
         app.query_one(PromptArea).focus()  # a click on the prompt: the mode ends
         await pilot.pause(0.05)
         assert not app.query(SelectionBar) and not selected(app) and app.selection is None
+
+
+async def test_the_copy_note_says_where_it_went_and_why_it_may_not_arrive(monkeypatch):
+    for name in ("TMUX", "STY", "TERM_PROGRAM", "VTE_VERSION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    app = two_replies()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ask(pilot, app, "Loop to 3?")
+        await pilot.press("ctrl+k")
+        await pilot.pause(0.05)
+        note = [n.message for n in app._notifications][-1]
+        assert note == "Code block (python, 2 lines) copied to the clipboard (OSC 52)."
+        monkeypatch.setenv("TERM", "linux")
+        await pilot.press("ctrl+y")
+        await pilot.pause(0.05)
+        assert [n.message for n in app._notifications][-1] == (
+            "The answer sent to the terminal's clipboard (OSC 52); if nothing was copied, your terminal does not "
+            "support it: the Linux console has no clipboard: run deskseek in a terminal emulator to copy.")
