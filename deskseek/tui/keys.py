@@ -20,13 +20,6 @@ APP_BINDINGS = [
     Binding("ctrl+r", "regenerate", "Regenerate", tooltip="write the last reply again"),
     Binding("ctrl+y", "copy_answer", "Copy answer",
             tooltip="copy the last answer, without its thought (OSC 52 clipboard)"),
-    Binding("ctrl+k", "copy_code", "Copy code",
-            tooltip="copy the last code block of the answers, without its fences (in selection mode: "
-                    "the selected message's)"),
-    Binding("ctrl+g", "select_mode", "Select",
-            tooltip="selection mode: move through prompts, thoughts, answers and code blocks, and copy one"),
-    Binding("ctrl+d", "attach_file", "Attach", show=False,
-            tooltip="attach a text file: a path input (Tab or Right completes) that adds a /file line to the prompt"),
     Binding("ctrl+e", "edit_last", "Edit last",
             tooltip="take back the last prompt (and its reply) into the prompt, to edit and send again"),
     Binding("ctrl+n", "new_chat", "New chat", tooltip="new chat, with the default settings"),
@@ -39,6 +32,13 @@ APP_BINDINGS = [
     Binding("ctrl+t", "toggle_thoughts", "Thoughts", tooltip="show or hide thoughts (they are still stored)"),
     Binding("ctrl+l", "toggle_tex", "Raw TeX", show=False,
             tooltip="show formulas as the model wrote them (LaTeX) or as readable text"),
+    Binding("ctrl+k", "copy_code", "Copy code",
+            tooltip="copy the last code block of the answers, without its fences (in selection mode: "
+                    "the selected message's)"),
+    Binding("ctrl+g", "select_mode", "Select",
+            tooltip="selection mode: move through prompts, thoughts, answers and code blocks, and copy one"),
+    Binding("ctrl+d", "attach_file", "Attach",
+            tooltip="attach a text file: a path input (Tab or Right completes) that adds a /file line to the prompt"),
     Binding("f1", "help", "Help", tooltip="this list of keys"),
     Binding("ctrl+q", "quit", "Quit", tooltip="quit", priority=True),
 ]

@@ -60,7 +60,8 @@ def test_what_cannot_go_in_is_one_line_each(tmp_path):
 
 
 def test_a_file_without_read_permission_says_so(tmp_path):
-    """Root reads any file, so as root the check runs in a child that is `nobody`, on a file in a folder it may enter."""
+    """Root reads any file, so as root the check runs in a child that is `nobody`, on a file in a folder it
+    may enter."""
     folder = Path(tempfile.mkdtemp(prefix="deskseek-attach-"))
     try:
         folder.chmod(0o755)
@@ -117,7 +118,8 @@ def test_the_room_is_the_context_less_the_conversation_and_the_reply():
 def test_expand_replaces_each_file_line_in_place_and_counts_every_file_against_the_room(tmp_path):
     (tmp_path / "a.txt").write_text("alpha\n")
     (tmp_path / "b.rs").write_text("fn main() {}\n")
-    text, attached = attach.expand("Compare\n/file a.txt\nwith\n  /file   b.rs  \nplease", room_tokens=100, cwd=tmp_path)
+    typed = "Compare\n/file a.txt\nwith\n  /file   b.rs  \nplease"
+    text, attached = attach.expand(typed, room_tokens=100, cwd=tmp_path)
     assert text == "Compare\nFile: a.txt\n```text\nalpha\n```\nwith\nFile: b.rs\n```rust\nfn main() {}\n```\nplease"
     assert [a.name for a in attached] == ["a.txt", "b.rs"]
     assert attach.expand("no files here, not even /file x", room_tokens=1, cwd=tmp_path) == (

@@ -144,3 +144,18 @@ async def test_the_copy_note_says_where_it_went_and_why_it_may_not_arrive(monkey
         assert [n.message for n in app._notifications][-1] == (
             "The answer sent to the terminal's clipboard (OSC 52); if nothing was copied, your terminal does not "
             "support it: the Linux console has no clipboard: run deskseek in a terminal emulator to copy.")
+
+
+def test_selection_mode_snapshot(snap_compare):
+    """The bar above the prompt says what is selected and the keys; the selected code block is highlighted."""
+    from tests.tui.test_snapshots import make_app
+    from tests.tui.test_snapshots import ask as ask_fixed
+
+    app = make_app(lambda messages: r1_reply(THOUGHT, FIRST))
+
+    async def run_before(pilot):
+        await ask_fixed(pilot, "Loop to 3?")
+        await pilot.press("ctrl+g")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
