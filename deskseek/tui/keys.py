@@ -64,7 +64,7 @@ OTHER_KEYS = [  # Textual's palette, the thought header's key (widgets/thinking.
     ("click", "on a thought: expand or collapse it (Enter on its focused header does too)"),
 ]
 
-_NAMES = {"escape": "Esc", "enter": "Enter", "up": "Up", "down": "Down"}
+_NAMES = {"escape": "Esc", "enter": "Enter", "up": "Up", "down": "Down", "end": "End"}
 START, END = "<!-- keys: made by `python -m deskseek.tui.keys` -->", "<!-- end of keys -->"
 
 

@@ -148,8 +148,8 @@ async def test_the_copy_note_says_where_it_went_and_why_it_may_not_arrive(monkey
 
 def test_selection_mode_snapshot(snap_compare):
     """The bar above the prompt says what is selected and the keys; the selected code block is highlighted."""
-    from tests.tui.test_snapshots import make_app
     from tests.tui.test_snapshots import ask as ask_fixed
+    from tests.tui.test_snapshots import make_app
 
     app = make_app(lambda messages: r1_reply(THOUGHT, FIRST))
 
