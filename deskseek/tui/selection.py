@@ -100,8 +100,8 @@ def transcript_items(conversation: Widget, *, thoughts: bool = True) -> list[Ite
 
 
 class SelectionBar(Static, can_focus=True):
-    """Selection mode's line above the prompt: what is selected and what the keys do. It holds the mode's
-    keys while it has the focus; losing the focus (a click on the prompt) ends the mode."""
+    """Selection mode's line above the prompt: what is selected (the footer shows the mode's keys, which this
+    holds while it has the focus). Losing the focus (a click on the prompt) ends the mode."""
 
     BINDINGS = keys.SELECTION_BINDINGS
 
@@ -206,6 +206,5 @@ class Selection:
         self.selection = item
         item.widget.add_class(SELECTED)
         self.query_one("#conversation").scroll_to_widget(item.widget, animate=False, top=True)
-        move = "↑↓ move · y copy" + (" · Ctrl+K its code" if item.kind in ("prompt", "answer") else "")
-        self.query_one(SelectionBar).update(
-            f"Selected {items.index(item) + 1}/{len(items)}: {item.label}  ({move} · Esc back)")
+        code = " · Ctrl+K copies its code" if item.kind in ("prompt", "answer") else ""  # the footer has the rest
+        self.query_one(SelectionBar).update(f"Selected {items.index(item) + 1}/{len(items)}: {item.label}{code}")

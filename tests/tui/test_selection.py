@@ -118,7 +118,7 @@ async def test_hidden_thoughts_are_not_items_and_an_empty_chat_has_none():
         bar = app.query_one(SelectionBar)
         labels = []
         for _ in range(4):
-            labels.append(str(bar.render()).split(": ", 1)[1].split("  (")[0])
+            labels.append(str(bar.render()).split(": ", 1)[1].split(" · ")[0])
             await pilot.press("down")
         assert labels == ["prompt 1: Loop to 3?", "answer 1", "code block 1 of answer 1 (python, 2 lines)",
                           "code block 1 of answer 1 (python, 2 lines)"]
