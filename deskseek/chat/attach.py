@@ -28,6 +28,7 @@ REPLY_ROOM = 1024  # tokens kept for the reply (at most a quarter of the context
 UNKNOWN_CONTEXT_BYTES = 1_000_000  # a server that does not say its context size: a file up to 1 MB
 SNIFF_BYTES = 8192  # a NUL byte in the first 8 KiB: binary, said before the size (a 2 GB video is "binary")
 COMMAND = re.compile(r"^/file(?:[ \t]+(.*?))?[ \t]*$")
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 LANGUAGES = {  # by extension (lower case), for the fence's info string: highlighting, and a hint to the model
     "py": "python", "pyi": "python", "js": "javascript", "mjs": "javascript", "ts": "typescript", "tsx": "tsx",
@@ -125,16 +126,29 @@ def _too_large(name: str, size: int, room_tokens: int | None, limit: int) -> str
             f"~{room_tokens:,} tokens ({human_bytes(limit)})")
 
 
+def command_lines(text: str) -> list[tuple[int, str]]:
+    """(line number, path) of each `/file` line of `text`, leaving out those inside a fenced block: a message
+    taken back with Ctrl+E holds its files' texts, and a `/file` line in one of them is that file's text."""
+    found, fence = [], None
+    for index, line in enumerate(text.split("\n")):
+        if fence is not None:
+            closing = line.strip()
+            if closing.startswith(fence) and not closing.strip(fence[0]):  # as long or longer, nothing after it
+                fence = None
+        elif marker := FENCE.match(line):
+            fence = marker.group(1)
+        elif match := COMMAND.match(line.strip()):
+            found.append((index, match.group(1) or ""))
+    return found
+
+
 def expand(text: str, *, room_tokens: int | None, cwd: Path | None = None) -> tuple[str, list[Attachment]]:
     """Every `/file PATH` line of `text` replaced by the file's block, in place; each file counts against the
     room left by the ones before it. Returns the text unchanged, and no attachments, when it has no such line."""
     lines = text.split("\n")
     attached: list[Attachment] = []
-    for index, line in enumerate(lines):
-        match = COMMAND.match(line.strip())
-        if match is None:
-            continue
-        attachment = read(match.group(1) or "", room_tokens=room_tokens, cwd=cwd)
+    for index, path in command_lines(text):
+        attachment = read(path, room_tokens=room_tokens, cwd=cwd)
         attached.append(attachment)
         lines[index] = attachment.block
         if room_tokens is not None:
@@ -145,4 +159,4 @@ def expand(text: str, *, room_tokens: int | None, cwd: Path | None = None) -> tu
 def only_files(text: str) -> bool:
     """The prompt is nothing but `/file` lines: no question to send with them yet."""
     lines = [line.strip() for line in text.split("\n") if line.strip()]
-    return bool(lines) and all(COMMAND.match(line) for line in lines)
+    return bool(lines) and len(command_lines(text)) == len(lines)

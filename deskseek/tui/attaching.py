@@ -26,6 +26,9 @@ class Attaching:
     def expand_files(self, message: PromptArea.Submitted) -> bool:
         """Put the files of `message`'s `/file` lines into its text; False when it is not to be sent now."""
         prompt = self.query_one(PromptArea)
+        if message.text.strip() == "/file":  # no path yet: ask for one
+            self.action_attach_file()
+            return False
         try:
             text, attached = attach.expand(message.text, room_tokens=self.context_room())
         except DeskseekError as err:
@@ -33,7 +36,7 @@ class Attaching:
             prompt.give_back(message.text)
             return False
         if attached and attach.only_files(message.text):
-            prompt.text = message.text + "\n"
+            prompt.text = message.text + "\n" + prompt.text  # before anything typed since Enter
             prompt.move_cursor(prompt.document.end)
             self.notify(f"Attached {_names(attached)}: write your question under it; Enter sends both.", markup=False)
             return False

@@ -130,3 +130,16 @@ def test_expand_replaces_each_file_line_in_place_and_counts_every_file_against_t
         attach.expand("/file a.txt\n/file c.txt", room_tokens=49, cwd=tmp_path)
     assert attach.only_files("/file a.txt\n\n/file b.rs\n") and not attach.only_files("/file a.txt\nwhy?")
     assert not attach.only_files("")
+
+
+def test_a_file_line_inside_a_fence_is_text_so_an_edited_message_sends_the_same(tmp_path):
+    """Ctrl+E gives back a sent message with its files' texts; a `/file` line inside one of them (a README that
+    documents /file) is that file's text, and sending the message again must not read another file."""
+    (tmp_path / "usage.md").write_text("Type this:\n\n```\n/file notes.txt\n```\n\nor\n\n    /file indented\n")
+    sent, _ = attach.expand("/file usage.md\nIs this clear?", room_tokens=1000, cwd=tmp_path)
+    assert sent.count("/file notes.txt") == 1
+    again, attached = attach.expand(sent, room_tokens=1000, cwd=tmp_path)  # no notes.txt exists: nothing read
+    assert (again, attached) == (sent, [])
+    assert attach.command_lines("~~~~\n/file a\n~~~\n/file b\n~~~~~\n/file c") == [(5, "c")]
+    assert attach.command_lines("```\n/file never closed") == []
+    assert not attach.only_files("```\n/file a\n```")

@@ -130,3 +130,25 @@ async def test_ctrl_d_completes_a_path_refuses_a_binary_and_writes_the_file_line
         await pilot.press("escape")  # cancelled: nothing added
         await until(pilot, lambda: not isinstance(app.screen, AttachFileScreen))
         assert prompt.text == ""
+
+
+async def test_file_alone_opens_the_path_input_and_an_edited_message_goes_again_as_it_was(tmp_path):
+    (tmp_path / "usage.md").write_text("Attach with:\n\n```\n/file other.txt\n```\n")
+    app, sent = recording_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_and_send(pilot, app, "/file")
+        await until(pilot, lambda: isinstance(app.screen, AttachFileScreen))
+        await pilot.press(*f"{tmp_path}/usage.md", "enter")
+        await until(pilot, lambda: not isinstance(app.screen, AttachFileScreen))
+        prompt = app.query_one(PromptArea)
+        assert prompt.text == f"/file {tmp_path}/usage.md\n"
+        prompt.insert("Clear?")
+        await pilot.press("enter")
+        await until(pilot, lambda: sent and app.live is None)
+        first = sent[-1][-1]["content"]
+        assert "/file other.txt" in first and first.endswith("Clear?")
+        await pilot.press("ctrl+e")  # taken back: the prompt holds the file's text, its /file line inside a fence
+        await until(pilot, lambda: prompt.text == first)
+        await pilot.press("enter")
+        await until(pilot, lambda: len(sent) == 2 and app.live is None)
+        assert sent[-1][-1]["content"] == first  # no other.txt read (there is none): the same words again
