@@ -17,7 +17,8 @@ def test_run_file_puts_the_text_into_the_prompt(guarded, starter_path, tmp_path)
     without = guarded(*base, "When does the ferry leave?")
     with_file = guarded(*base, "--file", str(notes), "When does the ferry leave?")
     assert without.returncode == 0 and with_file.returncode == 0, with_file.stderr
-    grown = json.loads(with_file.stdout)["stats"]["prompt_tokens"] - json.loads(without.stdout)["stats"]["prompt_tokens"]
+    tokens = [json.loads(done.stdout)["stats"]["prompt_tokens"] for done in (without, with_file)]
+    grown = tokens[1] - tokens[0]
     assert grown > 80  # 8 sentences of 11 words, the heading and the fence
     assert not guarded.marker.exists()
 
