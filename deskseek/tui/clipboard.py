@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from markdown_it import MarkdownIt
 
@@ -24,6 +24,7 @@ _PARSER = MarkdownIt("commonmark")
 class CodeBlock:
     language: str  # the fence's first word ("" when none)
     code: str  # what is between the fences, as the model wrote it (no fences, no list indentation)
+    line: int = field(default=0, compare=False)  # where its opening fence is in the Markdown, from 0
 
     @property
     def label(self) -> str:
@@ -33,8 +34,14 @@ class CodeBlock:
 
 def code_blocks(markdown: str) -> list[CodeBlock]:
     """Every fenced block of `markdown`, in order (CommonMark's reading: nested in lists and quotes too)."""
-    return [CodeBlock(token.info.split()[0] if token.info.strip() else "", token.content)
-            for token in _PARSER.parse(markdown) if token.type == "fence"]
+    return list(_parsed(markdown))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(markdown: str) -> tuple[CodeBlock, ...]:
+    """Each key in selection mode reads every answer again: a finished one is parsed once."""
+    return tuple(CodeBlock(token.info.split()[0] if token.info.strip() else "", token.content, token.map[0])
+                 for token in _PARSER.parse(markdown) if token.type == "fence")
 
 
 def caveat(env: Mapping[str, str] | None = None) -> str:

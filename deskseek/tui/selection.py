@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from textual.widget import Widget
 from textual.widgets import Static
-from textual.widgets._markdown import MarkdownFence
+from textual.widgets.markdown import MarkdownFence
 
 from deskseek.tui import keys
 from deskseek.tui.clipboard import CodeBlock, code_blocks, copy
@@ -26,6 +26,7 @@ from deskseek.tui.widgets.prompt import PromptArea
 from deskseek.tui.widgets.turn import AssistantTurn, UserTurn
 
 SELECTED = "-selected"  # the highlighted widget's class (app.tcss)
+FENCE_TRIES = 20  # a code block's fence is looked for this often, 50 ms apart, while its segment is drawn again
 
 
 @dataclass(frozen=True)
@@ -33,9 +34,21 @@ class Item:
     kind: str  # "prompt" | "thought" | "answer" | "code"
     label: str  # what the bar calls it: "answer 2", "code block 1 of answer 2 (python, 3 lines)"
     text: str  # what copying it gives
-    widget: Widget  # highlighted and scrolled to
+    widget: Widget  # highlighted and scrolled to (a code block: its answer, until its fence is found)
     key: tuple  # the same item across rebuilds of the list
     what: str  # what the copy note calls it: "The answer", "Code block (python, 3 lines)"
+    fence: tuple[CodeBlock, int, float] | None = None  # a code block, which of the answer's blocks with its
+    # code it is, and how far down the answer it starts (0 to 1)
+
+    def target(self) -> Widget:
+        """The widget to highlight: a code block's rendered fence, looked for only when it is selected (a
+        segment far from the viewport has dropped its blocks: then the answer, until it is drawn again)."""
+        if self.fence is None:
+            return self.widget
+        block, nth, _ = self.fence
+        code = block.code.rstrip("\n")
+        same = [fence for fence in self.widget.query(MarkdownFence) if fence.code.rstrip("\n") == code]
+        return same[nth] if nth < len(same) else self.widget
 
 
 def _preview(text: str, width: int = 40) -> str:
@@ -58,14 +71,6 @@ def thought_text(widget: AssistantTurn) -> str:
     if stored is not None and stored.reasoning:
         return stored.reasoning
     return widget.thinking.text if widget.thinking is not None else ""
-
-
-def _fence_widget(widget: AssistantTurn, block: CodeBlock, nth: int) -> Widget:
-    """The rendered fence showing `block` (the nth with its code), else the whole answer (a segment far from
-    the viewport has dropped its blocks; scrolling to the answer brings them back)."""
-    same = [fence for fence in widget.body.query(MarkdownFence)
-            if fence.code.rstrip("\n") == block.code.rstrip("\n")]
-    return same[nth] if nth < len(same) else widget.body
 
 
 def transcript_items(conversation: Widget, *, thoughts: bool = True) -> list[Item]:
@@ -94,8 +99,8 @@ def transcript_items(conversation: Widget, *, thoughts: bool = True) -> list[Ite
                 nth = seen.get(block.code, 0)
                 seen[block.code] = nth + 1
                 items.append(Item("code", f"code block {number} of answer {answers} ({block.label})", block.code,
-                                  _fence_widget(widget, block, nth), (id(widget), "code", number),
-                                  f"Code block ({block.label})"))
+                                  widget.body, (id(widget), "code", number), f"Code block ({block.label})",
+                                  (block, nth, block.line / max(answer.count("\n"), 1))))
     return items
 
 
@@ -122,7 +127,8 @@ class SelectionBar(Static, can_focus=True):
 
 
 class Selection:
-    selection: Item | None = None  # the highlighted item while the mode is on
+    selection: Item | None = None  # the selected item while the mode is on
+    highlighted: Widget | None = None  # the widget that shows it
 
     # -- the copy keys --
 
@@ -188,7 +194,7 @@ class Selection:
     def selection_leave(self) -> None:
         if self.selection is None:
             return
-        self.selection.widget.remove_class(SELECTED)
+        self._highlight(None)
         self.selection = None
         for bar in self.query(SelectionBar):
             bar.remove()
@@ -202,9 +208,38 @@ class Selection:
         return next((item for item in self._items() if item.key == self.selection.key), None)
 
     def _show(self, item: Item, items: list[Item]) -> None:
-        self.selection.widget.remove_class(SELECTED)
         self.selection = item
-        item.widget.add_class(SELECTED)
-        self.query_one("#conversation").scroll_to_widget(item.widget, animate=False, top=True)
+        self._highlight(item.target())
+        if item.fence is not None and self.highlighted is item.widget:  # not drawn: far from the viewport
+            self._scroll_near(item)
+            self._find_fence(item, FENCE_TRIES)
         code = " · Ctrl+K copies its code" if item.kind in ("prompt", "answer") else ""  # the footer has the rest
         self.query_one(SelectionBar).update(f"Selected {items.index(item) + 1}/{len(items)}: {item.label}{code}")
+
+    def _scroll_near(self, item: Item) -> None:
+        """Scroll to where the code block should be in its answer, by its line in the text: its segment is
+        drawn again there, and then found."""
+        conversation = self.query_one("#conversation")
+        answer = item.widget
+        top = answer.parent.virtual_region.y + answer.virtual_region.y  # the answer, in the conversation
+        conversation.scroll_to(y=top + int(item.fence[2] * answer.outer_size.height) - 2, animate=False,
+                               immediate=True)
+
+    def _find_fence(self, item: Item, tries: int) -> None:
+        """Highlight the block once its segment has drawn it again (its blocks are mounted in their own time)."""
+        if self.selection is not item or self.highlighted is not item.widget:
+            return  # moved on, or found
+        fence = item.target()
+        if fence is not item.widget:
+            self._highlight(fence)
+        elif tries > 1:
+            self.set_timer(0.05, lambda: self._find_fence(item, tries - 1))
+
+    def _highlight(self, widget: Widget | None) -> None:
+        """Move the highlight to `widget` (None: nowhere) and scroll it into view, its top first."""
+        if self.highlighted is not None:
+            self.highlighted.remove_class(SELECTED)
+        self.highlighted = widget
+        if widget is not None:
+            widget.add_class(SELECTED)
+            self.query_one("#conversation").scroll_to_widget(widget, animate=False, top=True, immediate=True)

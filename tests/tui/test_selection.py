@@ -4,7 +4,7 @@ and copies each as the model wrote it. `app.clipboard` is what Textual last sent
 
 from __future__ import annotations
 
-from textual.widgets._markdown import MarkdownFence
+from textual.widgets.markdown import MarkdownFence
 
 from deskseek.tui.selection import SELECTED, SelectionBar
 from deskseek.tui.widgets.prompt import PromptArea
@@ -159,3 +159,26 @@ def test_selection_mode_snapshot(snap_compare):
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+async def test_a_code_block_far_down_a_long_answer_is_found_scrolled_to_and_highlighted():
+    """Segments far from the viewport drop their blocks (widgets/conversation.py): selecting a code block at the
+    end of a long answer, from the top, must still scroll to that block and highlight it, not the answer."""
+    filler = "".join(f"Paragraph {n} says something about loops and ranges, at some length.\n\n" for n in range(150))
+    answer = f"```python\nfirst = 1\n```\n\n{filler}```python\nlast = 2\n```\n\n{filler[:400]}"
+    app = scripted_app(lambda messages: r1_reply("Short.", answer), clock=Clock())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ask(pilot, app, "Long?")
+        await pilot.press("ctrl+g", "home", "down", "down", "down")
+        bar = app.query_one(SelectionBar)
+        assert "code block 1 of answer 1" in str(bar.render())
+        conversation = app.query_one("#conversation")
+        await pilot.pause(0.2)
+        await pilot.press("down")
+        assert "code block 2 of answer 1" in str(bar.render())
+        await until(pilot, lambda: isinstance(app.highlighted, MarkdownFence))
+        assert app.highlighted.code.strip() == "last = 2"
+        region, view = app.highlighted.region, conversation.content_region
+        assert view.y <= region.y and region.bottom <= view.bottom  # on screen
+        await pilot.press("y")
+        assert app.clipboard == "last = 2\n"
