@@ -123,7 +123,7 @@ class SelectionBar(Static, can_focus=True):
         self.app.selection_leave()
 
     def on_blur(self) -> None:
-        self.app.selection_leave()
+        self.app.selection_leave(refocus=False)  # the focus went where the user sent it: it stays there
 
 
 class Selection:
@@ -191,14 +191,16 @@ class Selection:
             return
         copy(self, item.text, item.what)
 
-    def selection_leave(self) -> None:
+    def selection_leave(self, *, refocus: bool = True) -> None:
+        """End the mode; `refocus`: the prompt takes the focus back (Esc), unless it went elsewhere (a click)."""
         if self.selection is None:
             return
         self._highlight(None)
         self.selection = None
         for bar in self.query(SelectionBar):
             bar.remove()
-        self.query_one(PromptArea).focus()
+        if refocus:
+            self.query_one(PromptArea).focus()
 
     def _items(self) -> list[Item]:
         return transcript_items(self.query_one("#conversation"), thoughts=not self.has_class("-hide-thoughts"))

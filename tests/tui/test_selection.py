@@ -122,9 +122,12 @@ async def test_hidden_thoughts_are_not_items_and_an_empty_chat_has_none():
             await pilot.press("down")
         assert labels == ["prompt 1: Loop to 3?", "answer 1", "code block 1 of answer 1 (python, 2 lines)",
                           "code block 1 of answer 1 (python, 2 lines)"]
-        app.query_one(PromptArea).focus()  # a click on the prompt: the mode ends
+        await pilot.press("f1", "escape")  # a dialog over it: the mode waits
+        assert app.focused is bar and app.selection is not None
+        app.query_one("#sidebar").focus()  # as a click on the panel does: the mode ends, the focus stays there
         await pilot.pause(0.05)
         assert not app.query(SelectionBar) and not selected(app) and app.selection is None
+        assert app.focused is app.query_one("#sidebar")
 
 
 async def test_the_copy_note_says_where_it_went_and_why_it_may_not_arrive(monkeypatch):
