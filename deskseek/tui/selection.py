@@ -35,7 +35,7 @@ class Item:
     label: str  # what the bar calls it: "answer 2", "code block 1 of answer 2 (python, 3 lines)"
     text: str  # what copying it gives
     widget: Widget  # highlighted and scrolled to (a code block: its answer, until its fence is found)
-    key: tuple  # the same item across rebuilds of the list
+    key: tuple  # the same item across rebuilds of the list: its turn's widget (by identity) and what it is
     what: str  # what the copy note calls it: "The answer", "Code block (python, 3 lines)"
     fence: tuple[CodeBlock, int, float] | None = None  # a code block, which of the answer's blocks with its
     # code it is, and how far down the answer it starts (0 to 1)
@@ -81,25 +81,25 @@ def transcript_items(conversation: Widget, *, thoughts: bool = True) -> list[Ite
         if isinstance(widget, UserTurn):
             prompts += 1
             text = prompt_text(widget)
-            items.append(Item("prompt", f"prompt {prompts}: {_preview(text)}", text, widget, (id(widget), "prompt"),
+            items.append(Item("prompt", f"prompt {prompts}: {_preview(text)}", text, widget, (widget, "prompt"),
                               "The prompt"))
         elif isinstance(widget, AssistantTurn):
             answers += 1
             thought = thought_text(widget)
             if thoughts and thought and widget.thinking is not None:
-                items.append(Item("thought", f"thought {answers}", thought, widget.thinking, (id(widget), "thought"),
+                items.append(Item("thought", f"thought {answers}", thought, widget.thinking, (widget, "thought"),
                                   "The thought"))
             answer = answer_text(widget)
             if not answer:
                 continue
-            items.append(Item("answer", f"answer {answers}", answer, widget.body, (id(widget), "answer"), "The answer"))
+            items.append(Item("answer", f"answer {answers}", answer, widget.body, (widget, "answer"), "The answer"))
             blocks = code_blocks(answer)
             seen: dict[str, int] = {}
             for number, block in enumerate(blocks, 1):
                 nth = seen.get(block.code, 0)
                 seen[block.code] = nth + 1
                 items.append(Item("code", f"code block {number} of answer {answers} ({block.label})", block.code,
-                                  widget.body, (id(widget), "code", number), f"Code block ({block.label})",
+                                  widget.body, (widget, "code", number), f"Code block ({block.label})",
                                   (block, nth, block.line / max(answer.count("\n"), 1))))
     return items
 
@@ -112,6 +112,9 @@ class SelectionBar(Static, can_focus=True):
 
     def __init__(self) -> None:
         super().__init__("", id="selection", markup=False)
+
+    def on_mount(self) -> None:
+        self.set_interval(0.5, self.app.selection_check)
 
     def action_move(self, step: int) -> None:
         self.app.selection_move(step)
@@ -202,6 +205,20 @@ class Selection:
         if refocus:
             self.query_one(PromptArea).focus()
 
+    def selection_check(self) -> None:
+        """Twice a second while the mode is on: the transcript may have changed under it (a reply written
+        again, or still streaming): the bar follows, and a selected item that is gone gives way to the last."""
+        if self.selection is None:
+            return
+        items = self._items()
+        keys_now = [item.key for item in items]
+        if not items:
+            self.selection_leave()
+        elif self.selection.key not in keys_now:
+            self._show(items[-1], items)
+        else:
+            self._describe(items[keys_now.index(self.selection.key)], items)
+
     def _items(self) -> list[Item]:
         return transcript_items(self.query_one("#conversation"), thoughts=not self.has_class("-hide-thoughts"))
 
@@ -215,6 +232,9 @@ class Selection:
         if item.fence is not None and self.highlighted is item.widget:  # not drawn: far from the viewport
             self._scroll_near(item)
             self._find_fence(item, FENCE_TRIES)
+        self._describe(item, items)
+
+    def _describe(self, item: Item, items: list[Item]) -> None:
         code = " · Ctrl+K copies its code" if item.kind in ("prompt", "answer") else ""  # the footer has the rest
         self.query_one(SelectionBar).update(f"Selected {items.index(item) + 1}/{len(items)}: {item.label}{code}")
 

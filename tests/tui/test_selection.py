@@ -185,3 +185,22 @@ async def test_a_code_block_far_down_a_long_answer_is_found_scrolled_to_and_high
         assert view.y <= region.y and region.bottom <= view.bottom  # on screen
         await pilot.press("y")
         assert app.clipboard == "last = 2\n"
+
+
+async def test_the_mode_follows_a_transcript_that_changes_under_it():
+    answers = iter([FIRST, SECOND, "No code this time.\n"])
+    app = scripted_app(lambda messages: r1_reply(THOUGHT, next(answers)), clock=Clock())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ask(pilot, app, "Loop to 3?")
+        await ask(pilot, app, "Other ways?")
+        await pilot.press("ctrl+g")
+        bar = app.query_one(SelectionBar)
+        assert str(bar.render()).startswith("Selected 9/9: code block 2 of answer 2")
+        await pilot.press("ctrl+r")  # the last reply written again, with no code: its blocks are gone
+        await until(pilot, lambda: app.live is None and str(bar.render()).startswith("Selected 7/7: answer 2"))
+        assert selected(app) == [app.query(AssistantTurn).last().body] and app.focused is bar
+        await pilot.press("y")
+        assert app.clipboard == "No code this time.\n"
+        await pilot.press("ctrl+n")  # a new chat: nothing left to select, the mode ends
+        await until(pilot, lambda: app.selection is None and not app.query(SelectionBar))
+        assert not selected(app)
