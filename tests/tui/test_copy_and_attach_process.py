@@ -1,5 +1,6 @@
-"""Attaching a file in a real terminal (tmux), with a real model: Ctrl+D's path input, completed with Tab,
-puts a `/file` line in the prompt; Enter sends the file's text with the question, and the history keeps it."""
+"""Copying and attaching in a real terminal (tmux), with a real model: Ctrl+D's path input, completed with Tab,
+puts a `/file` line in the prompt and Enter sends the file's text with the question (the history keeps it);
+Ctrl+K and selection mode's `y` send OSC 52, which tmux (set-clipboard on) takes into its paste buffer."""
 
 from __future__ import annotations
 
@@ -54,3 +55,34 @@ def test_ctrl_d_attaches_a_file_and_enter_sends_it_with_the_question(
         user = history.conversation(summary.id).messages[0]
     assert line not in user.content
     assert user.content == f"File: ~/shopping-notes.md\n```markdown\n{NOTES}```\nWhat is on it?"
+
+
+def test_ctrl_k_and_selection_copy_reach_the_terminals_clipboard_by_osc_52(
+    terminal, starter_path, home, tmp_path,  # noqa: F811
+):
+    """tmux with set-clipboard on takes an application's OSC 52 into its paste buffer: what Ctrl+K and selection
+    mode's `y` copied is read back from tmux itself, so the escape sequence really left the app."""
+    grammar = tmp_path / "code.gbnf"
+    grammar.write_text('root ::= "Here:\\n\\n```python\\nprint(6 * 7)\\n```\\n"\n')
+    term = terminal()
+    term.start(chat_argv("--model", str(starter_path), "--temperature", "0", "--max-tokens", "40",
+                         "--grammar-file", str(grammar)))
+    term.tmux("set-option", "-g", "set-clipboard", "on")
+    term.wait_for("the model to load", ready(starter_path.name))
+    term.send_text("Print 6 times 7.")
+    term.send_key("Enter")
+    term.wait_for("the reply to finish", lambda s: CONTEXT_USED.search(status_bar(s)))
+    term.send_key("C-k")
+    # The note in its toast (wrapped): "copied to the clipboard"; tmux passes OSC 52 on, so no caveat
+    term.wait_for("the copy note", lambda s: "copied to the" in s and "if nothing was copied" not in s)
+    assert term.tmux("show-buffer") == "print(6 * 7)\n"
+    term.send_key("C-g")
+    term.wait_for("selection mode", lambda s: "Selected 3/3: code block 1 of answer 1" in s)  # no thought here
+    term.send_key("Up")
+    term.wait_for("the answer selected", lambda s: "Selected 2/3: answer 1" in s)
+    term.send_text("y")
+    term.wait_for("the answer in tmux's buffer", lambda s: term.tmux("show-buffer").startswith("Here:"))
+    assert term.tmux("show-buffer") == "Here:\n\n```python\nprint(6 * 7)\n```\n"
+    term.send_key("Escape")
+    term.send_key("C-q")
+    assert term.wait_exit() == 0, term.transcript()
