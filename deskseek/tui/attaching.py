@@ -40,6 +40,8 @@ class Attaching:
             prompt.move_cursor(prompt.document.end)
             self.notify(f"Attached {_names(attached)}: write your question under it; Enter sends both.", markup=False)
             return False
+        if attached:
+            self.notify(f"Attached {_names(attached)}.", markup=False)
         message.text = text
         return True
 

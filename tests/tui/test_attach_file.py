@@ -125,6 +125,7 @@ async def test_ctrl_d_completes_a_path_refuses_a_binary_and_writes_the_file_line
         await pilot.press("enter")
         await until(pilot, lambda: sent and app.live is None)
         assert sent[-1][-1]["content"] == f"File: ~/projects/add.py\n```python\n{CODE}```\nExplain this"
+        assert "Attached ~/projects/add.py (32 B, ~11 tokens)." in said(app)  # what went, said as it goes
         await pilot.press("ctrl+d")
         await until(pilot, lambda: isinstance(app.screen, AttachFileScreen))
         await pilot.press("escape")  # cancelled: nothing added
