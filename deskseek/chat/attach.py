@@ -156,6 +156,21 @@ def expand(text: str, *, room_tokens: int | None, cwd: Path | None = None) -> tu
     return "\n".join(lines), attached
 
 
+BLOCK = re.compile(r"^File: (?P<name>[^\n]+)\n(?P<fence>`{3,})(?P<language>[^\n`]*)\n(?P<body>.*?)\n?(?P=fence)$",
+                   re.MULTILINE | re.DOTALL)  # what fenced() writes: the body holds no run of backticks as long
+
+
+def shown(text: str) -> str:
+    """`text` with each attached file's block as one line that names it: what the transcript shows of a
+    message (the model and the history get the file's text)."""
+    def note(match: re.Match) -> str:
+        body, language = match.group("body"), match.group("language").strip()
+        lines = body.count("\n") + 1 if body else 0
+        return f"[attached {match.group('name')}: {language + ', ' if language else ''}{lines} line{'s' * (lines != 1)}]"
+
+    return BLOCK.sub(note, text)
+
+
 def only_files(text: str) -> bool:
     """The prompt is nothing but `/file` lines: no question to send with them yet."""
     lines = [line.strip() for line in text.split("\n") if line.strip()]

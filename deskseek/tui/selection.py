@@ -20,6 +20,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 from textual.widgets.markdown import MarkdownFence
 
+from deskseek.chat.attach import shown
 from deskseek.tui import keys
 from deskseek.tui.clipboard import CodeBlock, code_blocks, copy
 from deskseek.tui.widgets.prompt import PromptArea
@@ -81,7 +82,7 @@ def transcript_items(conversation: Widget, *, thoughts: bool = True) -> list[Ite
         if isinstance(widget, UserTurn):
             prompts += 1
             text = prompt_text(widget)
-            items.append(Item("prompt", f"prompt {prompts}: {_preview(text)}", text, widget, (widget, "prompt"),
+            items.append(Item("prompt", f"prompt {prompts}: {_preview(shown(text))}", text, widget, (widget, "prompt"),
                               "The prompt"))
         elif isinstance(widget, AssistantTurn):
             answers += 1

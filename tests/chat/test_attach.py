@@ -143,3 +143,14 @@ def test_a_file_line_inside_a_fence_is_text_so_an_edited_message_sends_the_same(
     assert attach.command_lines("~~~~\n/file a\n~~~\n/file b\n~~~~~\n/file c") == [(5, "c")]
     assert attach.command_lines("```\n/file never closed") == []
     assert not attach.only_files("```\n/file a\n```")
+
+
+def test_the_transcript_shows_each_attached_file_as_one_line(tmp_path):
+    (tmp_path / "a.py").write_text("x = 1\ny = 2\n")
+    (tmp_path / "b.md").write_text("```\nfenced\n```")  # its own fence, and no newline at the end
+    (tmp_path / "empty.txt").write_text("")
+    sent, _ = attach.expand("Compare\n/file a.py\n/file b.md\n/file empty.txt\nplease", room_tokens=1000,
+                            cwd=tmp_path)
+    assert attach.shown(sent) == ("Compare\n[attached a.py: python, 2 lines]\n[attached b.md: markdown, 3 lines]\n"
+                                  "[attached empty.txt: text, 0 lines]\nplease")
+    assert attach.shown("File: x\nnot a fence") == "File: x\nnot a fence"

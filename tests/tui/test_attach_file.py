@@ -62,7 +62,9 @@ async def test_a_file_line_sends_the_file_as_a_block_and_the_history_keeps_it(tm
         await until(pilot, lambda: app.live is None and app.query(AssistantTurn))
         message = f"File: {tmp_path}/add.py\n```python\n{CODE}```\nWhat does it do?"
         assert sent[-1][-1] == {"role": "user", "content": message}
-        assert app.query(UserTurn).last().text == message
+        shown = app.query(UserTurn).last()
+        assert shown.text == message  # all of it, for copying; on screen the file is one line
+        assert str(shown.render()) == f"[attached {tmp_path}/add.py: python, 2 lines]\nWhat does it do?"
         await pilot.press("ctrl+r")  # written again: the model reads the file again, from the history's turn
         await until(pilot, lambda: len(sent) == 2 and app.live is None)
         assert sent[-1][-1]["content"] == message
