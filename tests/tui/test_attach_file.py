@@ -65,6 +65,8 @@ async def test_a_file_line_sends_the_file_as_a_block_and_the_history_keeps_it(tm
         shown = app.query(UserTurn).last()
         assert shown.text == message  # all of it, for copying; on screen the file is one line
         assert str(shown.render()) == f"[attached {tmp_path}/add.py: python, 2 lines]\nWhat does it do?"
+        await pilot.press("ctrl+g", "home", "y", "escape")  # the prompt copied: with the file's text
+        assert app.clipboard == message
         await pilot.press("ctrl+r")  # written again: the model reads the file again, from the history's turn
         await until(pilot, lambda: len(sent) == 2 and app.live is None)
         assert sent[-1][-1]["content"] == message
