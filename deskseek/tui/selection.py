@@ -8,8 +8,8 @@ answer and code block, scroll it into view, and copy it.
 What is copied is the text the model wrote, never the rendered Markdown: a prompt and an answer come from
 the session's turns (the history's rows) once they are complete, a reply still streaming from what its
 widget received, which is the same text. An answer never includes its thought; a code block comes without
-its fences. The item list is read again at every key, so a reply that streams on while the bar is open
-adds its blocks, and a cleared conversation ends the mode.
+its fences. The item list is read again at every key and twice a second, so a reply that streams on while
+the bar is open adds its blocks, one written again replaces its own, and a cleared conversation ends the mode.
 """
 
 from __future__ import annotations
