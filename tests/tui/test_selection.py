@@ -8,7 +8,7 @@ from textual.widgets.markdown import MarkdownFence
 
 from deskseek.tui.selection import SELECTED, SelectionBar
 from deskseek.tui.widgets.prompt import PromptArea
-from deskseek.tui.widgets.thinking import ThinkingPane
+from deskseek.tui.widgets.thinking import ThinkingPane, ThoughtHeader
 from deskseek.tui.widgets.turn import AssistantTurn, UserTurn
 from tests.fixtures.scripted_engine import r1_reply, scripted_app
 from tests.tui.test_app import Clock, until
@@ -124,10 +124,12 @@ async def test_hidden_thoughts_are_not_items_and_an_empty_chat_has_none():
                           "code block 1 of answer 1 (python, 2 lines)"]
         await pilot.press("f1", "escape")  # a dialog over it: the mode waits
         assert app.focused is bar and app.selection is not None
-        app.query_one("#sidebar").focus()  # as a click on the panel does: the mode ends, the focus stays there
-        await pilot.pause(0.05)
-        assert not app.query(SelectionBar) and not selected(app) and app.selection is None
-        assert app.focused is app.query_one("#sidebar")
+        await pilot.press("ctrl+t")  # thoughts shown again
+        header = app.query_one(ThoughtHeader)
+        await until(pilot, lambda: header.display and header.region.height)
+        await pilot.click(ThoughtHeader)  # a click elsewhere: the mode ends, the focus stays where it went
+        await until(pilot, lambda: app.selection is None)
+        assert not app.query(SelectionBar) and not selected(app) and app.focused is header
 
 
 async def test_the_copy_note_says_where_it_went_and_why_it_may_not_arrive(monkeypatch):
