@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from deskseek.chat import attach
 from deskseek.cli import flags
 from deskseek.engines import launch
 from deskseek.errors import FAILED, INTERRUPTED, DeskseekError, UsageError
@@ -40,6 +41,10 @@ def cmd_run(args) -> int:
 
     interactive = args.prompt is None and sys.stdin is not None and sys.stdin.isatty() and not args.json
     prompt = None if interactive else _read_prompt(args)
+    if args.file and interactive:
+        raise UsageError('--file goes with a prompt: deskseek run --file PATH "your question"')
+    for path in args.file:  # missing, a folder, binary: said before a model loads; too large, once it has
+        attach.read(path, room_tokens=None)
     server = remote_target.target(args, args.model)
     if server is not None:
         return _run_on_server(server, args, interactive, prompt)
@@ -72,7 +77,7 @@ def cmd_run(args) -> int:
     try:
         if interactive:
             return _converse(engine, chosen.name, settings, args)
-        messages.append({"role": "user", "content": prompt})
+        messages.append({"role": "user", "content": _with_files(prompt, args.file, engine, messages)})
         return _answer_once(engine, chosen.name, messages, settings, args)
     finally:
         engine.close()
@@ -88,10 +93,21 @@ def _run_on_server(target, args, interactive: bool, prompt: str | None) -> int:
     try:
         if interactive:
             return _converse(engine, engine.model, settings, args)
-        messages.append({"role": "user", "content": prompt})
+        messages.append({"role": "user", "content": _with_files(prompt, args.file, engine, messages)})
         return _answer_once(engine, engine.model, messages, settings, args)
     finally:
         engine.close()
+
+
+def _with_files(prompt: str, files: list[str], engine, messages: list[dict]) -> str:
+    """`--file` texts as fenced blocks before the prompt, as the chat's `/file` lines put them (chat/attach.py)."""
+    room = attach.context_room(engine.n_ctx, [*messages, {"role": "user", "content": prompt}])
+    blocks = []
+    for path in files:
+        attachment = attach.read(path, room_tokens=room)
+        blocks.append(attachment.block)
+        room = None if room is None else max(room - attachment.tokens - attach.PER_MESSAGE_TOKENS, 0)
+    return "\n".join([*blocks, prompt])
 
 
 def _answer_once(engine, name, messages, settings, args) -> int:
@@ -162,6 +178,8 @@ def add_commands(commands) -> None:
     p = commands.add_parser("run", help="answer one prompt and exit (offline, unless --server)")
     p.add_argument("prompt", nargs="?", help="the prompt; '-' reads standard input; none on a terminal: chat")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    p.add_argument("--file", action="append", default=[], metavar="PATH",
+                   help="put a text file into the prompt, as a fenced block headed by its name (repeatable)")
     p.add_argument("--hide-thinking", action="store_true", help="print only the answer")
     p.add_argument("--raw-tex", action="store_true",
                    help="print formulas as the model wrote them (LaTeX) on a terminal too (a pipe always gets them so)")

@@ -25,6 +25,7 @@ from deskseek.engines import events as ev
 from deskseek.engines.local import Engine
 from deskseek.errors import DeskseekError
 from deskseek.tui import keys
+from deskseek.tui.attaching import Attaching
 from deskseek.tui.catalog import ModelRequest, pinned_settings
 from deskseek.tui.messages import ReplyChunk, ReplyFinished
 from deskseek.tui.model_loading import ModelLoading
@@ -32,6 +33,7 @@ from deskseek.tui.outbox import Outbox, note_for
 from deskseek.tui.panel_actions import PanelActions
 from deskseek.tui.quiet_gc import QuietCollector
 from deskseek.tui.screens.help import HelpScreen
+from deskseek.tui.selection import Selection
 from deskseek.tui.widgets.conversation import ConversationView
 from deskseek.tui.widgets.conversation_panel import ConversationPanel
 from deskseek.tui.widgets.prompt import PromptArea
@@ -42,7 +44,7 @@ CHAT_ACTIONS = ({binding.action for binding in keys.APP_BINDINGS} - {"quit", "he
 FRAME_S = 1 / 30  # streamed text is handed to the turn at most this often, however fast the model
 
 
-class DeskseekApp(ModelLoading, PanelActions, App):
+class DeskseekApp(ModelLoading, PanelActions, Selection, Attaching, App):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "deskseek"
     BINDINGS = keys.APP_BINDINGS
@@ -119,6 +121,8 @@ class DeskseekApp(ModelLoading, PanelActions, App):
             waiting = "A reply is still being written: Esc stops it" if self.live else "A prompt already waits"
             self.notify(f"{waiting}; Enter sends this afterwards.", severity="warning")
             prompt.give_back(message.text)
+            return
+        if not self.expand_files(message):  # its /file lines: the files go in, or the prompt comes back
             return
         if self.session.engine is None:
             if not self.loading:
@@ -286,12 +290,6 @@ class DeskseekApp(ModelLoading, PanelActions, App):
         else:
             return False
         return True
-
-    def action_copy_answer(self) -> None:
-        turns = self.query_one("#conversation").query(AssistantTurn)
-        if turns and turns.last().answer:
-            self.copy_to_clipboard(turns.last().answer)
-            self.notify("Answer copied to the clipboard.")
 
     async def action_edit_last(self) -> None:
         if self.live is not None or self.pending is not None:

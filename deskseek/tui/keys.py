@@ -18,7 +18,8 @@ NARROW = 70  # columns: under this the conversation panel stays hidden until Ctr
 APP_BINDINGS = [
     Binding("escape", "stop", "Stop", tooltip='stop the reply (what was written is kept, marked "stopped")'),
     Binding("ctrl+r", "regenerate", "Regenerate", tooltip="write the last reply again"),
-    Binding("ctrl+y", "copy_answer", "Copy answer", tooltip="copy the last answer (OSC 52 clipboard)"),
+    Binding("ctrl+y", "copy_answer", "Copy answer",
+            tooltip="copy the last answer, without its thought (OSC 52 clipboard)"),
     Binding("ctrl+e", "edit_last", "Edit last",
             tooltip="take back the last prompt (and its reply) into the prompt, to edit and send again"),
     Binding("ctrl+n", "new_chat", "New chat", tooltip="new chat, with the default settings"),
@@ -34,6 +35,13 @@ APP_BINDINGS = [
     Binding("ctrl+t", "toggle_thoughts", "Thoughts", tooltip="show or hide thoughts (they are still stored)"),
     Binding("ctrl+l", "toggle_tex", "Raw TeX", show=False,
             tooltip="show formulas as the model wrote them (LaTeX) or as readable text"),
+    Binding("ctrl+k", "copy_code", "Copy code",
+            tooltip="copy the last code block of the answers, without its fences (in selection mode: "
+                    "the selected message's)"),
+    Binding("ctrl+g", "select_mode", "Select",
+            tooltip="selection mode: move through prompts, thoughts, answers and code blocks, and copy one"),
+    Binding("ctrl+d", "attach_file", "Attach",
+            tooltip="attach a text file: a path input (Tab or Right completes) that adds a /file line to the prompt"),
     Binding("f1", "help", "Help", tooltip="this list of keys"),
     Binding("ctrl+q", "quit", "Quit", tooltip="quit", priority=True),
 ]
@@ -49,12 +57,23 @@ PROMPT_KEYS = [  # the prompt's own keys (widgets/prompt.py), shown before the a
     ("Ctrl+J", "new line in the prompt"),
     ("Up / Down", "earlier prompts"),
 ]
-OTHER_KEYS = [  # Textual's palette, and the thought header's key (widgets/thinking.py)
+SELECTION_BINDINGS = [  # selection mode's keys (selection.py): they hold while its bar has the focus
+    Binding("up,k", "move(-1)", "Previous", tooltip="selection mode: the previous item"),
+    Binding("down,j", "move(1)", "Next", tooltip="selection mode: the next item"),
+    Binding("home", "move(-1000000)", "First", show=False, tooltip="selection mode: the first item"),
+    Binding("end", "move(1000000)", "Last", show=False, tooltip="selection mode: the last item"),
+    Binding("y,enter", "copy", "Copy",
+            tooltip="selection mode: copy the item (an answer without its thought, a code block without its fences)"),
+    Binding("escape", "leave", "Leave", tooltip="selection mode: leave it, back to the prompt"),
+]
+OTHER_KEYS = [  # Textual's palette, the thought header's key (widgets/thinking.py), the prompt's /file line
+    ("/file PATH", "a line of the prompt: the text file goes into the message as a fenced block headed by its "
+                   "name (~ expands; refused when binary or larger than the context has room for)"),
     ("Ctrl+P", "command palette (every action above)"),
     ("click", "on a thought: expand or collapse it (Enter on its focused header does too)"),
 ]
 
-_NAMES = {"escape": "Esc", "enter": "Enter", "up": "Up", "down": "Down"}
+_NAMES = {"escape": "Esc", "enter": "Enter", "up": "Up", "down": "Down", "end": "End"}
 START, END = "<!-- keys: made by `python -m deskseek.tui.keys` -->", "<!-- end of keys -->"
 
 
@@ -64,9 +83,15 @@ def label(key: str) -> str:
     return "+".join(_NAMES.get(part, part.upper() if len(part) <= 3 else part.capitalize()) for part in parts)
 
 
+def labels(key: str) -> str:
+    """Every key of a binding: "up,k" is "Up / K"."""
+    return " / ".join(label(name) for name in key.split(","))
+
+
 def rows() -> list[tuple[str, str]]:
     """(key, what it does), in the order F1 and the README show them."""
-    return PROMPT_KEYS + [(label(b.key), b.tooltip) for b in APP_BINDINGS + PANEL_BINDINGS] + OTHER_KEYS
+    return (PROMPT_KEYS + [(label(b.key), b.tooltip) for b in APP_BINDINGS + PANEL_BINDINGS]
+            + [(labels(b.key), b.tooltip) for b in SELECTION_BINDINGS] + OTHER_KEYS)
 
 
 def markdown() -> str:

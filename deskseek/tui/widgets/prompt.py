@@ -20,10 +20,11 @@ def _without(keys: set[str], bindings) -> list[Binding]:
 
 
 class PromptArea(TextArea, inherit_bindings=False):
-    """TextArea, except that ctrl+e and ctrl+y (end of line, redo there) reach the app, as the footer says:
-    edit last and copy answer. End still ends the line; super+y still redoes."""
+    """TextArea, except that ctrl+e, ctrl+y, ctrl+k and ctrl+d (end of line, redo, delete to the end of the
+    line, delete right there) reach the app, as the footer says: edit last, copy answer, copy code, attach a
+    file. End still ends the line, super+y still redoes, ctrl+shift+k deletes the line, Delete deletes."""
 
-    BINDINGS = _without({"ctrl+e", "ctrl+y"}, TextArea.BINDINGS)
+    BINDINGS = _without({"ctrl+e", "ctrl+y", "ctrl+k", "ctrl+d"}, TextArea.BINDINGS)
 
     class Submitted(Message):
         def __init__(self, text: str) -> None:

@@ -6,13 +6,16 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from deskseek.chat import attach
 from deskseek.tui.widgets.markdown_flow import MarkdownFlow
 from deskseek.tui.widgets.thinking import ThinkingPane
 
 
 class UserTurn(Static):
+    """A prompt as sent; an attached file shows as a line that names it (`text` keeps all of it)."""
+
     def __init__(self, text: str, *, turn=None) -> None:
-        super().__init__(text, classes="user-turn", markup=False)
+        super().__init__(attach.shown(text), classes="user-turn", markup=False)
         self.text = text
         self.turn = turn  # the session's Turn it shows (set once the prompt is sent): removal goes by it
 
