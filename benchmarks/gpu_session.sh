@@ -52,7 +52,7 @@ if [[ $STEP == speculative || $STEP == all ]]; then
   say "speculative decoding"
   python3 benchmarks/speculative_gpu.py --dir /tmp --write-only
   "$BUILD/bin/llama-bench" -m /tmp/random-qwen2-7b-Q4_K.gguf -ngl 99 -p 64 -n 32 2>&1 | tail -5 || true
-  if ! python3 benchmarks/speculative_gpu.py --dir /tmp 2>&1 | tee "$OUT/speculative_gpu.txt"; then
+  if ! python3 benchmarks/speculative_gpu.py --dir /tmp ${SPEC_ARGS:-} 2>&1 | tee "$OUT/speculative_gpu.txt"; then
     say "it failed: where (gdb, if there is one)"
     command -v gdb && gdb -batch -ex run -ex bt --args python3 benchmarks/speculative_gpu.py --dir /tmp --tokens 8 \
       --rounds 1 2>&1 | grep -v "^\[New Thread\|^\[Thread" | tail -40
