@@ -11,14 +11,14 @@
 set -euo pipefail
 export PYTHONUNBUFFERED=1
 DEV=${DEV:-.dev}; OUT=${OUT:-/tmp/gpu-out}; LAYERS=${LAYERS:-4}; ROUNDS=${ROUNDS:-2}
-SITE=$PWD/$DEV/site; BUILD=$PWD/$DEV/build; MODEL=/tmp/qwen3-moe-${LAYERS}-layers-random-Q4_K.gguf
+SITE=${SITE:-/tmp/lcp-site}; BUILD=${BUILD:-/tmp/lcp-build}; SRC=${SRC:-/tmp/lcp-src}; MODEL=/tmp/qwen3-moe-${LAYERS}-layers-random-Q4_K.gguf
 mkdir -p "$OUT"
 say() { echo "[$(date +%T)] $*"; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 if [ ! -d "$SITE/llama_cpp" ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --target "$SITE" "$DEV"/whl/*.whl
-  tar -xzf "$DEV/lcp.tgz" -C "$DEV"
-  cp -r "$DEV/lcp/llama_cpp" "$SITE/"
+  mkdir -p "$SRC" && tar -xzf "$DEV/lcp.tgz" -C "$SRC"
+  cp -r "$SRC/lcp/llama_cpp" "$SITE/"
 fi
 export PYTHONPATH=$SITE:$PWD DESKSEEK_HOME=/tmp/deskseek-home
 if [ ! -f "$MODEL" ]; then
@@ -28,7 +28,7 @@ if [ ! -f "$MODEL" ]; then
 fi
 if [ ! -f "$BUILD/bin/libggml-rpc.so" ]; then
   say "building llama.cpp with CUDA and RPC"
-  cmake -S "$DEV/lcp/vendor/llama.cpp" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON -DGGML_RPC=ON \
+  cmake -S "$SRC/lcp/vendor/llama.cpp" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON -DGGML_RPC=ON \
     -DCMAKE_CUDA_ARCHITECTURES=90 -DGGML_CUDA_FA=OFF -DBUILD_SHARED_LIBS=ON -DGGML_NATIVE=ON \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF > "$OUT/cmake.log" 2>&1
   ninja -C "$BUILD" llama ggml ggml-rpc > "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks CI cannot make, as one script for a short lease on a CUDA machine with no network.
 #
-#   bash benchmarks/gpu_session.sh [STEP] [GPU_MEM]    STEP: moe (default), speculative, rpc, all
+#   bash benchmarks/gpu_session.sh [STEP] [GPU_MEM]    STEP: moe (default), speculative, rpc, all, none (build only)
 #                                                      (OUT=folder for logs; DEV=.dev by default)
 #
 # Expects in $DEV: lcp.tgz (llama-cpp-python's sdist trimmed to the sources: `lcp/`), whl/ (gguf, platformdirs,
@@ -14,14 +14,14 @@
 set -euo pipefail
 export PYTHONUNBUFFERED=1
 DEV=${DEV:-.dev}; OUT=${OUT:-/tmp/gpu-out}; STEP=${1:-moe}; GPU_MEM=${2:-8G}
-SITE=$PWD/$DEV/site; BUILD=$PWD/$DEV/build; MODEL=/tmp/qwen3-30b-a3b-random-Q4_K.gguf
+SITE=${SITE:-/tmp/lcp-site}; BUILD=${BUILD:-/tmp/lcp-build}; SRC=${SRC:-/tmp/lcp-src}; MODEL=/tmp/qwen3-30b-a3b-random-Q4_K.gguf
 mkdir -p "$OUT"
 say() { echo "[$(date +%T)] $*"; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 if [ ! -d "$SITE/llama_cpp" ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --target "$SITE" "$DEV"/whl/*.whl
-  tar -xzf "$DEV/lcp.tgz" -C "$DEV"
-  cp -r "$DEV/lcp/llama_cpp" "$SITE/"
+  mkdir -p "$SRC" && tar -xzf "$DEV/lcp.tgz" -C "$SRC"
+  cp -r "$SRC/lcp/llama_cpp" "$SITE/"
 fi
 export PYTHONPATH=$SITE:$PWD DESKSEEK_HOME=/tmp/deskseek-home
 if [ ! -f "$MODEL" ] && [[ $STEP == moe || $STEP == all ]]; then
@@ -31,7 +31,7 @@ if [ ! -f "$MODEL" ] && [[ $STEP == moe || $STEP == all ]]; then
 fi
 if [ ! -x "$BUILD/bin/llama-bench" ]; then
   say "building llama.cpp with CUDA"
-  cmake -S "$DEV/lcp/vendor/llama.cpp" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON \
+  cmake -S "$SRC/lcp/vendor/llama.cpp" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES=90 -DGGML_CUDA_FA=OFF -DGGML_RPC=ON -DBUILD_SHARED_LIBS=ON -DGGML_NATIVE=ON \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF > "$OUT/cmake.log" 2>&1
   ninja -C "$BUILD" llama-bench > "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
