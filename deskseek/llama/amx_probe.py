@@ -14,8 +14,10 @@ A crash kills only this process; `cpu.py` reads the signal from the exit status.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -82,7 +84,8 @@ def main(argv: list[str]) -> int:
     native_log.install()
     llama_cpp.llama_backend_init()
     plain = "--plain" in argv
-    with tempfile.TemporaryDirectory(prefix="deskseek-amx-probe-") as tmp:
+    given = os.environ.get(cpu.WORK_DIR_ENV)  # the parent's folder, removed by it even when this crashes
+    with contextlib.nullcontext(given) if given else tempfile.TemporaryDirectory(prefix="deskseek-amx-probe-") as tmp:
         models = {}
         for arch in ("llama", "deepseek2"):
             source = getattr(probe_models, f"tiny_{arch}")(Path(tmp) / f"{arch}-F16.gguf")

@@ -24,6 +24,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import asdict, dataclass
 
@@ -116,6 +117,7 @@ def exclude_amx() -> bool:
 
 
 PROBE_VERSION = 2  # bump when the probe learns to catch more: every cached verdict is then asked again
+WORK_DIR_ENV = "DESKSEEK_AMX_PROBE_DIR"  # where the probe child writes its models (made and removed by probe())
 CRASHES = {"SIGILL", "SIGSEGV", "SIGBUS", "SIGABRT", "SIGFPE"}  # what a broken kernel dies of; not SIGKILL (OOM)
 
 
@@ -194,14 +196,17 @@ def probe(argv: list[str] | None = None) -> Verdict:
     not run, or died of something else (the OOM killer's SIGKILL), leaves AMX off and is asked again.
     """
     command = argv or [sys.executable, "-m", "deskseek.llama.amx_probe"]
-    env = {**os.environ, ENV: "on"}
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, env=env,
-                              stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        return Verdict(True, False, f"llama.cpp's AMX check hung for {PROBE_TIMEOUT_S} s on this CPU")
-    except OSError as err:
-        return Verdict(True, False, f"the AMX check could not start ({err.strerror}); AMX left off")
+    # The child writes its test models here, and this process removes them: a child that crashes, which is
+    # what the probe is for, cleans up nothing (25 MB left in the temp folder on every crash before).
+    with tempfile.TemporaryDirectory(prefix="deskseek-amx-probe-") as work:
+        env = {**os.environ, ENV: "on", WORK_DIR_ENV: work}
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, env=env,
+                                  stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return Verdict(True, False, f"llama.cpp's AMX check hung for {PROBE_TIMEOUT_S} s on this CPU")
+        except OSError as err:
+            return Verdict(True, False, f"the AMX check could not start ({err.strerror}); AMX left off")
     records = _records(done.stdout)
     step = next((r for r in reversed(records) if "model" in r), {})
     if done.returncode < 0:

@@ -275,3 +275,20 @@ def test_info_says_which_features_llama_cpp_sees_and_why_amx_is_or_is_not_used(t
     text = subprocess.run([sys.executable, "-m", "deskseek.cli", "info"], capture_output=True, text=True,
                           timeout=120, cwd=REPO_ROOT).stdout  # fmt: skip
     assert f"AMX        {'used' if machine['amx']['used'] else 'not used'}: {machine['amx']['reason']}" in text
+
+
+def test_a_probe_that_crashes_leaves_no_models_behind(tmp_path):
+    """The probe's child writes ~25 MB of test models, then may die of the very crash it looks for: the folder is
+    the parent's, and goes with the verdict (before, every crash left one in the temp folder)."""
+    seen = tmp_path / "seen.txt"
+    verdict = cpu.probe(fake_probe(tmp_path, f"""
+        import os, signal, pathlib
+        work = pathlib.Path(os.environ["{cpu.WORK_DIR_ENV}"])
+        (work / "llama-Q4_0.gguf").write_bytes(b"GGUF" * 1000)
+        pathlib.Path({str(seen)!r}).write_text(str(work))
+        print('{{"phase": "amx", "model": "llama Q4_0"}}', flush=True)
+        os.kill(os.getpid(), signal.SIGSEGV)
+    """))
+    assert "crash" in verdict.reason
+    work = Path(seen.read_text())
+    assert work.name.startswith("deskseek-amx-probe-") and not work.exists()
