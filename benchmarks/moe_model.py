@@ -33,6 +33,21 @@ def q4_k(rows: int, cols: int, rng: np.random.Generator) -> np.ndarray:
     return blocks.reshape(rows, cols // Q4_K_BLOCK * Q4_K_BYTES)
 
 
+def add_byte_vocab(w) -> None:
+    """The tests' small byte-level vocabulary with R1's special tokens: every random-weight file here has it."""
+    from tests.fixtures.gguf_writers import _r1_byte_vocab
+
+    tokens, types, merges = _r1_byte_vocab()
+    w.add_vocab_size(len(tokens))
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("qwen2")
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges(merges)
+    w.add_bos_token_id(len(tokens) - 1)
+    w.add_eos_token_id(len(tokens) - 2)
+
+
 def write(path: Path, n_layer: int) -> Path:
     from gguf import GGMLQuantizationType, GGUFWriter, LlamaFileType
 
@@ -40,7 +55,7 @@ def write(path: Path, n_layer: int) -> Path:
 
     rng = np.random.default_rng(0)
     q4 = GGMLQuantizationType.Q4_K
-    tokens, types, merges = _r1_byte_vocab()
+    tokens = _r1_byte_vocab()[0]
     tmp = path.with_name(path.name + ".tmp")
     w = GGUFWriter(str(tmp), arch="qwen3moe")
     w.add_name("random Qwen3-30B-A3B layout")
@@ -58,14 +73,7 @@ def write(path: Path, n_layer: int) -> Path:
     w.add_expert_count(N_EXPERT)
     w.add_expert_used_count(N_USED)
     w.add_expert_feed_forward_length(N_FF_EXP)
-    w.add_vocab_size(len(tokens))
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre("qwen2")
-    w.add_token_list(tokens)
-    w.add_token_types(types)
-    w.add_token_merges(merges)
-    w.add_bos_token_id(len(tokens) - 1)
-    w.add_eos_token_id(len(tokens) - 2)
+    add_byte_vocab(w)
 
     def f32(*shape: int, scale: float = 0.02) -> np.ndarray:
         return (rng.standard_normal(shape, dtype=np.float32) * scale).astype(np.float32)

@@ -29,26 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-FUNCTION = '''def moving_average(values, window):
-    """The mean of each run of `window` consecutive values."""
-    if window <= 0:
-        raise ValueError("window must be positive")
-    averages = []
-    total = 0.0
-    for index, value in enumerate(values):
-        total += value
-        if index >= window:
-            total -= values[index - window]
-        if index >= window - 1:
-            averages.append(total / window)
-    return averages
+from tests.fixtures.speculation_prompts import COPY, FREE  # noqa: E402
 
-
-print(moving_average([1, 2, 3, 4, 5, 6], 3))'''
-PROMPTS = {
-    "copy": (f"Rewrite this function exactly as it is:\n\n{FUNCTION}", False),
-    "free": ("Write a short story about a lighthouse keeper who finds a message in a bottle.", True),
-}
+PROMPTS = {"copy": (COPY, False), "free": (FREE, True)}
 
 
 QUESTIONS = [

@@ -30,7 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.moe_model import Q4_K_BLOCK, Q4_K_BYTES, q4_k  # noqa: E402
+from benchmarks.moe_model import Q4_K_BLOCK, Q4_K_BYTES, add_byte_vocab, q4_k  # noqa: E402
 from benchmarks.speculative import report, run_rounds  # noqa: E402
 
 SHAPES = {  # name: (blocks, n_embd, ffn, heads, kv heads), from the distills' config.json
@@ -51,7 +51,7 @@ def write_dense(path: Path, shape: str, seed: int) -> Path:
 
     n_layer, n_embd, n_ff, n_head, n_kv = SHAPES[shape]
     rng = np.random.default_rng(seed)
-    tokens, types, merges = _r1_byte_vocab()
+    tokens = _r1_byte_vocab()[0]
     tmp = path.with_name(path.name + ".tmp")
     w = GGUFWriter(str(tmp), arch="qwen2")
     w.add_name(f"random {shape} layout")
@@ -64,14 +64,7 @@ def write_dense(path: Path, shape: str, seed: int) -> Path:
     w.add_head_count_kv(n_kv)
     w.add_rope_freq_base(1e6)
     w.add_layer_norm_rms_eps(1e-6)
-    w.add_vocab_size(len(tokens))
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre("qwen2")
-    w.add_token_list(tokens)
-    w.add_token_types(types)
-    w.add_token_merges(merges)
-    w.add_bos_token_id(len(tokens) - 1)
-    w.add_eos_token_id(len(tokens) - 2)
+    add_byte_vocab(w)
 
     def add_q4(name: str, rows: int, cols: int, data: np.ndarray) -> None:
         w.add_tensor(name, data, raw_shape=(rows, cols // Q4_K_BLOCK * Q4_K_BYTES),

@@ -15,26 +15,9 @@ from deskseek.engines import draft_costs, think_lang
 from deskseek.engines.events import AnswerDelta, Settings
 from deskseek.engines.local import Engine
 from tests.engines.test_local import R1_GRAMMAR, r1_paths, starter_path  # noqa: F401
+from tests.fixtures.speculation_prompts import COPY, FREE
 from tests.fixtures.tiny_thinker import ANSWER, tiny_thinker
 
-FUNCTION = '''def moving_average(values, window):
-    """The mean of each run of `window` consecutive values."""
-    if window <= 0:
-        raise ValueError("window must be positive")
-    averages = []
-    total = 0.0
-    for index, value in enumerate(values):
-        total += value
-        if index >= window:
-            total -= values[index - window]
-        if index >= window - 1:
-            averages.append(total / window)
-    return averages
-
-
-print(moving_average([1, 2, 3, 4, 5, 6], 3))'''
-COPY = f"Rewrite this function exactly as it is:\n\n{FUNCTION}"
-FREE = "Write a short story about a lighthouse keeper who finds a message in a bottle."
 MODES = ("off", "always", "auto")
 # One thread: on a machine whose cores other processes share, llama.cpp's threads wait for each other at every
 # step of the graph, and a 2-thread decode can take seconds; one thread never waits (and these models are tiny).
