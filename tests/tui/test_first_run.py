@@ -25,7 +25,7 @@ from tests.tui.test_app import SIZE, Clock, chat_flags, until
 @pytest.fixture
 def m2_pro(monkeypatch):
     machine = mac(32, 200, "M2 Pro")
-    monkeypatch.setattr(hardware, "detect", lambda: machine)
+    monkeypatch.setattr(hardware, "detect", lambda *_args, **_kwargs: machine)
     return machine
 
 
