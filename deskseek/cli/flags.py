@@ -203,7 +203,7 @@ def size(text: str) -> int:
 
 
 def workers(text: str) -> list[str]:
-    from deskseek.llama.rpc import parse_endpoints
+    from deskseek.llama.rpc_greeting import parse_endpoints
 
     try:
         return parse_endpoints(text)

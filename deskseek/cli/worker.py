@@ -158,7 +158,7 @@ def clients(port: int) -> list[str]:
 
 
 def add_commands(commands) -> None:
-    from deskseek.llama.rpc import DEFAULT_PORT
+    from deskseek.llama.rpc_greeting import DEFAULT_PORT
 
     p = commands.add_parser("worker", help="lend this machine's GPU/CPU to a deskseek elsewhere (llama.cpp RPC)")
     p.add_argument("--host", default="127.0.0.1",

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from deskseek.llama import rpc
+from deskseek.llama import rpc, rpc_greeting
 from tests.fixtures.rpc_workers import Worker, require_rpc_build
 
 
@@ -24,7 +24,7 @@ def test_this_build_has_the_rpc_backend():
     ("gpu-box", ["gpu-box:50052"]),
 ])
 def test_endpoints_are_read_as_llama_cpp_reads_them(text, endpoints):
-    assert rpc.parse_endpoints(text) == endpoints
+    assert rpc_greeting.parse_endpoints(text) == endpoints
 
 
 @pytest.mark.parametrize("text, message", [
@@ -37,7 +37,7 @@ def test_endpoints_are_read_as_llama_cpp_reads_them(text, endpoints):
 ])
 def test_bad_endpoints_say_what_is_wrong(text, message):
     with pytest.raises(ValueError, match=message):
-        rpc.parse_endpoints(text)
+        rpc_greeting.parse_endpoints(text)
 
 
 class FakeWorker:
@@ -66,7 +66,7 @@ class FakeWorker:
 
 def test_the_greeting_is_llama_cpps_hello():
     fake = FakeWorker(bytes([7, 0, 0, 0]) + bytes(24))
-    greeting = rpc.greet(fake.endpoint)
+    greeting = rpc_greeting.greet(fake.endpoint)
     assert greeting.version == "7.0.0" and greeting.rtt_s > 0
     assert fake.received == struct.pack("<BQ", 14, 24) + bytes(24)
     assert fake.pings == 5  # the round trip: the quickest of five of the protocol's smallest requests
@@ -75,13 +75,13 @@ def test_the_greeting_is_llama_cpps_hello():
 def test_another_protocol_version_is_one_line():
     fake = FakeWorker(bytes([6, 1, 0, 0]) + bytes(24))
     with pytest.raises(rpc.RpcError, match=r"speaks RPC protocol 6\.1\.0, this build 7\.x"):
-        rpc.greet(fake.endpoint)
+        rpc_greeting.greet(fake.endpoint)
 
 
 def test_a_worker_that_never_answers_is_a_timeout_not_a_hang():
     fake = FakeWorker(None)
     with pytest.raises(rpc.RpcError, match="did not answer within 0.5 s .*one client at a time"):
-        rpc.greet(fake.endpoint, timeout=0.5)
+        rpc_greeting.greet(fake.endpoint, timeout=0.5)
 
 
 def test_nothing_listening_is_one_line_naming_the_worker():
@@ -89,7 +89,7 @@ def test_nothing_listening_is_one_line_naming_the_worker():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(rpc.RpcError, match=f"worker 127.0.0.1:{port} is not reachable"):
-        rpc.greet(f"127.0.0.1:{port}")
+        rpc_greeting.greet(f"127.0.0.1:{port}")
 
 
 def test_a_real_worker_greets_and_a_dead_one_is_told_apart(home):
@@ -97,7 +97,7 @@ def test_a_real_worker_greets_and_a_dead_one_is_told_apart(home):
     worker = Worker(home)
     try:
         worker.wait_for("use it from the main machine")
-        assert rpc.greet(worker.endpoint).version.startswith("7.")
+        assert rpc_greeting.greet(worker.endpoint).version.startswith("7.")
         assert rpc._answers(worker.endpoint)
         worker.kill()
         assert not rpc._answers(worker.endpoint)
