@@ -48,6 +48,16 @@ def add_byte_vocab(w) -> None:
     w.add_eos_token_id(len(tokens) - 2)
 
 
+def finish(w, tmp: Path, path: Path) -> Path:
+    """Write the file out under its temporary name, then give it its own: a killed writer leaves no half file."""
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    tmp.replace(path)
+    return path
+
+
 def write(path: Path, n_layer: int) -> Path:
     from gguf import GGMLQuantizationType, GGUFWriter, LlamaFileType
 
@@ -102,12 +112,7 @@ def write(path: Path, n_layer: int) -> Path:
         add_q4(f"blk.{i}.ffn_down_exps.weight", down.reshape(N_EXPERT, N_EMBD, -1), (N_EXPERT, N_EMBD, N_FF_EXP))
     w.add_tensor("output_norm.weight", ones)
     w.add_tensor("output.weight", f32(len(tokens), N_EMBD))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    tmp.replace(path)
-    return path
+    return finish(w, tmp, path)
 
 
 def main() -> int:

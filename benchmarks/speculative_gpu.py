@@ -30,8 +30,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.moe_model import Q4_K_BLOCK, Q4_K_BYTES, add_byte_vocab, q4_k  # noqa: E402
-from benchmarks.speculative import report, run_rounds  # noqa: E402
+from benchmarks.moe_model import Q4_K_BLOCK, Q4_K_BYTES, add_byte_vocab, finish, q4_k  # noqa: E402
+from benchmarks.speculative import draft_cost, report, run_rounds  # noqa: E402
 
 SHAPES = {  # name: (blocks, n_embd, ffn, heads, kv heads), from the distills' config.json
     "qwen2-7b": (28, 3584, 18944, 28, 4),
@@ -89,12 +89,7 @@ def write_dense(path: Path, shape: str, seed: int) -> Path:
         add_q4(f"blk.{i}.ffn_down.weight", n_embd, n_ff, down)
     w.add_tensor("output_norm.weight", ones)
     w.add_tensor("output.weight", (rng.standard_normal((len(tokens), n_embd)) * 0.02).astype(np.float32))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    tmp.replace(path)
-    return path
+    return finish(w, tmp, path)
 
 
 def cost_curve(measured: dict[int, float]) -> None:
@@ -149,10 +144,7 @@ def main() -> int:
             if texts["alone"] != texts["paired"]:
                 raise SystemExit("the draft model changed the text")
             report(f"random 7B shape, 1.5B shape drafting, {title}:", rates, counts, {name: "off" for name in modes})
-        measured = paired.speculation_costs
-        if measured.draft_token is not None:
-            print(f"  measured: target token {measured.single * 1000:.2f} ms, drafted token "
-                  f"{measured.draft_token * 1000:.2f} ms ({measured.draft_token / measured.single:.2f}x)")
+        draft_cost(paired.speculation_costs)
     return 0
 
 

@@ -92,3 +92,14 @@ def _gguf_header(arch: str) -> bytes:
 def write_registry(home: Path, text: str) -> None:
     home.mkdir(parents=True, exist_ok=True)
     (home / "models.toml").write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def two_workers(home):
+    """Two real `deskseek worker` processes on 127.0.0.1 standing in for two machines (tests/fixtures/rpc_workers.py)."""
+    from tests.fixtures.rpc_workers import start_workers
+
+    workers = start_workers(home, 2)
+    yield workers
+    for worker in workers:
+        worker.stop()

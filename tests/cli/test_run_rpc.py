@@ -10,12 +10,9 @@ import sys
 import threading
 import time
 
-import pytest
-
 from deskseek.models import gguf
 from deskseek.placement.planner import ModelFacts
 from tests.engines.test_local import starter_path  # noqa: F401  (session fixture)
-from tests.fixtures.rpc_workers import start_workers
 
 PROMPT = "Name three colors."
 LONG_PROMPT = "Summarise: " + " ".join(f"Line {i}: the keeper logged the weather and the ships." for i in range(25))  # one batch (< 512)
@@ -29,14 +26,6 @@ def run(home, model, *extra: str, prompt: str = PROMPT) -> subprocess.CompletedP
     return subprocess.run(
         [sys.executable, "-m", "deskseek.cli", "run", "-m", str(model), "--temp", "0", "-n", "40", "-t", "1",
          *extra, prompt], capture_output=True, text=True, env=run_env(home), timeout=600)
-
-
-@pytest.fixture
-def two_workers(home):
-    workers = start_workers(home, 2)
-    yield workers
-    for worker in workers:
-        worker.stop()
 
 
 def test_a_model_split_over_two_workers_writes_exactly_what_it_writes_alone(two_workers, home, starter_path):  # noqa: F811

@@ -11,21 +11,13 @@ import sys
 import pytest
 
 from deskseek.cli import worker as worker_cli
-from tests.fixtures.rpc_workers import GREETS, READY, DroppingWorker, Worker, free_port, start_workers
+from tests.fixtures.rpc_workers import GREETS, READY, DroppingWorker, Worker, free_port
 
 
 def deskseek(*args: str, home, timeout: float = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "DESKSEEK_HOME": str(home), "OMP_WAIT_POLICY": "PASSIVE"}
     return subprocess.run([sys.executable, "-m", "deskseek.cli", *args], capture_output=True, text=True, env=env,
                           timeout=timeout)
-
-
-@pytest.fixture
-def two_workers(home):
-    workers = start_workers(home, 2)
-    yield workers
-    for worker in workers:
-        worker.stop()
 
 
 def test_info_lists_both_workers_with_their_memory(two_workers, home):
